@@ -1,0 +1,170 @@
+"""The aiohttp application: routes, middlewares and the glue of the pipeline.
+
+    request ─▶ dialect.parse ─▶ router.select ─▶ pipeline.plan ─▶ player.play
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from . import pipeline, player, router
+from .dialects import openai_chat
+from .errors import RequestError
+from .library import Library
+from .sessions import Attempts, session_key
+
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+# Browsers only let a page send these after a preflight; ``*`` would not cover
+# Authorization, so the list is explicit (plus whatever the preflight asks for).
+ALLOW_HEADERS = (
+    "Authorization, Content-Type, Accept, Last-Event-ID, OpenAI-Organization, OpenAI-Project, "
+    "X-Mockllm-Scenario, X-Mockllm-Session, X-Mockllm-Admin-Token"
+)
+EXPOSE_HEADERS = (
+    "x-request-id, retry-after, retry-after-ms, x-should-retry, openai-processing-ms, "
+    "x-ratelimit-limit-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-requests, "
+    "x-ratelimit-remaining-tokens, x-ratelimit-reset-requests, x-ratelimit-reset-tokens, "
+    "x-mockllm-scenario, x-mockllm-attempt"
+)
+
+
+@dataclass
+class Settings:
+    library: Library
+    speed: float = 1.0
+    seed: int = 0
+    max_body: int = DEFAULT_MAX_BODY
+
+
+@dataclass
+class State:
+    settings: Settings
+    attempts: Attempts = field(default_factory=Attempts)
+
+    @property
+    def library(self) -> Library:
+        return self.settings.library
+
+
+STATE = web.AppKey("state", State)
+
+
+def make_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body, middlewares=[cors, errors])
+    app[STATE] = State(settings)
+    app.on_response_prepare.append(_cors_headers)
+    app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_get("/v1/models", models)
+    return app
+
+
+# -- handlers --------------------------------------------------------------
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    start = asyncio.get_running_loop().time()
+    state = request.app[STATE]
+    ask = openai_chat.parse(await json_body(request))
+    scenario = router.select(state.library, ask, request.headers.get("X-Mockllm-Scenario"))
+    session = session_key(request.headers.get("X-Mockllm-Session"), request.query.get("session"), request.remote)
+    attempt = state.attempts.next(session, scenario.name)
+    script = pipeline.plan(
+        scenario,
+        ask,
+        openai_chat,
+        seed=state.settings.seed,
+        session=session,
+        attempt=attempt,
+        speed=state.settings.speed,
+        created=int(time.time()),
+    )
+    labels = (("X-Mockllm-Scenario", scenario.name), ("X-Mockllm-Attempt", str(attempt)))
+    script = dataclasses.replace(script, headers=script.headers + labels)
+    return await player.play(request, script, start, player.Played())
+
+
+async def models(request: web.Request) -> web.Response:
+    library = request.app[STATE].library
+    data = [
+        {"id": s.name, "object": "model", "created": 0, "owned_by": "mockllm"}
+        for s in library.scenarios.values()
+    ]
+    return web.json_response({"object": "list", "data": data})
+
+
+async def json_body(request: web.Request) -> object:
+    """The decoded JSON body; 400 for bytes that are not UTF-8 JSON, 413 past the cap."""
+    raw = await request.read()
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RequestError(400, "The request body is not valid UTF-8.") from None
+    except ValueError as exc:
+        raise RequestError(
+            400,
+            f"We could not parse the JSON body of your request ({exc}). "
+            "The API expects a JSON object as the request body.",
+        ) from None
+
+
+# -- middlewares -----------------------------------------------------------
+
+@web.middleware
+async def errors(request: web.Request, handler) -> web.StreamResponse:
+    """Every refusal leaves in the dialect's error shape, whoever raised it."""
+    try:
+        return await handler(request)
+    except RequestError as error:
+        return error_response(error)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(_from_http(request, exc))
+
+
+def _from_http(request: web.Request, exc: web.HTTPException) -> RequestError:
+    if exc.status == 404:
+        return RequestError(404, f"Invalid URL ({request.method} {request.path})")
+    if exc.status == 405:
+        return RequestError(405, f"Method not allowed ({request.method} {request.path})")
+    if exc.status == 413:
+        limit = request.app[STATE].settings.max_body
+        return RequestError(
+            413, f"Request body too large: the limit is {limit} bytes.", code="request_too_large"
+        )
+    return RequestError(exc.status, exc.reason)
+
+
+def error_response(error: RequestError) -> web.Response:
+    return web.Response(
+        status=error.status,
+        body=openai_chat.error_body(error),
+        headers={"Content-Type": openai_chat.ERROR_CONTENT_TYPE, **error.headers},
+    )
+
+
+@web.middleware
+async def cors(request: web.Request, handler) -> web.StreamResponse:
+    """Answer browser preflights for every route, before routing can refuse them."""
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        asked = request.headers.get("Access-Control-Request-Headers")
+        return web.Response(
+            status=204,
+            headers={
+                "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+                "Access-Control-Allow-Headers": f"{ALLOW_HEADERS}, {asked}" if asked else ALLOW_HEADERS,
+                "Access-Control-Max-Age": "86400",
+            },
+        )
+    return await handler(request)
+
+
+async def _cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS

@@ -1,0 +1,175 @@
+"""The command line: a thin adapter from arguments to library calls and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+
+from . import __version__, pipeline, server
+from .app import DEFAULT_MAX_BODY, Settings
+from .dialects import Ask, openai_chat
+from .errors import ScenarioErrors
+from .library import load_library, load_scenarios
+from .script import Script
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ScenarioErrors as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mockllm", description="A mock LLM streaming server for testing.")
+    parser.add_argument("--version", action="version", version=f"mockllm {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve scenarios over HTTP")
+    _scenarios_option(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one (default: %(default)s)")
+    serve.add_argument("--default", metavar="NAME", help="scenario for requests nothing else selects")
+    serve.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
+                       help="largest request body accepted (default: %(default)s)")
+    _timing_options(serve)
+    serve.set_defaults(run=_serve)
+
+    validate = commands.add_parser("validate", help="check scenario files; print file:line: message per problem")
+    validate.add_argument("paths", nargs="+", metavar="PATH")
+    validate.set_defaults(run=_validate)
+
+    listing = commands.add_parser("list", help="list scenario names and descriptions")
+    _scenarios_option(listing)
+    listing.set_defaults(run=_list)
+
+    play = commands.add_parser("play", help="print the bytes a client would receive, with their times")
+    play.add_argument("name", metavar="NAME")
+    _scenarios_option(play)
+    _timing_options(play)
+    play.add_argument("--model", help="the request's model (default: NAME)")
+    play.add_argument("--prompt", default="", help="the last user message")
+    play.add_argument("--no-stream", dest="stream", action="store_false", help="play a stream: false request")
+    play.add_argument("--include-usage", action="store_true", help="as stream_options.include_usage")
+    play.add_argument("--no-obfuscation", dest="obfuscation", action="store_false",
+                      help="as stream_options.include_obfuscation: false")
+    play.add_argument("--session", default="play", help="session key, which seeds the response")
+    play.add_argument("--attempt", type=int, default=1, help="attempt number (default: %(default)s)")
+    play.add_argument("--created", type=int, help="the 'created' timestamp (default: now)")
+    play.add_argument("--raw", action="store_true", help="write only the body bytes, unescaped")
+    play.set_defaults(run=_play)
+    return parser
+
+
+def _scenarios_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scenarios", action="append", default=[], metavar="PATH",
+                        help="scenario file or directory, repeatable; 'builtin' names the built-in "
+                             "library (default: builtin)")
+
+
+def _timing_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--speed", type=_positive, default=1.0, help="divide every delay by this (default: 1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for all randomness (default: 0)")
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _serve(args: argparse.Namespace) -> int:
+    library = load_library(args.scenarios, args.default)
+    settings = Settings(library, speed=args.speed, seed=args.seed, max_body=args.max_body)
+
+    def ready(running: server.RunningServer) -> None:
+        print(f"mockllm listening on {running.url}", flush=True)
+
+    try:
+        asyncio.run(server.serve_forever(settings, args.host, args.port, ready))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"mockllm: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    scenarios = load_scenarios(args.paths)
+    print(f"ok: {len(scenarios)} scenario{'s' if len(scenarios) != 1 else ''}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    library = load_library(args.scenarios)
+    width = max((len(name) for name in library.names), default=0)
+    for scenario in library.scenarios.values():
+        marker = "*" if scenario.name == library.default else " "
+        print(f"{scenario.name:<{width}} {marker} {scenario.description}".rstrip())
+    return 0
+
+
+def _play(args: argparse.Namespace) -> int:
+    library = load_library(args.scenarios)
+    scenario = library.get(args.name)
+    if scenario is None:
+        print(f"mockllm: no scenario named {args.name!r} (known: {', '.join(library.names)})", file=sys.stderr)
+        return 1
+    ask = Ask(
+        model=args.model or args.name,
+        prompt=args.prompt,
+        stream=args.stream,
+        include_usage=args.include_usage and args.stream,
+        include_obfuscation=args.obfuscation,
+    )
+    script = pipeline.plan(
+        scenario, ask, openai_chat, seed=args.seed, session=args.session, attempt=args.attempt,
+        speed=args.speed, created=int(time.time()) if args.created is None else args.created,
+    )
+    if args.raw:
+        sys.stdout.buffer.write(script.body)
+        sys.stdout.buffer.flush()
+    else:
+        sys.stdout.write(describe(script))
+    return 0
+
+
+def describe(script: Script) -> str:
+    """A script as a person reads it: status and headers, then one line per
+    write with its time; bytes are escaped so that the line is exact."""
+    lines = [f"@{script.headers_at:.3f}s HTTP {script.status}"]
+    lines += [f"  {name}: {value}" for name, value in script.headers]
+    lines += [f"@{beat.at:.3f}s {escape(beat.data)}" for beat in script.beats]
+    end_at = script.end_at if script.end_at is not None else max(
+        [script.headers_at] + [beat.at for beat in script.beats]
+    )
+    lines.append(f"@{end_at:.3f}s <{script.end.value}>")
+    return "\n".join(lines) + "\n"
+
+
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape(data: bytes) -> str:
+    """UTF-8 text shown as is; line breaks, other control characters and bytes
+    that are not UTF-8 shown as escapes, so nothing invisible hides."""
+    out = []
+    for char in data.decode("utf-8", "surrogateescape"):
+        code = ord(char)
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0 or code in (0x2028, 0x2029, 0xFEFF):
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)

@@ -1,0 +1,249 @@
+"""OpenAI Chat Completions: request parsing, chunk encoding, error bodies.
+
+The bytes follow recorded API output (see shared/wire-format.md §2): compact
+JSON, keys in the API's order, raw UTF-8, ``data: [DONE]`` at the end. Per
+response, everything that does not change between chunks is encoded once, so
+a content chunk costs one ``json.dumps`` of its token.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+from collections.abc import Mapping
+
+from .. import events, sse, tokens
+from ..errors import RequestError
+from ..scenario import Reply
+from . import Ask
+
+NAME = "openai-chat"
+_ALNUM = string.ascii_letters + string.digits
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_PRETTY = json.JSONEncoder(ensure_ascii=False, indent=4).encode
+
+
+# -- requests --------------------------------------------------------------
+
+def parse(body: object) -> Ask:
+    """Validate a decoded request body the way the real API does."""
+    if not isinstance(body, dict):
+        raise RequestError(400, "The request body must be a JSON object.", code="invalid_type")
+    model = _require(body, "model", str, "a string")
+    messages = _require(body, "messages", list, "an array")
+    if not messages:
+        raise RequestError(
+            400,
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, "
+            "but got an empty array instead.",
+            param="messages",
+            code="empty_array",
+        )
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise _type_error(f"messages[{i}]", "an object", message)
+        if not isinstance(message.get("role"), str):
+            raise RequestError(
+                400,
+                f"Missing required parameter: 'messages[{i}].role'.",
+                param=f"messages[{i}].role",
+                code="missing_required_parameter",
+            )
+    stream = _optional(body, "stream", bool, "a boolean", False)
+    options = _optional(body, "stream_options", dict, "an object", None) or {}
+    if options and not stream:
+        raise RequestError(
+            400,
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+            param="stream_options",
+            code="invalid_value",
+        )
+    include_usage = _optional(options, "include_usage", bool, "a boolean", False, "stream_options.")
+    obfuscation = _optional(options, "include_obfuscation", bool, "a boolean", True, "stream_options.")
+    texts = [_text_of(m.get("content")) for m in messages]
+    prompt = next((t for m, t in zip(reversed(messages), reversed(texts)) if m["role"] == "user"), "")
+    return Ask(
+        model=model,
+        prompt=prompt,
+        stream=stream,
+        include_usage=include_usage,
+        include_obfuscation=obfuscation,
+        prompt_tokens=sum(len(tokens.words(t)) for t in texts) + 3 * len(messages),
+    )
+
+
+def _require(body: Mapping, key: str, kind: type, what: str):
+    if key not in body:
+        raise RequestError(
+            400, f"Missing required parameter: '{key}'.", param=key, code="missing_required_parameter"
+        )
+    return _optional(body, key, kind, what, None)
+
+
+def _optional(body: Mapping, key: str, kind: type, what: str, default, prefix: str = ""):
+    value = body.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise _type_error(prefix + key, what, value)
+    return value
+
+
+def _type_error(param: str, what: str, value: object) -> RequestError:
+    got = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number"
+    )
+    return RequestError(
+        400,
+        f"Invalid type for '{param}': expected {what}, but got {got} instead.",
+        param=param,
+        code="invalid_type",
+    )
+
+
+def _text_of(content: object) -> str:
+    """Message content is a string or a list of parts; only text parts count."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part.get("text", "") for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+# -- errors ----------------------------------------------------------------
+
+def error_body(error: RequestError) -> bytes:
+    """The API's error object, 4-space pretty-printed with a trailing newline."""
+    body = {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
+    return (_PRETTY(body) + "\n").encode("utf-8")
+
+
+ERROR_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+# -- responses -------------------------------------------------------------
+
+def random_id(rng: random.Random, prefix: str, length: int) -> str:
+    return prefix + "".join(rng.choices(_ALNUM, k=length))
+
+
+def usage_object(prompt_tokens: int, completion_tokens: int) -> dict:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def headers(rng: random.Random, *, streaming: bool, processing_ms: int) -> tuple[tuple[str, str], ...]:
+    """The headers the API sends with a successful response."""
+    content_type = "text/event-stream; charset=utf-8" if streaming else "application/json"
+    return (
+        ("Content-Type", content_type),
+        ("x-request-id", "req_" + "".join(rng.choices("0123456789abcdef", k=32))),
+        ("openai-processing-ms", str(processing_ms)),
+        ("openai-version", "2020-10-01"),
+        ("x-ratelimit-limit-requests", "500"),
+        ("x-ratelimit-limit-tokens", "200000"),
+        ("x-ratelimit-remaining-requests", "499"),
+        ("x-ratelimit-remaining-tokens", "199996"),
+        ("x-ratelimit-reset-requests", "120ms"),
+        ("x-ratelimit-reset-tokens", "1ms"),
+    )
+
+
+class Encoder:
+    """Encodes the events of one response into chunk frames.
+
+    Every chunk repeats the same id, created, model and fingerprint, so that
+    head is rendered once. ``obfuscation`` is the API's random padding (on by
+    default, off with ``stream_options.include_obfuscation: false``); it is
+    drawn from the response's seeded generator, so replays are identical.
+    """
+
+    def __init__(
+        self, ask: Ask, *, completion_id: str, created: int, fingerprint: str, rng: random.Random
+    ) -> None:
+        self._rng = rng if ask.include_obfuscation else None
+        common = (
+            f'{{"id":{_DUMPS(completion_id)},"object":"chat.completion.chunk","created":{created},'
+            f'"model":{_DUMPS(ask.model)},"service_tier":"default","system_fingerprint":{_DUMPS(fingerprint)},'
+        )
+        self._head = common + ('"usage":null,' if ask.include_usage else "")
+        self._usage_head = common
+        self.completion_id = completion_id
+        self.created = created
+        self.model = ask.model
+        self.fingerprint = fingerprint
+
+    def encode(self, event: events.Event) -> bytes:
+        match event:
+            case events.Text(text):
+                return self._chunk('{"content":' + _DUMPS(text) + "}")
+            case events.ToolCallArguments(index, arguments):
+                call = {"index": index, "function": {"arguments": arguments}}
+                return self._chunk(_DUMPS({"tool_calls": [call]}))
+            case events.ToolCallStart(index, call_id, name):
+                call = {"index": index, "id": call_id, "type": "function",
+                        "function": {"name": name, "arguments": ""}}
+                return self._chunk(_DUMPS({"tool_calls": [call]}))
+            case events.Start(content):
+                delta = {"role": "assistant", "content": content}
+                if content is not None:
+                    delta["refusal"] = None
+                return self._chunk(_DUMPS(delta))
+            case events.Finish(reason):
+                return self._chunk("{}", _DUMPS(reason))
+            case events.Usage(prompt_tokens, completion_tokens):
+                usage = _DUMPS(usage_object(prompt_tokens, completion_tokens))
+                return self._frame(self._usage_head + f'"usage":{usage},"choices":[]')
+            case events.Done():
+                return b"data: [DONE]\n\n"
+            case events.Error(message, type_, code):
+                error = {"message": message, "type": type_, "param": None, "code": code}
+                return sse.data(_DUMPS({"error": error}).encode("utf-8"))
+            case events.Comment(text):
+                return sse.comment(text)
+        raise TypeError(f"cannot encode {event!r}")
+
+    def _chunk(self, delta: str, finish_reason: str = "null") -> bytes:
+        choice = f'"choices":[{{"index":0,"delta":{delta},"logprobs":null,"finish_reason":{finish_reason}}}]'
+        return self._frame(self._head + choice)
+
+    def _frame(self, body: str) -> bytes:
+        if self._rng is not None:
+            padding = "".join(self._rng.choices(_ALNUM, k=self._rng.randrange(16)))
+            body += f',"obfuscation":"{padding}"'
+        return b"data: " + (body + "}").encode("utf-8") + b"\n\n"
+
+    def completion(self, reply: Reply, call_ids: list[str], prompt_tokens: int, completion_tokens: int) -> bytes:
+        """The whole ``chat.completion`` object for ``stream: false``, pretty-printed as the API does."""
+        message: dict = {"role": "assistant", "content": reply.text if reply.tokens or not reply.tool_calls else None,
+                         "refusal": None, "annotations": []}
+        if reply.tool_calls:
+            message["tool_calls"] = [
+                {"id": call_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+                for call, call_id in zip(reply.tool_calls, call_ids)
+            ]
+        body = {
+            "id": self.completion_id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}],
+            "usage": usage_object(prompt_tokens, completion_tokens),
+            "service_tier": "default",
+            "system_fingerprint": self.fingerprint,
+        }
+        return json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8")

@@ -1,0 +1,60 @@
+"""The exception tree. Every failure a user can cause ends up as one of these.
+
+    MockllmError
+    ├── ScenarioError    one problem in a scenario file: path, line, message
+    ├── ScenarioErrors   every problem found while loading (a file or a library)
+    └── RequestError     a bad HTTP request; rendered in the dialect's error shape
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+
+class MockllmError(Exception):
+    """Base of every error mockllm raises on purpose."""
+
+
+class ScenarioError(MockllmError):
+    """One problem in a scenario source, printed as ``path:line: message``."""
+
+    def __init__(self, path: str, line: int | None, message: str) -> None:
+        # A problem with no line (a missing file) prints as ``path: message``.
+        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
+        self.path = path
+        self.line = line
+        self.message = message
+
+
+class ScenarioErrors(MockllmError):
+    """All the problems found in one load; nothing from that load is used."""
+
+    def __init__(self, problems: Iterable[ScenarioError]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class RequestError(MockllmError):
+    """A request the server refuses, with the status a real API would use.
+
+    ``type``, ``param`` and ``code`` follow OpenAI's error object; other dialects
+    map them onto their own shape.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.headers = dict(headers or {})

@@ -1,0 +1,99 @@
+"""The loaded set of scenarios: where they come from and which one is the default.
+
+A load either succeeds whole or raises ``ScenarioErrors`` listing every problem
+of every file, so a running server only ever swaps one good library for another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from .errors import ScenarioError, ScenarioErrors
+from .parse import parse_file
+from .scenario import Scenario
+
+BUILTIN = "builtin"  # a ``--scenarios`` value naming the built-in library
+DEFAULT_SCENARIO = "hello"  # the default when the built-in library is loaded
+SUFFIXES = (".yaml", ".yml")
+
+
+def builtin_dir() -> Path:
+    """The built-in scenarios: inside the installed package, else the source tree's."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "scenarios"
+    return packaged if packaged.is_dir() else here.parent / "scenarios"
+
+
+@dataclass(frozen=True)
+class Library:
+    scenarios: Mapping[str, Scenario]  # in load order: ``match`` rules are tried in it
+    default: str | None = None
+
+    def get(self, name: str) -> Scenario | None:
+        return self.scenarios.get(name)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.scenarios)
+
+
+def scenario_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+    if path.is_file():
+        return [path]
+    raise ScenarioErrors([ScenarioError(str(path), None, "no such file or directory")])
+
+
+def load_scenarios(paths: Iterable[str | Path]) -> list[Scenario]:
+    """Parse every file under ``paths``; ``builtin`` names the built-in library."""
+    loaded: list[Scenario] = []
+    problems: list[ScenarioError] = []
+    seen: dict[str, Scenario] = {}
+    for path in paths:
+        path = builtin_dir() if str(path) == BUILTIN else Path(path)
+        try:
+            files = scenario_files(path)
+        except ScenarioErrors as exc:
+            problems.extend(exc.problems)
+            continue
+        for file in files:
+            try:
+                scenario = parse_file(file)
+            except ScenarioErrors as exc:
+                problems.extend(exc.problems)
+                continue
+            if scenario.name in seen:
+                first = seen[scenario.name]
+                problems.append(
+                    ScenarioError(
+                        str(file),
+                        scenario.line,
+                        f"duplicate scenario name {scenario.name!r} (first defined at {first.source}:{first.line})",
+                    )
+                )
+                continue
+            seen[scenario.name] = scenario
+            loaded.append(scenario)
+    if problems:
+        raise ScenarioErrors(problems)
+    return loaded
+
+
+def load_library(paths: Sequence[str | Path] = (), default: str | None = None) -> Library:
+    """The library for ``serve``: the built-ins when no path is given.
+
+    The default scenario is ``default`` if given (it must exist), else the
+    built-in ``hello`` when the built-in library is loaded, else none.
+    """
+    paths = list(paths) or [BUILTIN]
+    scenarios = {s.name: s for s in load_scenarios(paths)}
+    if default is None and BUILTIN in map(str, paths):
+        default = DEFAULT_SCENARIO
+    if default is not None and default not in scenarios:
+        known = ", ".join(scenarios) or "none"
+        raise ScenarioErrors([ScenarioError("--default", None, f"no scenario named {default!r} (known: {known})")])
+    return Library(MappingProxyType(scenarios), default)

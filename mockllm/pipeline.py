@@ -1,0 +1,35 @@
+"""The pure half of answering a request: scenario + ask -> the final script.
+
+Shared by the server and ``mockllm play``, so ``play`` prints exactly what a
+client would receive for the same seed, session and attempt.
+"""
+
+from __future__ import annotations
+
+import random
+from types import ModuleType
+
+from . import faults, script
+from .dialects import Ask
+from .scenario import Scenario
+
+
+def response_rng(seed: int, scenario: Scenario, session: str, attempt: int) -> random.Random:
+    """The generator of one response: reruns reproduce, sessions and attempts differ."""
+    return random.Random(f"{seed}:{scenario.seed}:{session}:{attempt}")
+
+
+def plan(
+    scenario: Scenario,
+    ask: Ask,
+    dialect: ModuleType,
+    *,
+    seed: int = 0,
+    session: str = "play",
+    attempt: int = 1,
+    speed: float = 1.0,
+    created: int = 0,
+) -> script.Script:
+    rng = response_rng(seed, scenario, session, attempt)
+    compiled = script.compile(scenario, ask, dialect, rng=rng, speed=speed, created=created)
+    return faults.apply(compiled, scenario.faults_for(attempt), rng)

@@ -1,0 +1,73 @@
+"""The scenario: a frozen, validated value. ``parse.py`` is the only producer.
+
+All durations are float seconds; nothing past the parser sees another unit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .faults import FaultSpec
+
+FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One function call the model makes; ``arguments`` is the JSON text it streams."""
+
+    name: str
+    arguments: str
+    id: str | None = None  # None: a fresh ``call_…`` id per response
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the model says: content tokens, then tool calls, then a finish reason."""
+
+    tokens: tuple[str, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: str = "stop"
+
+    @property
+    def text(self) -> str:
+        return "".join(self.tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Delays of a reply, in seconds; ``jitter`` is a uniform +- on every gap."""
+
+    first_token: float = 0.0
+    per_token: float = 0.0
+    jitter: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The faults of one attempt at a scenario (see ``Scenario.faults_for``)."""
+
+    faults: tuple[FaultSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    reply: Reply
+    description: str = ""
+    match_prompt: re.Pattern[str] | None = None
+    timing: Timing = field(default_factory=Timing)
+    seed: int | None = None
+    faults: tuple[FaultSpec, ...] = ()
+    attempts: tuple[Attempt, ...] = ()
+    source: str | None = None  # the file it came from, for listings and errors
+    line: int = 1
+
+    def faults_for(self, attempt: int) -> tuple[FaultSpec, ...]:
+        """Attempt N (1-based) uses ``attempts[N-1]``, the last entry repeating."""
+        if not self.attempts:
+            return self.faults
+        return self.attempts[min(attempt, len(self.attempts)) - 1].faults

@@ -1,0 +1,131 @@
+"""The compiled plan of one response: headers, then beats at absolute offsets.
+
+    scenario + ask + rng ──timeline──▶ [(at, event)] ──dialect──▶ Script
+                                                                    │
+                                                faults.apply ◀──────┘ (pure)
+
+Offsets are seconds after the request arrived, already divided by ``speed``;
+the player sleeps until ``start + beat.at`` so delays never drift. Every beat
+is pre-encoded, so playing a beat is a sleep and a write.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import random
+from dataclasses import dataclass
+from types import ModuleType
+
+from . import events, tokens
+from .dialects import Ask
+from .scenario import Reply, Scenario, Timing
+
+
+class End(enum.Enum):
+    """How the connection ends after the last beat."""
+
+    EOF = "eof"  # the body ends cleanly (chunked terminator)
+    CLOSE = "close"  # FIN with the body incomplete: the client reads a premature end
+    RESET = "reset"  # RST: the client reads a connection reset
+    HANG = "hang"  # nothing more is sent and the socket stays open
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    at: float
+    data: bytes
+    tokens: int = 0  # content tokens in this beat: ``after: N`` and the journal count them
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    beats: tuple[Beat, ...]
+    headers_at: float = 0.0
+    end: End = End.EOF
+    end_at: float | None = None  # None: right after the last beat
+    streaming: bool = True
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(beat.data for beat in self.beats)
+
+
+def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: random.Random):
+    """The events of a reply with their offsets in seconds (before ``speed``).
+
+    The opening event goes with the headers at 0, the first content token
+    ``first_token`` later, each further token ``per_token`` after the one
+    before it, and the finish one ``per_token`` after the last token.
+    """
+
+    def gap(base: float) -> float:
+        if timing.jitter:
+            return max(0.0, base + rng.uniform(-timing.jitter, timing.jitter))
+        return base
+
+    content: list[events.Event] = [events.Text(t) for t in reply.tokens]
+    for index, (call, call_id) in enumerate(zip(reply.tool_calls, call_ids)):
+        content.append(events.ToolCallStart(index, call_id, call.name))
+        content.extend(events.ToolCallArguments(index, piece) for piece in tokens.fragments(call.arguments))
+
+    opening = events.Start("" if reply.tokens or not reply.tool_calls else None)
+    plan: list[tuple[float, events.Event]] = [(0.0, opening)]
+    at = gap(timing.first_token)
+    for i, event in enumerate(content):
+        if i:
+            at += gap(timing.per_token)
+        plan.append((at, event))
+    if content:
+        at += gap(timing.per_token)
+    plan.append((at, events.Finish(reply.finish_reason)))
+    if ask.include_usage:
+        plan.append((at, events.Usage(ask.prompt_tokens, completion_tokens(reply))))
+    plan.append((at, events.Done()))
+    return plan
+
+
+def completion_tokens(reply: Reply) -> int:
+    return len(reply.tokens) + sum(1 + len(tokens.fragments(c.arguments)) for c in reply.tool_calls)
+
+
+def fingerprint(name: str) -> str:
+    return "fp_" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:10]
+
+
+def compile(
+    scenario: Scenario,
+    ask: Ask,
+    dialect: ModuleType,
+    *,
+    rng: random.Random,
+    speed: float = 1.0,
+    created: int = 0,
+) -> Script:
+    """The script of one response. Deterministic for the same inputs and seed."""
+    # Independent generators, drawn first, so one knob (obfuscation, say)
+    # never shifts the draws of another (jitter).
+    ids_rng, timing_rng, padding_rng = (random.Random(rng.getrandbits(64)) for _ in range(3))
+    reply = scenario.reply
+    call_ids = [call.id or dialect.random_id(ids_rng, "call_", 24) for call in reply.tool_calls]
+    encoder = dialect.Encoder(
+        ask,
+        completion_id=dialect.random_id(ids_rng, "chatcmpl-", 29),
+        created=created,
+        fingerprint=fingerprint(scenario.name),
+        rng=padding_rng,
+    )
+    plan = [(at / speed, event) for at, event in timeline(reply, scenario.timing, ask, call_ids, timing_rng)]
+    first_token_ms = round(scenario.timing.first_token / speed * 1000)
+    headers = dialect.headers(ids_rng, streaming=ask.stream, processing_ms=first_token_ms)
+    if not ask.stream:
+        ready = plan[-1][0]
+        body = encoder.completion(reply, call_ids, ask.prompt_tokens, completion_tokens(reply))
+        return Script(200, headers, (Beat(ready, body),), headers_at=ready, streaming=False)
+    beats = tuple(
+        Beat(at, encoder.encode(event), 1 if isinstance(event, events.CONTENT) else 0)
+        for at, event in plan
+    )
+    return Script(200, headers, beats)

@@ -1,0 +1,67 @@
+"""The one way to start a server: the CLI, the pytest plugin and the tests all
+use ``start``, so they all run with the same policies.
+
+``handler_cancellation=True`` is set here on purpose: aiohttp's test server
+cancels a handler when its client disconnects, but ``AppRunner`` does not by
+default. Without it a stalled stream whose client left would keep its task
+alive, and tests would prove what production does not do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from .app import Settings, make_app
+
+SHUTDOWN_TIMEOUT = 1.0  # seconds given to open streams when the server stops
+
+
+@dataclass
+class RunningServer:
+    runner: web.AppRunner
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give an OpenAI SDK client."""
+        return self.url + "/v1"
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+    """Start serving on ``host:port`` (0: a free port) and return once listening."""
+    runner = web.AppRunner(
+        make_app(settings), handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    bound_port = runner.addresses[0][1]
+    return RunningServer(runner, host, bound_port)
+
+
+async def serve_forever(
+    settings: Settings, host: str, port: int, on_ready: Callable[[RunningServer], None]
+) -> None:
+    server = await start(settings, host, port)
+    try:
+        on_ready(server)
+        await asyncio.Event().wait()
+    finally:
+        await server.close()

@@ -1,0 +1,59 @@
+"""Shared fixtures: real servers on loopback, started the one way the CLI does."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import openai
+import pytest
+
+from mockllm import server
+from mockllm.app import Settings
+from mockllm.library import load_library
+
+
+@pytest.fixture
+def write_scenario(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write a scenario file into a fresh folder: ``write_scenario("name", yaml)``."""
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+
+    def write(name: str, text: str) -> Path:
+        path = folder / f"{name}.yaml"
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    write.folder = folder  # type: ignore[attr-defined]
+    return write
+
+
+@pytest.fixture
+async def start_server() -> AsyncIterator[Callable[..., server.RunningServer]]:
+    """Start servers on 127.0.0.1 with ``await start_server(paths, **settings)``;
+    each one is stopped when the test ends."""
+    running: list[server.RunningServer] = []
+
+    async def start(paths=(), default=None, **settings) -> server.RunningServer:
+        library = load_library([str(p) for p in paths], default)
+        instance = await server.start(Settings(library, **settings), "127.0.0.1", 0)
+        running.append(instance)
+        return instance
+
+    yield start
+    for instance in running:
+        await instance.close()
+
+
+@pytest.fixture
+async def builtin(start_server) -> server.RunningServer:
+    """A server on the built-in library, with delays divided by 50."""
+    return await start_server(speed=50)
+
+
+@pytest.fixture
+async def client(builtin) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The official async OpenAI client pointed at ``builtin``, with no retries."""
+    async with openai.AsyncOpenAI(base_url=builtin.base_url, api_key="sk-test", max_retries=0) as sdk:
+        yield sdk
