@@ -102,15 +102,21 @@ async def json_body(request: web.Request) -> object:
     """The decoded JSON body; 400 for bytes that are not UTF-8 JSON, 413 past the cap."""
     raw = await request.read()
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"), parse_constant=_not_json)
     except UnicodeDecodeError:
         raise RequestError(400, "The request body is not valid UTF-8.") from None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting too deep to decode
+        reason = exc if isinstance(exc, ValueError) else "nested too deeply"
         raise RequestError(
             400,
-            f"We could not parse the JSON body of your request ({exc}). "
+            f"We could not parse the JSON body of your request ({reason}). "
             "The API expects a JSON object as the request body.",
         ) from None
+
+
+def _not_json(constant: str) -> object:
+    """Python's decoder accepts NaN and Infinity; JSON, and the real API, do not."""
+    raise ValueError(f"{constant} is not valid JSON")
 
 
 # -- middlewares -----------------------------------------------------------
@@ -132,7 +138,9 @@ def _from_http(request: web.Request, exc: web.HTTPException) -> RequestError:
     if exc.status == 404:
         return RequestError(404, f"Invalid URL ({request.method} {request.path})")
     if exc.status == 405:
-        return RequestError(405, f"Method not allowed ({request.method} {request.path})")
+        # RFC 9110: a 405 must say which methods the route does allow.
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return RequestError(405, f"Method not allowed ({request.method} {request.path})", headers=allow)
     if exc.status == 413:
         limit = request.app[STATE].settings.max_body
         return RequestError(

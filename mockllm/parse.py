@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -40,6 +41,8 @@ def parse_file(path: Path | str) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioErrors([ScenarioError(str(path), 1, f"not UTF-8 text: {exc.reason}")]) from None
+    except OSError as exc:  # unreadable (permissions, a file that vanished): a problem, not a traceback
+        raise ScenarioErrors([ScenarioError(str(path), None, exc.strerror or str(exc))]) from None
     return parse_text(text, str(path), default_name=path.stem)
 
 
@@ -50,21 +53,30 @@ def parse_text(text: str, path: str, default_name: str | None = None) -> Scenari
     reader = _Reader(path)
     scenario = reader.scenario(node, default_name)
     if reader.problems or scenario is None:
-        raise ScenarioErrors(reader.problems)
+        # In file order, not the order the reader visits keys in.
+        raise ScenarioErrors(sorted(reader.problems, key=lambda p: p.line or 0))
     return scenario
 
 
 def parse_duration(value: object) -> float | None:
-    """Seconds from ``250ms``, ``1.5s``, ``2m`` or a plain number; None if not a duration."""
+    """Seconds from ``250ms``, ``1.5s``, ``2m`` or a plain number; None if not a duration.
+
+    Negative, infinite and NaN values (``.inf``, ``.nan``, a 400-digit number)
+    are not durations: a delay must be a finite number of seconds.
+    """
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value) if value >= 0 else None
-    if isinstance(value, str):
-        found = _DURATION.match(value.strip())
-        if found:
-            return float(found[1]) * _UNIT[found[2]]
-    return None
+        seconds = value
+    elif isinstance(value, str) and (found := _DURATION.match(value.strip())):
+        seconds = float(found[1]) * _UNIT[found[2]]
+    else:
+        return None
+    try:
+        seconds = float(seconds)
+    except OverflowError:
+        return None
+    return seconds if 0 <= seconds < math.inf else None
 
 
 def _suggest(word: str, options: Iterable[str]) -> str:
@@ -150,7 +162,7 @@ class _Reader:
 
     def positive_number(self, node: Node, keypath: str) -> float | None:
         value = self._scalar(node, keypath, ("int", "float"), "a positive number")
-        if value is not None and value <= 0:
+        if value is not None and not 0 < value < math.inf:  # also refuses .nan and .inf
             self.problem(node, keypath, f"expected a positive number, got {_describe(node)}")
             return None
         return value

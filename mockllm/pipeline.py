@@ -15,8 +15,9 @@ from .scenario import Scenario
 
 
 def response_rng(seed: int, scenario: Scenario, session: str, attempt: int) -> random.Random:
-    """The generator of one response: reruns reproduce, sessions and attempts differ."""
-    return random.Random(f"{seed}:{scenario.seed}:{session}:{attempt}")
+    """The generator of one response: reruns reproduce; scenarios, sessions and
+    attempts differ."""
+    return random.Random(f"{seed}:{scenario.name}:{scenario.seed}:{session}:{attempt}")
 
 
 def plan(

@@ -2,7 +2,7 @@
 
     start ── sleep until start+headers_at ── prepare (status, headers)
           ── for each beat: sleep until start+beat.at ── write (flushed at once)
-          ── end: EOF | CLOSE | RESET | HANG
+          ── sleep until start+end_at ── end: EOF | CLOSE | RESET | HANG
 
 Deadlines are absolute (``start`` is when the request arrived), so a slow write
 never pushes later beats back. A client that goes away is noticed even during
@@ -12,13 +12,19 @@ the sleep raises ``CancelledError`` and the stream's work stops there.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import enum
+import socket
+import struct
+import sys
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from .script import End, Script
+
+DRAIN_LIMIT = 2.0  # seconds to wait for written bytes to be acknowledged before a reset
 
 
 class Outcome(enum.Enum):
@@ -61,13 +67,54 @@ async def play(request: web.Request, script: Script, start: float, played: Playe
             played.bytes += len(beat.data)
         if script.end_at is not None:
             await _sleep_until(loop, start + script.end_at)
-        if script.end is End.EOF:
-            await response.write_eof()
-        else:
-            raise NotImplementedError(f"ending {script.end}")
+        await _end(request, response, script.end, played)
     except asyncio.CancelledError:
         played.outcome = Outcome.CLIENT_DISCONNECTED
         raise
     except ConnectionResetError:
         played.outcome = Outcome.CLIENT_DISCONNECTED
     return response
+
+
+async def _end(request: web.Request, response: web.StreamResponse, end: End, played: Played) -> None:
+    if end is End.EOF:
+        await response.write_eof()
+    elif end is End.HANG:
+        await asyncio.Event().wait()  # until the client leaves and the handler is cancelled
+    elif end is End.CLOSE:
+        # FIN without the chunked terminator: the client reads a premature end.
+        request.transport.close()
+        played.outcome = Outcome.DROPPED
+    elif end is End.RESET:
+        await reset(request)
+        played.outcome = Outcome.DROPPED
+
+
+async def reset(request: web.Request) -> None:
+    """Abort the connection with an RST once everything written has arrived.
+
+    An RST discards bytes still queued in the kernel, so without the wait a
+    client would lose the last tokens before the cut, some of the time.
+    """
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DRAIN_LIMIT
+    while (transport.get_write_buffer_size() or _unacknowledged(sock)) and loop.time() < deadline:
+        await asyncio.sleep(0.001)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+def _unacknowledged(sock) -> int:
+    """Bytes in the socket's send queue not yet acknowledged by the peer (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return 0
+    import fcntl
+    import termios
+
+    queued = array.array("i", [0])
+    fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, queued)
+    return queued[0]

@@ -33,6 +33,10 @@ def compose(text: str, path: str) -> Node | None:
         line = mark.line + 1 if mark else 1
         problem = exc.problem or exc.context or "invalid YAML"
         raise ScenarioErrors([ScenarioError(path, line, f"invalid YAML: {problem}")]) from None
+    except yaml.reader.ReaderError as exc:  # its str() spans two lines and has no line number
+        line = text.count("\n", 0, exc.position) + 1
+        message = f"invalid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}"
+        raise ScenarioErrors([ScenarioError(path, line, message)]) from None
     except yaml.YAMLError as exc:
         raise ScenarioErrors([ScenarioError(path, 1, f"invalid YAML: {exc}")]) from None
     if node is not None:
@@ -54,6 +58,9 @@ def _check(node: Node, path: str, seen: set[int]):
         for key, value in node.value:
             if not isinstance(key, ScalarNode):
                 yield ScenarioError(path, line_of(key), "mapping keys must be plain strings")
+                continue
+            if key.tag not in ALLOWED_TAGS:  # keys are never constructed, but a tag is still refused
+                yield ScenarioError(path, line_of(key), f"unsupported YAML tag {key.tag!r}")
                 continue
             if key.value in keys:
                 yield ScenarioError(path, line_of(key), f"duplicate key {key.value!r}")

@@ -1,0 +1,169 @@
+"""What every fault shares: the base class, triggers, the spec wrapper, and
+the field helpers whose metadata is the YAML schema of a fault's parameters.
+
+A fault's dataclass fields are its parameters: ``parse.py`` reads a fault's
+mapping against ``dataclasses.fields(cls)``, so the docs, the parser and the
+object cannot drift apart. Durations are float seconds in the fields and are
+divided by ``--speed`` only when the fault is applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..script import Script
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a fault may use besides the script: the response's seeded generator
+    and the speed factor that scales its durations."""
+
+    rng: random.Random
+    speed: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """Where a triggered fault acts: before beat ``index``, at time ``at``."""
+
+    index: int
+    at: float
+    before_headers: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """``after: N`` content tokens, ``after: done``, ``at: DURATION`` or ``before: headers``."""
+
+    after: int | None = None
+    done: bool = False
+    at: float | None = None
+    before_headers: bool = False
+
+    def locate(self, script: Script, speed: float) -> Cut:
+        beats = script.beats
+        if self.before_headers:
+            return Cut(0, script.headers_at, before_headers=True)
+        if self.at is not None:
+            at = script.headers_at + self.at / speed
+            index = next((i for i, beat in enumerate(beats) if beat.at >= at), len(beats))
+            return Cut(index, at)
+        if self.done:
+            index = max((i + 1 for i, beat in enumerate(beats) if beat.is_done), default=len(beats))
+            return Cut(index, _time_after(script, index))
+        wanted = self.after or 0
+        seen = 0
+        last_content = -1
+        for i, beat in enumerate(beats):
+            if beat.tokens:
+                if seen >= wanted:
+                    return Cut(i, beat.at)
+                seen += beat.tokens
+                last_content = i
+        # Fewer tokens than asked for: act right after the last one.
+        index = last_content + 1 if last_content >= 0 else _first_after_opening(script)
+        return Cut(index, _time_after(script, index))
+
+    def describe(self) -> str:
+        if self.before_headers:
+            return "before=headers"
+        if self.at is not None:
+            return f"at={self.at:g}s"
+        return "after=done" if self.done else f"after={self.after or 0}"
+
+
+def _first_after_opening(script: Script) -> int:
+    return 1 if script.beats and script.streaming else 0
+
+
+def _time_after(script: Script, index: int) -> float:
+    beats = script.beats
+    if index < len(beats):
+        return beats[index].at
+    return beats[-1].at if beats else script.headers_at
+
+
+class Fault:
+    """A transform of a script. Subclasses are frozen dataclasses registered in
+    ``FAULTS``; their fields (made with the helpers below) are their parameters."""
+
+    name: ClassVar[str]
+    triggered: ClassVar[bool] = False  # takes after / at / before
+    stream_only: ClassVar[bool] = True  # ignored for ``stream: false``
+    default_trigger: ClassVar[Trigger] = Trigger(after=0)
+
+    def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
+        raise NotImplementedError
+
+    def acts_before_body(self, trigger: Trigger) -> bool:
+        """Whether the fault still applies to a non-streamed response."""
+        return not self.stream_only
+
+    def describe(self) -> str:
+        params = ",".join(
+            f"{f.metadata.get('key', f.name)}={_show(getattr(self, f.name))}"
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != f.default
+        )
+        return f"{self.name}({params})" if params else self.name
+
+
+def _show(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}s"
+    if isinstance(value, tuple):
+        return "{" + ",".join(f"{k}:{v}" for k, v in value) + "}"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSpec:
+    """A fault as written in a scenario: the fault, when it acts, how often."""
+
+    fault: Fault
+    trigger: Trigger | None = None
+    probability: float = 1.0
+
+    def describe(self) -> str:
+        text = self.fault.describe()
+        if self.trigger is not None and self.trigger != self.fault.default_trigger:
+            inner = text[len(self.fault.name) + 1 : -1] if text.endswith(")") else ""
+            text = f"{self.fault.name}({','.join(filter(None, [self.trigger.describe(), inner]))})"
+        return text
+
+
+# -- field helpers: the metadata is the schema parse.py reads ----------------
+
+def duration(default: Any = dataclasses.MISSING, *, key: str | None = None, forever: bool = False, doc: str = ""):
+    """Seconds; written as 250ms, 1.5s, 2m or a number. ``forever`` allows ``forever`` (None)."""
+    return dataclasses.field(default=default, metadata=_meta("duration", key, doc, forever=forever))
+
+
+def count(default: Any = dataclasses.MISSING, *, minimum: int = 0, doc: str = ""):
+    return dataclasses.field(default=default, metadata=_meta("count", None, doc, minimum=minimum))
+
+
+def choice(options: Sequence[str], default: Any = dataclasses.MISSING, *, doc: str = ""):
+    return dataclasses.field(default=default, metadata=_meta("choice", None, doc, options=tuple(options)))
+
+
+def text(default: Any = dataclasses.MISSING, *, doc: str = ""):
+    return dataclasses.field(default=default, metadata=_meta("text", None, doc))
+
+
+def headers(doc: str = ""):
+    """Header names to string values, as ``((name, value), ...)``; a null value
+    removes a header the fault would send by default."""
+    return dataclasses.field(default=(), metadata=_meta("headers", None, doc))
+
+
+def _meta(kind: str, key: str | None, doc: str, **extra: Any) -> dict[str, Any]:
+    meta = {"kind": kind, "doc": doc, **extra}
+    if key:
+        meta["key"] = key
+    return meta

@@ -1,0 +1,211 @@
+"""cli.py: each subcommand called through ``main``, and ``serve`` once as a real process."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import openai
+import pytest
+
+from mockllm import cli, pipeline, server
+from mockllm.dialects import Ask, openai_chat
+from mockllm.library import load_library
+
+BEAT = re.compile(r"^@(\d+\.\d{3})s data: (.+)\\n\\n$")
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """Two good scenarios."""
+    write(tmp_path / "good/alpha.yaml", "description: The first one.\nreply: {text: a b}\n")
+    write(tmp_path / "good/beta-long-name.yml", "reply: {text: b}\n")
+    return tmp_path / "good"
+
+
+def hello_plan(**overrides):
+    options = dict(seed=0, session="play", attempt=1, speed=1.0, created=1)
+    options.update(overrides)
+    hello = load_library(["builtin"]).get("hello")
+    return pipeline.plan(hello, Ask(model="hello", stream=True), openai_chat, **options)
+
+
+# -- validate -------------------------------------------------------------------
+
+
+def test_validate_good_files_prints_ok_and_exits_0(folder, capsys):
+    assert cli.main(["validate", str(folder)]) == 0
+    out, err = capsys.readouterr()
+    assert (out, err) == ("ok: 2 scenarios\n", "")
+
+
+def test_validate_a_single_file(folder, capsys):
+    assert cli.main(["validate", str(folder / "alpha.yaml")]) == 0
+    assert capsys.readouterr().out == "ok: 1 scenario\n"
+
+
+def test_validate_bad_files_exits_1_with_one_line_per_problem(folder, tmp_path, capsys):
+    first = write(tmp_path / "bad/one.yaml", "reply: {text: hi}\nseed: x\ntiming: {per_token: 5x}\n")
+    second = write(tmp_path / "bad/two.yaml", "reply:\n  txt: hi\n")
+    assert cli.main(["validate", str(folder), str(tmp_path / "bad")]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"{first}:2: seed: expected a whole number, got 'x'",
+        f"{first}:3: timing.per_token: expected a duration like 250ms, 1.5s or 2m, got '5x'",
+        f"{second}:2: reply: unknown key 'txt'; did you mean 'text'?",
+        f"{second}:2: reply: needs 'text', 'tokens' or 'tool_calls'",
+    ]
+
+
+def test_validate_a_missing_path_exits_1(tmp_path, capsys):
+    assert cli.main(["validate", str(tmp_path / "nope")]) == 1
+    assert capsys.readouterr().err == f"{tmp_path / 'nope'}: no such file or directory\n"
+
+
+# -- list -------------------------------------------------------------------------
+
+
+def test_list_prints_names_and_descriptions(folder, capsys):
+    assert cli.main(["list", "--scenarios", str(folder)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "alpha" + " " * 12 + "The first one.",  # names padded to the longest, then the marker column,
+        "beta-long-name",
+    ]
+
+
+def test_list_marks_the_default(folder, capsys):
+    assert cli.main(["list", "--scenarios", str(folder), "--scenarios", "builtin"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    marked = [line.split()[0] for line in lines if line.split()[1:2] == ["*"]]
+    assert marked == ["hello"]
+    assert lines[0].startswith("alpha ") and lines[0].endswith("  The first one.")
+
+
+# -- play -------------------------------------------------------------------------
+
+
+def test_play_prints_status_headers_one_line_per_beat_and_the_end(capsys):
+    assert cli.main(["play", "hello", "--created", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    expected = hello_plan()
+    assert lines[0] == "@0.000s HTTP 200"
+    headers = lines[1 : 1 + len(expected.headers)]
+    assert headers[0] == "  Content-Type: text/event-stream; charset=utf-8"
+    assert all(line.startswith("  ") for line in headers)
+    beats = [BEAT.match(line) for line in lines[1 + len(expected.headers) : -1]]
+    assert all(beats), "every other line is one beat"
+    assert len(beats) == len(expected.beats)
+    times = [float(beat[1]) for beat in beats]
+    assert times == sorted(times) and times[-1] > 0
+    assert '"created":1,' in beats[0][2]
+    assert beats[-1][2] == "[DONE]"
+    assert lines[-1] == f"@{times[-1]:.3f}s <eof>"
+
+
+def test_play_no_stream_prints_one_json_write(capsys):
+    assert cli.main(["play", "hello", "--created", "1", "--no-stream"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "  Content-Type: application/json" in lines
+    writes = [line for line in lines if re.match(r"^@\d+\.\d{3}s ", line)]
+    assert len(writes) == 3  # status, the body, the end
+    assert '"object": "chat.completion"' in writes[1]
+
+
+def test_play_raw_writes_exactly_the_body_bytes(capsysbinary):
+    assert cli.main(["play", "hello", "--created", "1", "--raw"]) == 0
+    out = capsysbinary.readouterr().out
+    assert out == hello_plan().body
+    assert out.endswith(b"data: [DONE]\n\n")
+
+
+def test_play_is_reproducible_for_a_seed_and_differs_for_another(capsysbinary):
+    def play(*extra: str) -> bytes:
+        assert cli.main(["play", "hello", "--created", "1", "--raw", *extra]) == 0
+        return capsysbinary.readouterr().out
+
+    assert play("--seed", "5") == play("--seed", "5")
+    assert play("--seed", "5") != play("--seed", "6")
+    assert play("--seed", "6") == hello_plan(seed=6).body
+
+
+def test_play_speed_divides_the_printed_times(capsys):
+    def last_time(*extra: str) -> float:
+        assert cli.main(["play", "hello", "--created", "1", *extra]) == 0
+        return float(capsys.readouterr().out.splitlines()[-1].split("s ")[0][1:])
+
+    assert last_time("--speed", "10") == pytest.approx(last_time() / 10, abs=0.001)
+
+
+def test_play_unknown_name_exits_1_listing_the_names(folder, capsys):
+    assert cli.main(["play", "nope", "--scenarios", str(folder)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "mockllm: no scenario named 'nope' (known: alpha, beta-long-name)\n"
+
+
+# -- serve ------------------------------------------------------------------------
+
+
+def test_serve_with_a_bad_scenario_folder_exits_1_without_starting(tmp_path, capsys, monkeypatch):
+    def must_not_start(*args, **kwargs):
+        raise AssertionError("the server started")
+
+    monkeypatch.setattr(server, "serve_forever", must_not_start)
+    bad = write(tmp_path / "bad/broken.yaml", "reply: {text: hi}\nfaults: 3\n")
+    assert cli.main(["serve", "--port", "0", "--scenarios", str(tmp_path / "bad")]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"{bad}:2: faults: expected a list, got '3'\n"
+
+
+def test_serve_with_an_unknown_default_exits_1(folder, capsys, monkeypatch):
+    monkeypatch.setattr(server, "serve_forever", None)  # calling it would raise TypeError
+    assert cli.main(["serve", "--scenarios", str(folder), "--default", "gamma"]) == 1
+    assert capsys.readouterr().err == "--default: no scenario named 'gamma' (known: alpha, beta-long-name)\n"
+
+
+def test_serve_as_a_real_process_streams_hello_to_the_openai_sdk(tmp_path):
+    hello = load_library(["builtin"]).get("hello")
+    command = [sys.executable, "-m", "mockllm", "serve", "--port", "0", "--speed", "20"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            lines: queue.Queue[str] = queue.Queue()
+            threading.Thread(target=lambda: lines.put(process.stdout.readline()), daemon=True).start()
+            try:
+                first = lines.get(timeout=60)
+            except queue.Empty:
+                pytest.fail("no 'listening' line within 60 s")
+            if not first:
+                pytest.fail(f"serve exited before listening: {process.communicate(timeout=10)[1]}")
+            found = re.fullmatch(r"mockllm listening on (http://127\.0\.0\.1:(\d+))\n", first)
+            assert found, f"unexpected first line {first!r}"
+            assert int(found[2]) > 0
+            with openai.OpenAI(base_url=found[1] + "/v1", api_key="sk-test", max_retries=0, timeout=60) as sdk:
+                stream = sdk.chat.completions.create(
+                    model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
+                )
+                with stream:
+                    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+            assert text == hello.reply.text
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
