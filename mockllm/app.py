@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ from aiohttp import web
 from . import pipeline, player, router
 from .dialects import openai_chat
 from .errors import RequestError
+from .faults.chaos import Chaos
 from .library import Library
 from .sessions import Attempts, session_key
 
@@ -31,7 +33,7 @@ EXPOSE_HEADERS = (
     "x-request-id, retry-after, retry-after-ms, x-should-retry, openai-processing-ms, "
     "x-ratelimit-limit-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-requests, "
     "x-ratelimit-remaining-tokens, x-ratelimit-reset-requests, x-ratelimit-reset-tokens, "
-    "x-mockllm-scenario, x-mockllm-attempt"
+    "x-mockllm-scenario, x-mockllm-attempt, x-mockllm-faults"
 )
 
 
@@ -41,6 +43,7 @@ class Settings:
     speed: float = 1.0
     seed: int = 0
     max_body: int = DEFAULT_MAX_BODY
+    chaos: Chaos = Chaos()
 
 
 @dataclass
@@ -54,6 +57,7 @@ class State:
 
 
 STATE = web.AppKey("state", State)
+log = logging.getLogger("mockllm")
 
 
 def make_app(settings: Settings) -> web.Application:
@@ -83,10 +87,27 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         attempt=attempt,
         speed=state.settings.speed,
         created=int(time.time()),
+        chaos=state.settings.chaos,
     )
     labels = (("X-Mockllm-Scenario", scenario.name), ("X-Mockllm-Attempt", str(attempt)))
+    if script.faults:
+        labels += (("X-Mockllm-Faults", header_safe("; ".join(script.faults))),)
     script = dataclasses.replace(script, headers=script.headers + labels)
-    return await player.play(request, script, start, player.Played())
+    played = player.Played()
+    try:
+        return await player.play(request, script, start, played)
+    finally:
+        log.info(
+            "%s %s %s scenario=%s session=%s attempt=%d faults=%s outcome=%s tokens=%d bytes=%d %.3fs",
+            request.method, request.path, played.status or "-", scenario.name, session, attempt,
+            "; ".join(script.faults) or "-", played.outcome.value, played.tokens, played.bytes,
+            asyncio.get_running_loop().time() - start,
+        )
+
+
+def header_safe(text: str) -> str:
+    """Printable ASCII only: a header value must not carry line breaks or raw UTF-8."""
+    return "".join(c if " " <= c <= "~" else ascii(c)[1:-1] for c in text)
 
 
 async def models(request: web.Request) -> web.Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -12,6 +13,8 @@ from . import __version__, pipeline, server
 from .app import DEFAULT_MAX_BODY, Settings
 from .dialects import Ask, openai_chat
 from .errors import ScenarioErrors
+from .faults import FAULTS
+from .faults.chaos import Chaos, parse_spec
 from .library import load_library, load_scenarios
 from .script import Script
 
@@ -76,6 +79,15 @@ def _scenarios_option(parser: argparse.ArgumentParser) -> None:
 def _timing_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=_positive, default=1.0, help="divide every delay by this (default: 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed for all randomness (default: 0)")
+    parser.add_argument("--chaos", type=_chaos, default=Chaos(), metavar="SPEC",
+                        help="random faults for every scenario, e.g. drop=0.1,stall=0.05,malformed=0.05,status=0.05")
+
+
+def _chaos(text: str) -> Chaos:
+    try:
+        return parse_spec(text, FAULTS)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(text: str) -> float:
@@ -87,7 +99,8 @@ def _positive(text: str) -> float:
 
 def _serve(args: argparse.Namespace) -> int:
     library = load_library(args.scenarios, args.default)
-    settings = Settings(library, speed=args.speed, seed=args.seed, max_body=args.max_body)
+    settings = Settings(library, speed=args.speed, seed=args.seed, max_body=args.max_body, chaos=args.chaos)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
 
     def ready(running: server.RunningServer) -> None:
         print(f"mockllm listening on {running.url}", flush=True)
@@ -133,6 +146,7 @@ def _play(args: argparse.Namespace) -> int:
     script = pipeline.plan(
         scenario, ask, openai_chat, seed=args.seed, session=args.session, attempt=args.attempt,
         speed=args.speed, created=int(time.time()) if args.created is None else args.created,
+        chaos=args.chaos,
     )
     if args.raw:
         sys.stdout.buffer.write(script.body)
@@ -145,13 +159,22 @@ def _play(args: argparse.Namespace) -> int:
 def describe(script: Script) -> str:
     """A script as a person reads it: status and headers, then one line per
     write with its time; bytes are escaped so that the line is exact."""
+    if not script.respond:
+        return f"@{script.headers_at:.3f}s <{script.end.value} before any response>\n"
     lines = [f"@{script.headers_at:.3f}s HTTP {script.status}"]
     lines += [f"  {name}: {value}" for name, value in script.headers]
+    if script.faults:
+        lines.append(f"# faults: {'; '.join(script.faults)}")
+    if script.ignored:
+        lines.append(f"# ignored (not a stream): {'; '.join(script.ignored)}")
     lines += [f"@{beat.at:.3f}s {escape(beat.data)}" for beat in script.beats]
     end_at = script.end_at if script.end_at is not None else max(
         [script.headers_at] + [beat.at for beat in script.beats]
     )
-    lines.append(f"@{end_at:.3f}s <{script.end.value}>")
+    ending = script.end.value
+    if script.keepalive:
+        ending += f", {escape(script.keepalive[1])} every {script.keepalive[0]:g}s"
+    lines.append(f"@{end_at:.3f}s <{ending}>")
     return "\n".join(lines) + "\n"
 
 

@@ -65,7 +65,14 @@ class Comment:
     text: str = ""
 
 
-Event = Start | Text | ToolCallStart | ToolCallArguments | Finish | Usage | Done | Error | Comment
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """Bytes sent exactly as given, in any wire format."""
+
+    data: bytes
+
+
+Event = Start | Text | ToolCallStart | ToolCallArguments | Finish | Usage | Done | Error | Comment | Raw
 
 # Events that carry model output; ``after: N`` triggers count these.
 CONTENT = (Text, ToolCallArguments)

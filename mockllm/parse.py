@@ -8,6 +8,7 @@ problems at once:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import math
@@ -18,10 +19,23 @@ from typing import TypeVar
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from . import tokens
+from . import events, tokens
 from .errors import ScenarioError, ScenarioErrors
-from .faults import FAULTS, FaultSpec
-from .scenario import FINISH_REASONS, Attempt, Reply, Scenario, Timing, ToolCall
+from .faults import FAULTS, FaultSpec, Trigger
+from .faults.chaos import Chaos
+from .scenario import (
+    FINISH_REASONS,
+    Attempt,
+    Close,
+    Reply,
+    Scenario,
+    Sleep,
+    Step,
+    Timing,
+    ToolCall,
+    ToolCallStep,
+    UsageStep,
+)
 from .yamlsource import compose, line_of, scalar_value, to_python
 
 T = TypeVar("T")
@@ -31,7 +45,11 @@ _DURATION = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m)?$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
 _TAG = "tag:yaml.org,2002:"
 
-SCENARIO_KEYS = ("name", "description", "match", "reply", "timing", "seed", "faults", "attempts")
+TRIGGER_KEYS = ("after", "at", "before")
+SCENARIO_KEYS = ("name", "description", "match", "reply", "steps", "timing", "seed", "faults", "attempts", "chaos")
+STEP_KINDS = ("start", "text", "tool_call", "sleep", "comment", "raw", "finish", "usage", "done", "error", "close")
+BARE_STEPS = {"start": events.Start(), "done": events.Done(), "usage": UsageStep(), "error": events.Error(
+    "The server had an error while processing your request. Sorry about that!")}
 
 
 def parse_file(path: Path | str) -> Scenario:
@@ -77,6 +95,24 @@ def parse_duration(value: object) -> float | None:
     except OverflowError:
         return None
     return seconds if 0 <= seconds < math.inf else None
+
+
+def reply_of(steps: tuple[Step, ...]) -> Reply:
+    """What a hand-written script says, as a reply (for ``stream: false``)."""
+    closing = next((i for i, step in enumerate(steps) if isinstance(step, Close)), len(steps))
+    steps = steps[:closing]  # nothing after a close is ever sent
+    texts = [step.text for step in steps if isinstance(step, events.Text)]
+    calls: dict[int, dict] = {}
+    for step in steps:
+        if isinstance(step, ToolCallStep):
+            call = calls.setdefault(step.index, {"name": "", "arguments": "", "id": None})
+            call["name"] = step.name or call["name"]
+            call["id"] = step.id or call["id"]
+            call["arguments"] += step.arguments
+    tool_calls = tuple(ToolCall(**calls[index]) for index in sorted(calls))
+    finishes = [step.reason for step in steps if isinstance(step, events.Finish)]
+    default = "tool_calls" if tool_calls else "stop"
+    return Reply(tokens=tuple(texts), tool_calls=tool_calls, finish_reason=finishes[-1] if finishes else default)
 
 
 def _suggest(word: str, options: Iterable[str]) -> str:
@@ -205,15 +241,25 @@ class _Reader:
             )
         if name is None and "name" not in fields:
             self.problem(node, "name", "missing (a scenario added without a file needs a name)")
-        if "reply" not in fields:
-            self.problem(node, "", "missing key 'reply'")
+        steps = None
+        if "reply" in fields and "steps" in fields:
+            self.problem(fields["steps"], "", "give either 'reply' or 'steps', not both")
+        elif "steps" in fields:
+            if "timing" in fields:
+                self.problem(fields["timing"], "timing", "applies to 'reply'; steps set their own pace with 'sleep'")
+            steps = self.each(fields["steps"], "steps", self.step)
+        elif "reply" not in fields:
+            self.problem(node, "", "missing key 'reply' (or 'steps')")
         reply = self.reply(fields["reply"], "reply") if "reply" in fields else None
+        if steps is not None:
+            reply = reply_of(steps)
         description = self.string(fields["description"], "description") if "description" in fields else ""
         match_prompt = self.match(fields["match"], "match") if "match" in fields else None
         timing = self.timing(fields["timing"], "timing") if "timing" in fields else Timing()
         seed = self.integer(fields["seed"], "seed") if "seed" in fields else None
         faults = self.faults(fields["faults"], "faults") if "faults" in fields else ()
         attempts = self.each(fields["attempts"], "attempts", self.attempt) if "attempts" in fields else ()
+        chaos = self.chaos(fields["chaos"], "chaos") if "chaos" in fields else None
         if self.problems or reply is None or name is None:
             return None
         return Scenario(
@@ -225,6 +271,8 @@ class _Reader:
             seed=seed,
             faults=faults,
             attempts=attempts,
+            steps=steps,
+            chaos=chaos,
             source=self.path,
             line=line_of(fields.get("name", node)),
         )
@@ -317,17 +365,184 @@ class _Reader:
         return self.each(node, keypath, self.fault)
 
     def fault(self, node: Node, keypath: str) -> FaultSpec | None:
-        if isinstance(node, MappingNode) and len(node.value) == 1:
-            name_node = node.value[0][0]
-        elif isinstance(node, ScalarNode):
-            name_node = node
+        """``- name`` or ``- name: {params}``, read against the fault class's fields."""
+        if isinstance(node, ScalarNode) and node.tag == _TAG + "str":
+            name_node, params_node = node, None
+        elif isinstance(node, MappingNode) and len(node.value) == 1:
+            name_node, params_node = node.value[0]
         else:
             self.problem(node, keypath, f"expected a fault name or {{name: {{...}}}}, got {_describe(node)}")
             return None
-        name = name_node.value
-        if name not in FAULTS:
-            self.problem(name_node, keypath, f"unknown fault {name!r}{_suggest(name, FAULTS)}")
+        cls = FAULTS.get(name_node.value)
+        if cls is None:
+            self.problem(name_node, keypath, f"unknown fault {name_node.value!r}{_suggest(name_node.value, FAULTS)}")
+            return None
+        keypath = _join(keypath, cls.name)
+        schema = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}
+        shared = ("probability",) + (TRIGGER_KEYS if cls.triggered else ())
+        params: dict[str, Node] | None = {}
+        if params_node is not None and params_node.tag != _TAG + "null":
+            params = self.mapping(params_node, keypath, (*schema, *shared))
+        if params is None:
+            return None
+        before = len(self.problems)
+        values = {
+            schema[key].name: self.fault_param(value, _join(keypath, key), schema[key].metadata)
+            for key, value in params.items()
+            if key in schema
+        }
+        for key, spec in schema.items():
+            required = spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
+            if required and key not in params:
+                self.problem(params_node or name_node, keypath, f"missing key {key!r}")
+        trigger = self.trigger(cls, params, keypath) if cls.triggered else None
+        probability = 1.0
+        if "probability" in params:
+            probability = self.fraction(params["probability"], _join(keypath, "probability"))
+        if len(self.problems) > before:
+            return None
+        return FaultSpec(cls(**values), trigger, probability)
+
+    def fault_param(self, node: Node, keypath: str, meta) -> object:
+        kind = meta["kind"]
+        if kind == "duration":
+            if meta.get("forever") and isinstance(node, ScalarNode) and node.value == "forever":
+                return None
+            return self.duration(node, keypath)
+        if kind == "count":
+            value = self.integer(node, keypath)
+            if value is not None and value < meta["minimum"]:
+                self.problem(node, keypath, f"expected a whole number of at least {meta['minimum']}, got {value}")
+            return value
+        if kind == "choice":
+            return self.choice(node, keypath, meta["options"])
+        if kind == "headers":
+            return self.headers(node, keypath)
+        return self.string(node, keypath)
+
+    def headers(self, node: Node, keypath: str) -> tuple[tuple[str, str | None], ...]:
+        """Header names to values; numbers become text, null removes a default header."""
+        if not isinstance(node, MappingNode):
+            self.problem(node, keypath, f"expected a mapping of header names to values, got {_describe(node)}")
+            return ()
+        pairs = []
+        for key, value in node.value:
+            if isinstance(value, ScalarNode) and value.tag == _TAG + "null":
+                pairs.append((key.value, None))
+            elif isinstance(value, ScalarNode) and value.tag in (_TAG + "str", _TAG + "int", _TAG + "float"):
+                pairs.append((key.value, value.value))
+            else:
+                self.problem(value, _join(keypath, key.value), f"expected a header value, got {_describe(value)}")
+        return tuple(pairs)
+
+    def trigger(self, cls, params: dict[str, Node], keypath: str) -> Trigger | None:
+        given = [key for key in TRIGGER_KEYS if key in params]
+        if len(given) > 1:
+            self.problem(params[given[1]], keypath, f"give only one of {', '.join(TRIGGER_KEYS)}")
+            return None
+        if not given:
+            return None
+        key = given[0]
+        node = params[key]
+        if key == "after":
+            if isinstance(node, ScalarNode) and node.value == "done":
+                return Trigger(done=True)
+            count = self.integer(node, _join(keypath, key))
+            if count is not None and count < 0:
+                self.problem(node, _join(keypath, key), f"expected a token count or 'done', got {count}")
+            return Trigger(after=count)
+        if key == "at":
+            return Trigger(at=self.duration(node, _join(keypath, key)))
+        if not cls.can_precede_headers:
+            self.problem(node, _join(keypath, key), f"'before' does not apply to {cls.name} (only to drop and stall)")
+        elif self.choice(node, _join(keypath, key), ("headers",)) is not None:
+            return Trigger(before_headers=True)
         return None
+
+    def fraction(self, node: Node, keypath: str) -> float:
+        value = self._scalar(node, keypath, ("int", "float"), "a probability from 0 to 1")
+        if value is not None and not 0 <= value <= 1:
+            self.problem(node, keypath, f"expected a probability from 0 to 1, got {_describe(node)}")
+        return value if value is not None else 0.0
+
+    def step(self, node: Node, keypath: str) -> Step | None:
+        """``- done`` or ``- text: "Hel"``: one step of a hand-written script."""
+        if isinstance(node, ScalarNode) and node.tag == _TAG + "str":
+            if node.value in BARE_STEPS:
+                return BARE_STEPS[node.value]
+            self.problem(node, keypath, f"unknown step {node.value!r}{_suggest(node.value, STEP_KINDS)}")
+            return None
+        if not (isinstance(node, MappingNode) and len(node.value) == 1):
+            self.problem(node, keypath, f"expected a step like '- text: Hello' or '- done', got {_describe(node)}")
+            return None
+        kind_node, value = node.value[0]
+        kind = kind_node.value
+        keypath = _join(keypath, kind)
+        if kind == "text":
+            text = self.string(value, keypath)
+            return None if text is None else events.Text(text)
+        if kind == "comment":
+            text = self.string(value, keypath)
+            return None if text is None else events.Comment(text)
+        if kind == "raw":
+            text = self.string(value, keypath)
+            return None if text is None else events.Raw(text.encode("utf-8"))
+        if kind == "sleep":
+            seconds = self.duration(value, keypath)
+            return None if seconds is None else Sleep(seconds)
+        if kind == "finish":
+            reason = self.choice(value, keypath, FINISH_REASONS)
+            return None if reason is None else events.Finish(reason)
+        if kind == "close":
+            mode = self.choice(value, keypath, ("reset", "close"))
+            return None if mode is None else Close(mode)
+        if kind == "tool_call":
+            return self.tool_call_step(value, keypath)
+        if kind == "usage":
+            fields = self.mapping(value, keypath, ("prompt_tokens", "completion_tokens"))
+            if fields is None:
+                return None
+            counts = {key: self.integer(child, _join(keypath, key)) for key, child in fields.items()}
+            return UsageStep(**counts)
+        if kind == "error":
+            fields = self.mapping(value, keypath, ("message", "type", "code"))
+            if fields is None:
+                return None
+            given = {key: self.string(child, _join(keypath, key)) for key, child in fields.items()}
+            return events.Error(**{**{"message": BARE_STEPS["error"].message}, **given})
+        if kind in BARE_STEPS:
+            self.problem(value, keypath, f"takes no value; write '- {kind}'")
+            return None
+        self.problem(kind_node, keypath, f"unknown step{_suggest(kind, STEP_KINDS)}")
+        return None
+
+    def tool_call_step(self, node: Node, keypath: str) -> ToolCallStep | None:
+        fields = self.mapping(node, keypath, ("index", "name", "arguments", "id"))
+        if fields is None:
+            return None
+        if "name" not in fields and "arguments" not in fields:
+            self.problem(node, keypath, "needs 'name' (to open a call) or 'arguments' (to add to one)")
+        before = len(self.problems)
+        index = self.integer(fields["index"], _join(keypath, "index")) if "index" in fields else 0
+        name = self.string(fields["name"], _join(keypath, "name")) if "name" in fields else None
+        call_id = self.string(fields["id"], _join(keypath, "id")) if "id" in fields else None
+        arguments = ""
+        if "arguments" in fields:
+            # Fragments need not be JSON on their own, so only a mapping is serialised.
+            arg_node = fields["arguments"]
+            if isinstance(arg_node, MappingNode):
+                arguments = json.dumps(to_python(arg_node), ensure_ascii=False)
+            else:
+                arguments = self.string(arg_node, _join(keypath, "arguments"))
+        if len(self.problems) > before:
+            return None
+        return ToolCallStep(index=index, name=name, arguments=arguments or "", id=call_id)
+
+    def chaos(self, node: Node, keypath: str) -> Chaos:
+        """Fault names to the probability of drawing each, per response."""
+        fields = self.mapping(node, keypath, FAULTS)
+        odds = ((name, self.fraction(value, _join(keypath, name))) for name, value in (fields or {}).items())
+        return Chaos(tuple(odds))
 
     def attempt(self, node: Node, keypath: str) -> Attempt | None:
         fields = self.mapping(node, keypath, ("faults",))

@@ -11,6 +11,7 @@ from types import ModuleType
 
 from . import faults, script
 from .dialects import Ask
+from .faults.chaos import Chaos
 from .scenario import Scenario
 
 
@@ -30,7 +31,12 @@ def plan(
     attempt: int = 1,
     speed: float = 1.0,
     created: int = 0,
+    chaos: Chaos = Chaos(),
 ) -> script.Script:
+    """The script for one response: compiled, then the attempt's faults and any
+    drawn by chaos (the server's ``--chaos`` and the scenario's own)."""
     rng = response_rng(seed, scenario, session, attempt)
     compiled = script.compile(scenario, ask, dialect, rng=rng, speed=speed, created=created)
-    return faults.apply(compiled, scenario.faults_for(attempt), rng)
+    chaos_rng = random.Random(rng.getrandbits(64))  # drawn always, so chaos never shifts other draws
+    drawn = faults.chaos.draw(chaos + (scenario.chaos or Chaos()), compiled, faults.FAULTS, chaos_rng)
+    return faults.apply(compiled, [*scenario.faults_for(attempt), *drawn], rng, speed)

@@ -58,6 +58,9 @@ async def play(request: web.Request, script: Script, start: float, played: Playe
         response.content_length = len(script.body)
     try:
         await _sleep_until(loop, start + script.headers_at)
+        if not script.respond:
+            await _end(request, None, script, played)
+            return response
         await response.prepare(request)
         played.status = script.status
         for beat in script.beats:
@@ -67,7 +70,7 @@ async def play(request: web.Request, script: Script, start: float, played: Playe
             played.bytes += len(beat.data)
         if script.end_at is not None:
             await _sleep_until(loop, start + script.end_at)
-        await _end(request, response, script.end, played)
+        await _end(request, response, script, played)
     except asyncio.CancelledError:
         played.outcome = Outcome.CLIENT_DISCONNECTED
         raise
@@ -76,18 +79,35 @@ async def play(request: web.Request, script: Script, start: float, played: Playe
     return response
 
 
-async def _end(request: web.Request, response: web.StreamResponse, end: End, played: Played) -> None:
-    if end is End.EOF:
-        await response.write_eof()
-    elif end is End.HANG:
-        await asyncio.Event().wait()  # until the client leaves and the handler is cancelled
-    elif end is End.CLOSE:
+async def _end(request: web.Request, response: web.StreamResponse | None, script: Script, played: Played) -> None:
+    if script.end is End.EOF:
+        if response is not None:
+            await response.write_eof()
+    elif script.end is End.HANG:
+        await _hang(response, script.keepalive, played)
+    elif script.end is End.CLOSE:
         # FIN without the chunked terminator: the client reads a premature end.
         request.transport.close()
         played.outcome = Outcome.DROPPED
-    elif end is End.RESET:
+    elif script.end is End.RESET:
         await reset(request)
         played.outcome = Outcome.DROPPED
+
+
+async def _hang(response: web.StreamResponse | None, keepalive: tuple[float, bytes] | None, played: Played) -> None:
+    """Stay open until the client leaves (the handler is then cancelled),
+    writing the keepalive bytes at their interval if there are any."""
+    if response is None or keepalive is None:
+        await asyncio.Event().wait()
+        return
+    interval, data = keepalive
+    loop = asyncio.get_running_loop()
+    deadline = loop.time()
+    while True:
+        deadline += interval
+        await _sleep_until(loop, deadline)
+        await response.write(data)
+        played.bytes += len(data)
 
 
 async def reset(request: web.Request) -> None:

@@ -9,8 +9,11 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from . import events
+
 if TYPE_CHECKING:
     from .faults import FaultSpec
+    from .faults.chaos import Chaos
 
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
 
@@ -47,6 +50,43 @@ class Timing:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallStep:
+    """A tool-call delta: with a name it opens call ``index``; without, it adds arguments."""
+
+    index: int
+    name: str | None = None
+    arguments: str = ""
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageStep:
+    """The usage chunk; counts left out are computed from the request and the reply."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """End the connection abruptly: ``reset`` (RST) or ``close`` (FIN, body unfinished)."""
+
+    mode: str
+
+
+# A step of a ``steps:`` scenario: an event to send, or a pause, or the end.
+Step = (
+    events.Start | events.Text | events.Finish | events.Done | events.Error | events.Comment
+    | events.Raw | ToolCallStep | UsageStep | Sleep | Close
+)
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """The faults of one attempt at a scenario (see ``Scenario.faults_for``)."""
 
@@ -56,13 +96,15 @@ class Attempt:
 @dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
-    reply: Reply
+    reply: Reply  # with ``steps``: what the steps say, for ``stream: false``
     description: str = ""
     match_prompt: re.Pattern[str] | None = None
     timing: Timing = field(default_factory=Timing)
     seed: int | None = None
     faults: tuple[FaultSpec, ...] = ()
     attempts: tuple[Attempt, ...] = ()
+    steps: tuple[Step, ...] | None = None  # the script itself, instead of reply + timing
+    chaos: Chaos | None = None  # random faults drawn per response
     source: str | None = None  # the file it came from, for listings and errors
     line: int = 1
 

@@ -11,15 +11,18 @@ is pre-encoded, so playing a beat is a sleep and a write.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 from . import events, tokens
 from .dialects import Ask
-from .scenario import Reply, Scenario, Timing
+from .scenario import Close, Reply, Scenario, Sleep, Step, Timing, ToolCallStep, UsageStep
 
 
 class End(enum.Enum):
@@ -36,6 +39,11 @@ class Beat:
     at: float
     data: bytes
     tokens: int = 0  # content tokens in this beat: ``after: N`` and the journal count them
+    event: events.Event | None = None  # what the bytes say; None for raw or re-cut bytes
+
+    @property
+    def is_done(self) -> bool:
+        return isinstance(self.event, events.Done)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +55,35 @@ class Script:
     end: End = End.EOF
     end_at: float | None = None  # None: right after the last beat
     streaming: bool = True
+    respond: bool = True  # False: the connection ends (``end``) before any headers
+    keepalive: tuple[float, bytes] | None = None  # while hanging: these bytes this often
+    faults: tuple[str, ...] = ()  # the faults applied, as the journal and headers show them
+    ignored: tuple[str, ...] = ()  # faults skipped because the response is not streamed
+    # The dialect's encoder for this response, for faults that add events.
+    encoder: Any = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def body(self) -> bytes:
         return b"".join(beat.data for beat in self.beats)
+
+    def shifted(self, seconds: float, start: int, *, headers: bool = False) -> Script:
+        """Beats from ``start`` on (and the end, and optionally the headers) ``seconds`` later."""
+        beats = self.beats[:start] + tuple(dataclasses.replace(b, at=b.at + seconds) for b in self.beats[start:])
+        return dataclasses.replace(
+            self,
+            beats=beats,
+            headers_at=self.headers_at + seconds if headers else self.headers_at,
+            end_at=None if self.end_at is None else self.end_at + seconds,
+        )
+
+    def inserted(self, index: int, beats: Sequence[Beat]) -> Script:
+        return dataclasses.replace(self, beats=self.beats[:index] + tuple(beats) + self.beats[index:])
+
+    def replaced(self, index: int, beats: Sequence[Beat]) -> Script:
+        return dataclasses.replace(self, beats=self.beats[:index] + tuple(beats) + self.beats[index + 1 :])
+
+    def labelled(self, faults: tuple[str, ...], ignored: tuple[str, ...]) -> Script:
+        return dataclasses.replace(self, faults=self.faults + faults, ignored=self.ignored + ignored)
 
 
 def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: random.Random):
@@ -87,6 +120,36 @@ def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: r
     return plan
 
 
+def step_timeline(steps: tuple[Step, ...], ask: Ask, new_call_id: Callable[[], str]):
+    """The events of a hand-written script with their offsets, and how it ends.
+
+    Each step goes out when the sleeps before it have passed; a ``close``
+    step ends the connection there and anything after it is never sent.
+    """
+    plan: list[tuple[float, events.Event]] = []
+    at = 0.0
+    content = 0
+    for step in steps:
+        if isinstance(step, Sleep):
+            at += step.seconds
+        elif isinstance(step, Close):
+            return plan, (End.RESET if step.mode == "reset" else End.CLOSE), at
+        elif isinstance(step, ToolCallStep):
+            if step.name is not None:
+                plan.append((at, events.ToolCallStart(step.index, step.id or new_call_id(), step.name)))
+            if step.arguments or step.name is None:
+                plan.append((at, events.ToolCallArguments(step.index, step.arguments)))
+                content += 1
+        elif isinstance(step, UsageStep):
+            prompt = ask.prompt_tokens if step.prompt_tokens is None else step.prompt_tokens
+            completion = content if step.completion_tokens is None else step.completion_tokens
+            plan.append((at, events.Usage(prompt, completion)))
+        else:
+            content += isinstance(step, events.CONTENT)
+            plan.append((at, step))
+    return plan, End.EOF, None
+
+
 def completion_tokens(reply: Reply) -> int:
     return len(reply.tokens) + sum(1 + len(tokens.fragments(c.arguments)) for c in reply.tool_calls)
 
@@ -117,15 +180,24 @@ def compile(
         fingerprint=fingerprint(scenario.name),
         rng=padding_rng,
     )
-    plan = [(at / speed, event) for at, event in timeline(reply, scenario.timing, ask, call_ids, timing_rng)]
+    end, end_at = End.EOF, None
+    if scenario.steps is not None:
+        steps_plan, end, end_at = step_timeline(
+            scenario.steps, ask, lambda: dialect.random_id(ids_rng, "call_", 24)
+        )
+        plan = [(at / speed, event) for at, event in steps_plan]
+        end_at = None if end_at is None else end_at / speed
+    else:
+        plan = [(at / speed, event) for at, event in timeline(reply, scenario.timing, ask, call_ids, timing_rng)]
     first_token_ms = round(scenario.timing.first_token / speed * 1000)
     headers = dialect.headers(ids_rng, streaming=ask.stream, processing_ms=first_token_ms)
     if not ask.stream:
-        ready = plan[-1][0]
+        # The whole body is ready when the stream would have finished.
+        ready = max([at for at, _ in plan] + [end_at or 0.0])
         body = encoder.completion(reply, call_ids, ask.prompt_tokens, completion_tokens(reply))
-        return Script(200, headers, (Beat(ready, body),), headers_at=ready, streaming=False)
+        return Script(200, headers, (Beat(ready, body),), headers_at=ready, streaming=False, encoder=encoder)
     beats = tuple(
-        Beat(at, encoder.encode(event), 1 if isinstance(event, events.CONTENT) else 0)
+        Beat(at, encoder.encode(event), 1 if isinstance(event, events.CONTENT) else 0, event)
         for at, event in plan
     )
-    return Script(200, headers, beats)
+    return Script(200, headers, beats, end=end, end_at=end_at, encoder=encoder)

@@ -215,7 +215,13 @@ class Encoder:
                 return sse.data(_DUMPS({"error": error}).encode("utf-8"))
             case events.Comment(text):
                 return sse.comment(text)
+            case events.Raw(data):
+                return data
         raise TypeError(f"cannot encode {event!r}")
+
+    def error_response(self, error: RequestError) -> tuple[str, bytes]:
+        """The content type and body of an HTTP error in this API's shape."""
+        return ERROR_CONTENT_TYPE, error_body(error)
 
     def _chunk(self, delta: str, finish_reason: str = "null") -> bytes:
         choice = f'"choices":[{{"index":0,"delta":{delta},"logprobs":null,"finish_reason":{finish_reason}}}]'

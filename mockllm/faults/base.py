@@ -95,6 +95,7 @@ class Fault:
     name: ClassVar[str]
     triggered: ClassVar[bool] = False  # takes after / at / before
     stream_only: ClassVar[bool] = True  # ignored for ``stream: false``
+    can_precede_headers: ClassVar[bool] = False  # accepts ``before: headers``
     default_trigger: ClassVar[Trigger] = Trigger(after=0)
 
     def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
@@ -117,8 +118,9 @@ def _show(value: object) -> str:
     if isinstance(value, float):
         return f"{value:g}s"
     if isinstance(value, tuple):
-        return "{" + ",".join(f"{k}:{v}" for k, v in value) + "}"
-    return str(value)
+        return "{" + ",".join(f"{_show(k)}:{_show(v)}" for k, v in value) + "}"
+    # Labels travel in the X-Mockllm-Faults header: ASCII, on one line.
+    return str(value).encode("unicode_escape").decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ class Drop(Fault):
 
     name = "drop"
     triggered = True
+    can_precede_headers = True
 
     mode: str = choice(("reset", "close"), "reset", doc="reset (RST) or close (FIN)")
 
@@ -45,6 +46,7 @@ class Stall(Fault):
 
     name = "stall"
     triggered = True
+    can_precede_headers = True
 
     seconds: float | None = duration(None, key="for", forever=True, doc="how long; forever (default) never resumes")
     heartbeat: float | None = duration(None, doc="send `: ping` this often while stalled")

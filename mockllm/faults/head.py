@@ -7,7 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..errors import RequestError
-from ..script import Beat, Script
+from ..script import Beat, End, Script
 from .base import Context, Cut, Fault, count, duration, headers, text
 
 # What the real API answers with each status: error type, code, message.
@@ -61,14 +61,17 @@ def merge_headers(base, overrides) -> tuple[tuple[str, str], ...]:
 
 
 def _replace_response(script: Script, status: int, head, body: bytes) -> Script:
-    """The same request answered by one complete, non-streamed body."""
+    """The same request answered by one complete, non-streamed body, whatever
+    cut or stall came before: a head fault wins over everything else."""
     return dataclasses.replace(
         script,
         status=status,
         headers=head,
         beats=(Beat(script.headers_at, body),),
+        end=End.EOF,
         end_at=None,
         streaming=False,
+        respond=True,
         keepalive=None,
     )
 

@@ -185,7 +185,7 @@ ERRORS = [
     (
         "name: x\nreplly:\n  text: hi\n",
         [
-            f"{PATH}:1: missing key 'reply'",
+            f"{PATH}:1: missing key 'reply' (or 'steps')",
             f"{PATH}:2: unknown key 'replly'; did you mean 'reply'?",
         ],
     ),
@@ -196,7 +196,7 @@ ERRORS = [
     (
         "name: x\nreply: {text: hi}\nsurprise: 1\n",
         [f"{PATH}:3: unknown key 'surprise' (expected one of: name, description, match, reply, "
-         "timing, seed, faults, attempts)"],
+         "steps, timing, seed, faults, attempts, chaos)"],
     ),
     ("name: x\nreply: {text: hi}\nseed: abc\n", [f"{PATH}:3: seed: expected a whole number, got 'abc'"]),
     ("name: x\nreply: [1]\n", [f"{PATH}:2: reply: expected a mapping, got a list"]),
