@@ -9,15 +9,11 @@ problems at once:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
-import math
 import re
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
 
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from . import events, tokens
 from .errors import ScenarioError, ScenarioErrors
@@ -36,14 +32,12 @@ from .scenario import (
     ToolCallStep,
     UsageStep,
 )
-from .yamlsource import compose, line_of, scalar_value, to_python
+from .reader import TAG, NodeReader, describe, join, parse_duration, suggest
+from .yamlsource import compose, line_of, to_python
 
-T = TypeVar("T")
+__all__ = ["parse_duration", "parse_file", "parse_text", "reply_of"]
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
-_DURATION = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m)?$")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
-_TAG = "tag:yaml.org,2002:"
 
 TRIGGER_KEYS = ("after", "at", "before")
 SCENARIO_KEYS = ("name", "description", "match", "reply", "steps", "timing", "seed", "faults", "attempts", "chaos")
@@ -68,33 +62,12 @@ def parse_text(text: str, path: str, default_name: str | None = None) -> Scenari
     node = compose(text, path)
     if node is None:
         raise ScenarioErrors([ScenarioError(path, 1, "the file holds no scenario")])
-    reader = _Reader(path)
+    reader = ScenarioReader(path)
     scenario = reader.scenario(node, default_name)
     if reader.problems or scenario is None:
         # In file order, not the order the reader visits keys in.
         raise ScenarioErrors(sorted(reader.problems, key=lambda p: p.line or 0))
     return scenario
-
-
-def parse_duration(value: object) -> float | None:
-    """Seconds from ``250ms``, ``1.5s``, ``2m`` or a plain number; None if not a duration.
-
-    Negative, infinite and NaN values (``.inf``, ``.nan``, a 400-digit number)
-    are not durations: a delay must be a finite number of seconds.
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        seconds = value
-    elif isinstance(value, str) and (found := _DURATION.match(value.strip())):
-        seconds = float(found[1]) * _UNIT[found[2]]
-    else:
-        return None
-    try:
-        seconds = float(seconds)
-    except OverflowError:
-        return None
-    return seconds if 0 <= seconds < math.inf else None
 
 
 def reply_of(steps: tuple[Step, ...]) -> Reply:
@@ -115,117 +88,8 @@ def reply_of(steps: tuple[Step, ...]) -> Reply:
     return Reply(tokens=tuple(texts), tool_calls=tool_calls, finish_reason=finishes[-1] if finishes else default)
 
 
-def _suggest(word: str, options: Iterable[str]) -> str:
-    options = list(options)
-    close = difflib.get_close_matches(word, options, n=1)
-    if close:
-        return f"; did you mean {close[0]!r}?"
-    return f" (expected one of: {', '.join(options)})" if options else ""
-
-
-def _describe(node: Node) -> str:
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    if node.tag == _TAG + "null":
-        return "nothing (null)"
-    return repr(node.value)
-
-
-def _join(keypath: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{keypath}[{key}]"
-    return f"{keypath}.{key}" if keypath else key
-
-
-class _Reader:
-    """Walks the node tree, turning values into Python and problems into errors.
-
-    Each reader method returns None after recording a problem, so parsing goes
-    on and every problem in the file is reported.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.problems: list[ScenarioError] = []
-
-    def problem(self, node: Node, keypath: str, message: str) -> None:
-        text = f"{keypath}: {message}" if keypath else message
-        self.problems.append(ScenarioError(self.path, line_of(node), text))
-
-    # -- shapes ------------------------------------------------------------
-
-    def mapping(self, node: Node, keypath: str, allowed: Iterable[str]) -> dict[str, Node] | None:
-        if not isinstance(node, MappingNode):
-            self.problem(node, keypath, f"expected a mapping, got {_describe(node)}")
-            return None
-        allowed = tuple(allowed)
-        fields: dict[str, Node] = {}
-        for key, value in node.value:
-            if key.value in allowed:
-                fields[key.value] = value
-            else:
-                self.problem(key, keypath, f"unknown key {key.value!r}{_suggest(key.value, allowed)}")
-        return fields
-
-    def sequence(self, node: Node, keypath: str) -> list[Node] | None:
-        if not isinstance(node, SequenceNode):
-            self.problem(node, keypath, f"expected a list, got {_describe(node)}")
-            return None
-        return list(node.value)
-
-    def _scalar(self, node: Node, keypath: str, tags: tuple[str, ...], expected: str):
-        if isinstance(node, ScalarNode) and node.tag in tuple(_TAG + t for t in tags):
-            return scalar_value(node)
-        self.problem(node, keypath, f"expected {expected}, got {_describe(node)}")
-        return None
-
-    def string(self, node: Node, keypath: str) -> str | None:
-        return self._scalar(node, keypath, ("str",), "a string")
-
-    def integer(self, node: Node, keypath: str) -> int | None:
-        return self._scalar(node, keypath, ("int",), "a whole number")
-
-    def duration(self, node: Node, keypath: str) -> float | None:
-        value = scalar_value(node) if isinstance(node, ScalarNode) else None
-        seconds = parse_duration(value)
-        if seconds is None:
-            self.problem(
-                node, keypath, f"expected a duration like 250ms, 1.5s or 2m, got {_describe(node)}"
-            )
-        return seconds
-
-    def positive_number(self, node: Node, keypath: str) -> float | None:
-        value = self._scalar(node, keypath, ("int", "float"), "a positive number")
-        if value is not None and not 0 < value < math.inf:  # also refuses .nan and .inf
-            self.problem(node, keypath, f"expected a positive number, got {_describe(node)}")
-            return None
-        return value
-
-    def choice(self, node: Node, keypath: str, options: tuple[str, ...]) -> str | None:
-        value = self.string(node, keypath)
-        if value is not None and value not in options:
-            self.problem(node, keypath, f"unknown value {value!r}{_suggest(value, options)}")
-            return None
-        return value
-
-    def regex(self, node: Node, keypath: str) -> re.Pattern[str] | None:
-        value = self.string(node, keypath)
-        if value is None:
-            return None
-        try:
-            return re.compile(value)
-        except re.error as exc:
-            self.problem(node, keypath, f"invalid regular expression: {exc}")
-            return None
-
-    def each(self, node: Node, keypath: str, item: Callable[[Node, str], T | None]) -> tuple[T, ...]:
-        items = self.sequence(node, keypath) or []
-        parsed = (item(child, _join(keypath, i)) for i, child in enumerate(items))
-        return tuple(value for value in parsed if value is not None)
-
-    # -- the scenario --------------------------------------------------------
+class ScenarioReader(NodeReader):
+    """Reads a scenario's node tree; each method returns None after recording a problem."""
 
     def scenario(self, node: Node, default_name: str | None) -> Scenario | None:
         fields = self.mapping(node, "", SCENARIO_KEYS)
@@ -280,7 +144,7 @@ class _Reader:
     def match(self, node: Node, keypath: str) -> re.Pattern[str] | None:
         fields = self.mapping(node, keypath, ("prompt",))
         if fields and "prompt" in fields:
-            return self.regex(fields["prompt"], _join(keypath, "prompt"))
+            return self.regex(fields["prompt"], join(keypath, "prompt"))
         return None
 
     def reply(self, node: Node, keypath: str) -> Reply | None:
@@ -290,26 +154,26 @@ class _Reader:
         if "text" in fields and "tokens" in fields:
             self.problem(fields["tokens"], keypath, "give either 'text' or 'tokens', not both")
         if "tokenize" in fields and "text" not in fields:
-            self.problem(fields["tokenize"], _join(keypath, "tokenize"), "only applies to 'text'")
+            self.problem(fields["tokenize"], join(keypath, "tokenize"), "only applies to 'text'")
         pieces: tuple[str, ...] = ()
         if "text" in fields:
-            text = self.string(fields["text"], _join(keypath, "text"))
+            text = self.string(fields["text"], join(keypath, "text"))
             how = "words"
             if "tokenize" in fields:
-                how = self.choice(fields["tokenize"], _join(keypath, "tokenize"), tuple(tokens.TOKENIZERS))
+                how = self.choice(fields["tokenize"], join(keypath, "tokenize"), tuple(tokens.TOKENIZERS))
             if text is not None and how is not None:
                 pieces = tokens.TOKENIZERS[how](text)
         elif "tokens" in fields:
-            pieces = self.each(fields["tokens"], _join(keypath, "tokens"), self.string)
+            pieces = self.each(fields["tokens"], join(keypath, "tokens"), self.string)
         tool_calls = ()
         if "tool_calls" in fields:
-            tool_calls = self.each(fields["tool_calls"], _join(keypath, "tool_calls"), self.tool_call)
+            tool_calls = self.each(fields["tool_calls"], join(keypath, "tool_calls"), self.tool_call)
         if not pieces and not tool_calls and "tool_calls" not in fields:
             if "text" not in fields and "tokens" not in fields:
                 self.problem(node, keypath, "needs 'text', 'tokens' or 'tool_calls'")
         finish = "tool_calls" if tool_calls else "stop"
         if "finish_reason" in fields:
-            finish = self.choice(fields["finish_reason"], _join(keypath, "finish_reason"), FINISH_REASONS)
+            finish = self.choice(fields["finish_reason"], join(keypath, "finish_reason"), FINISH_REASONS)
         if finish is None:
             return None
         return Reply(tokens=pieces, tool_calls=tool_calls, finish_reason=finish)
@@ -321,11 +185,11 @@ class _Reader:
         if "name" not in fields:
             self.problem(node, keypath, "missing key 'name'")
             return None
-        name = self.string(fields["name"], _join(keypath, "name"))
-        call_id = self.string(fields["id"], _join(keypath, "id")) if "id" in fields else None
+        name = self.string(fields["name"], join(keypath, "name"))
+        call_id = self.string(fields["id"], join(keypath, "id")) if "id" in fields else None
         arguments = "{}"
         if "arguments" in fields:
-            arguments = self.arguments(fields["arguments"], _join(keypath, "arguments"))
+            arguments = self.arguments(fields["arguments"], join(keypath, "arguments"))
         if name is None or arguments is None:
             return None
         return ToolCall(name=name, arguments=arguments, id=call_id)
@@ -353,9 +217,9 @@ class _Reader:
         values = {}
         for key in ("first_token", "per_token", "jitter"):
             if key in fields:
-                values[key] = self.duration(fields[key], _join(keypath, key))
+                values[key] = self.duration(fields[key], join(keypath, key))
         if "tokens_per_second" in fields:
-            rate = self.positive_number(fields["tokens_per_second"], _join(keypath, "tokens_per_second"))
+            rate = self.positive_number(fields["tokens_per_second"], join(keypath, "tokens_per_second"))
             values["per_token"] = 1.0 / rate if rate else None
         if None in values.values():
             return None
@@ -366,28 +230,28 @@ class _Reader:
 
     def fault(self, node: Node, keypath: str) -> FaultSpec | None:
         """``- name`` or ``- name: {params}``, read against the fault class's fields."""
-        if isinstance(node, ScalarNode) and node.tag == _TAG + "str":
+        if isinstance(node, ScalarNode) and node.tag == TAG + "str":
             name_node, params_node = node, None
         elif isinstance(node, MappingNode) and len(node.value) == 1:
             name_node, params_node = node.value[0]
         else:
-            self.problem(node, keypath, f"expected a fault name or {{name: {{...}}}}, got {_describe(node)}")
+            self.problem(node, keypath, f"expected a fault name or {{name: {{...}}}}, got {describe(node)}")
             return None
         cls = FAULTS.get(name_node.value)
         if cls is None:
-            self.problem(name_node, keypath, f"unknown fault {name_node.value!r}{_suggest(name_node.value, FAULTS)}")
+            self.problem(name_node, keypath, f"unknown fault {name_node.value!r}{suggest(name_node.value, FAULTS)}")
             return None
-        keypath = _join(keypath, cls.name)
+        keypath = join(keypath, cls.name)
         schema = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}
         shared = ("probability",) + (TRIGGER_KEYS if cls.triggered else ())
         params: dict[str, Node] | None = {}
-        if params_node is not None and params_node.tag != _TAG + "null":
+        if params_node is not None and params_node.tag != TAG + "null":
             params = self.mapping(params_node, keypath, (*schema, *shared))
         if params is None:
             return None
         before = len(self.problems)
         values = {
-            schema[key].name: self.fault_param(value, _join(keypath, key), schema[key].metadata)
+            schema[key].name: self.fault_param(value, join(keypath, key), schema[key].metadata)
             for key, value in params.items()
             if key in schema
         }
@@ -398,7 +262,7 @@ class _Reader:
         trigger = self.trigger(cls, params, keypath) if cls.triggered else None
         probability = 1.0
         if "probability" in params:
-            probability = self.fraction(params["probability"], _join(keypath, "probability"))
+            probability = self.fraction(params["probability"], join(keypath, "probability"))
         if len(self.problems) > before:
             return None
         return FaultSpec(cls(**values), trigger, probability)
@@ -420,21 +284,6 @@ class _Reader:
             return self.headers(node, keypath)
         return self.string(node, keypath)
 
-    def headers(self, node: Node, keypath: str) -> tuple[tuple[str, str | None], ...]:
-        """Header names to values; numbers become text, null removes a default header."""
-        if not isinstance(node, MappingNode):
-            self.problem(node, keypath, f"expected a mapping of header names to values, got {_describe(node)}")
-            return ()
-        pairs = []
-        for key, value in node.value:
-            if isinstance(value, ScalarNode) and value.tag == _TAG + "null":
-                pairs.append((key.value, None))
-            elif isinstance(value, ScalarNode) and value.tag in (_TAG + "str", _TAG + "int", _TAG + "float"):
-                pairs.append((key.value, value.value))
-            else:
-                self.problem(value, _join(keypath, key.value), f"expected a header value, got {_describe(value)}")
-        return tuple(pairs)
-
     def trigger(self, cls, params: dict[str, Node], keypath: str) -> Trigger | None:
         given = [key for key in TRIGGER_KEYS if key in params]
         if len(given) > 1:
@@ -447,37 +296,31 @@ class _Reader:
         if key == "after":
             if isinstance(node, ScalarNode) and node.value == "done":
                 return Trigger(done=True)
-            count = self.integer(node, _join(keypath, key))
+            count = self.integer(node, join(keypath, key))
             if count is not None and count < 0:
-                self.problem(node, _join(keypath, key), f"expected a token count or 'done', got {count}")
+                self.problem(node, join(keypath, key), f"expected a token count or 'done', got {count}")
             return Trigger(after=count)
         if key == "at":
-            return Trigger(at=self.duration(node, _join(keypath, key)))
+            return Trigger(at=self.duration(node, join(keypath, key)))
         if not cls.can_precede_headers:
-            self.problem(node, _join(keypath, key), f"'before' does not apply to {cls.name} (only to drop and stall)")
-        elif self.choice(node, _join(keypath, key), ("headers",)) is not None:
+            self.problem(node, join(keypath, key), f"'before' does not apply to {cls.name} (only to drop and stall)")
+        elif self.choice(node, join(keypath, key), ("headers",)) is not None:
             return Trigger(before_headers=True)
         return None
 
-    def fraction(self, node: Node, keypath: str) -> float:
-        value = self._scalar(node, keypath, ("int", "float"), "a probability from 0 to 1")
-        if value is not None and not 0 <= value <= 1:
-            self.problem(node, keypath, f"expected a probability from 0 to 1, got {_describe(node)}")
-        return value if value is not None else 0.0
-
     def step(self, node: Node, keypath: str) -> Step | None:
         """``- done`` or ``- text: "Hel"``: one step of a hand-written script."""
-        if isinstance(node, ScalarNode) and node.tag == _TAG + "str":
+        if isinstance(node, ScalarNode) and node.tag == TAG + "str":
             if node.value in BARE_STEPS:
                 return BARE_STEPS[node.value]
-            self.problem(node, keypath, f"unknown step {node.value!r}{_suggest(node.value, STEP_KINDS)}")
+            self.problem(node, keypath, f"unknown step {node.value!r}{suggest(node.value, STEP_KINDS)}")
             return None
         if not (isinstance(node, MappingNode) and len(node.value) == 1):
-            self.problem(node, keypath, f"expected a step like '- text: Hello' or '- done', got {_describe(node)}")
+            self.problem(node, keypath, f"expected a step like '- text: Hello' or '- done', got {describe(node)}")
             return None
         kind_node, value = node.value[0]
         kind = kind_node.value
-        keypath = _join(keypath, kind)
+        keypath = join(keypath, kind)
         if kind == "text":
             text = self.string(value, keypath)
             return None if text is None else events.Text(text)
@@ -502,18 +345,18 @@ class _Reader:
             fields = self.mapping(value, keypath, ("prompt_tokens", "completion_tokens"))
             if fields is None:
                 return None
-            counts = {key: self.integer(child, _join(keypath, key)) for key, child in fields.items()}
+            counts = {key: self.integer(child, join(keypath, key)) for key, child in fields.items()}
             return UsageStep(**counts)
         if kind == "error":
             fields = self.mapping(value, keypath, ("message", "type", "code"))
             if fields is None:
                 return None
-            given = {key: self.string(child, _join(keypath, key)) for key, child in fields.items()}
+            given = {key: self.string(child, join(keypath, key)) for key, child in fields.items()}
             return events.Error(**{**{"message": BARE_STEPS["error"].message}, **given})
         if kind in BARE_STEPS:
             self.problem(value, keypath, f"takes no value; write '- {kind}'")
             return None
-        self.problem(kind_node, keypath, f"unknown step{_suggest(kind, STEP_KINDS)}")
+        self.problem(kind_node, keypath, f"unknown step{suggest(kind, STEP_KINDS)}")
         return None
 
     def tool_call_step(self, node: Node, keypath: str) -> ToolCallStep | None:
@@ -523,9 +366,9 @@ class _Reader:
         if "name" not in fields and "arguments" not in fields:
             self.problem(node, keypath, "needs 'name' (to open a call) or 'arguments' (to add to one)")
         before = len(self.problems)
-        index = self.integer(fields["index"], _join(keypath, "index")) if "index" in fields else 0
-        name = self.string(fields["name"], _join(keypath, "name")) if "name" in fields else None
-        call_id = self.string(fields["id"], _join(keypath, "id")) if "id" in fields else None
+        index = self.integer(fields["index"], join(keypath, "index")) if "index" in fields else 0
+        name = self.string(fields["name"], join(keypath, "name")) if "name" in fields else None
+        call_id = self.string(fields["id"], join(keypath, "id")) if "id" in fields else None
         arguments = ""
         if "arguments" in fields:
             # Fragments need not be JSON on their own, so only a mapping is serialised.
@@ -533,7 +376,7 @@ class _Reader:
             if isinstance(arg_node, MappingNode):
                 arguments = json.dumps(to_python(arg_node), ensure_ascii=False)
             else:
-                arguments = self.string(arg_node, _join(keypath, "arguments"))
+                arguments = self.string(arg_node, join(keypath, "arguments"))
         if len(self.problems) > before:
             return None
         return ToolCallStep(index=index, name=name, arguments=arguments or "", id=call_id)
@@ -541,12 +384,12 @@ class _Reader:
     def chaos(self, node: Node, keypath: str) -> Chaos:
         """Fault names to the probability of drawing each, per response."""
         fields = self.mapping(node, keypath, FAULTS)
-        odds = ((name, self.fraction(value, _join(keypath, name))) for name, value in (fields or {}).items())
+        odds = ((name, self.fraction(value, join(keypath, name))) for name, value in (fields or {}).items())
         return Chaos(tuple(odds))
 
     def attempt(self, node: Node, keypath: str) -> Attempt | None:
         fields = self.mapping(node, keypath, ("faults",))
         if fields is None:
             return None
-        faults = self.faults(fields["faults"], _join(keypath, "faults")) if "faults" in fields else ()
+        faults = self.faults(fields["faults"], join(keypath, "faults")) if "faults" in fields else ()
         return Attempt(faults=faults)
