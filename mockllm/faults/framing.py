@@ -108,7 +108,9 @@ class LineEndings(Fault):
     def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
         ending = b"\r\n" if self.style == "crlf" else b"\r"
         beats = tuple(dataclasses.replace(b, data=b.data.replace(b"\n", ending)) for b in script.beats)
-        return dataclasses.replace(script, beats=beats)
+        # A stall's endless heartbeats are bytes of the stream too.
+        keepalive = script.keepalive and (script.keepalive[0], script.keepalive[1].replace(b"\n", ending))
+        return dataclasses.replace(script, beats=beats, keepalive=keepalive)
 
 
 def _retimed(script: Script, beats: list[Beat]) -> Script:
