@@ -33,7 +33,7 @@ from .scenario import (
     UsageStep,
 )
 from .reader import TAG, NodeReader, describe, join, parse_duration, suggest
-from .yamlsource import compose, line_of, to_python
+from .yamlsource import compose, line_of, scalar_value, to_python
 
 __all__ = ["parse_duration", "parse_file", "parse_text", "reply_of"]
 
@@ -123,6 +123,9 @@ class ScenarioReader(NodeReader):
         seed = self.integer(fields["seed"], "seed") if "seed" in fields else None
         faults = self.faults(fields["faults"], "faults") if "faults" in fields else ()
         attempts = self.each(fields["attempts"], "attempts", self.attempt) if "attempts" in fields else ()
+        if "faults" in fields and "attempts" in fields:
+            # Top-level faults would never apply: each attempt has its own list.
+            self.problem(fields["attempts"], "attempts", "give either 'faults' (every attempt) or 'attempts', not both")
         chaos = self.chaos(fields["chaos"], "chaos") if "chaos" in fields else None
         if self.problems or reply is None or name is None:
             return None
@@ -243,12 +246,15 @@ class ScenarioReader(NodeReader):
             return None
         keypath = join(keypath, cls.name)
         schema = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}
-        shared = ("probability",) + (TRIGGER_KEYS if cls.triggered else ())
         params: dict[str, Node] | None = {}
         if params_node is not None and params_node.tag != TAG + "null":
-            params = self.mapping(params_node, keypath, (*schema, *shared))
+            params = self.mapping(params_node, keypath, (*schema, "probability", *TRIGGER_KEYS))
         if params is None:
             return None
+        if not cls.triggered:
+            for key in TRIGGER_KEYS:
+                if key in params:
+                    self.problem(params[key], join(keypath, key), f"{cls.name} acts on the whole response; it takes no '{key}'")
         before = len(self.problems)
         values = {
             schema[key].name: self.fault_param(value, join(keypath, key), schema[key].metadata)
@@ -260,6 +266,7 @@ class ScenarioReader(NodeReader):
             if required and key not in params:
                 self.problem(params_node or name_node, keypath, f"missing key {key!r}")
         trigger = self.trigger(cls, params, keypath) if cls.triggered else None
+
         probability = 1.0
         if "probability" in params:
             probability = self.fraction(params["probability"], join(keypath, "probability"))
@@ -282,7 +289,9 @@ class ScenarioReader(NodeReader):
             return self.choice(node, keypath, meta["options"])
         if kind == "headers":
             return self.headers(node, keypath)
-        return self.string(node, keypath)
+        # Text parameters take numbers as written (a status message "404").
+        text = self._scalar(node, keypath, ("str", "int", "float"), "a string")
+        return None if text is None else node.value
 
     def trigger(self, cls, params: dict[str, Node], keypath: str) -> Trigger | None:
         given = [key for key in TRIGGER_KEYS if key in params]
@@ -296,9 +305,10 @@ class ScenarioReader(NodeReader):
         if key == "after":
             if isinstance(node, ScalarNode) and node.value == "done":
                 return Trigger(done=True)
-            count = self.integer(node, join(keypath, key))
-            if count is not None and count < 0:
-                self.problem(node, join(keypath, key), f"expected a token count or 'done', got {count}")
+            count = scalar_value(node) if isinstance(node, ScalarNode) and node.tag == TAG + "int" else None
+            if count is None or count < 0:
+                self.problem(node, join(keypath, key), f"expected a token count or 'done', got {describe(node)}")
+                return None
             return Trigger(after=count)
         if key == "at":
             return Trigger(at=self.duration(node, join(keypath, key)))

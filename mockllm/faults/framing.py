@@ -25,15 +25,16 @@ def _split(beat: Beat, size: int) -> list[Beat]:
 class Fragment(Fault):
     """Every event in tiny writes, cut at fixed offsets regardless of line and
     UTF-8 boundaries. The pieces go ``interval`` apart so that each reaches the
-    client as a read of its own."""
+    client as a read of its own; the interval is a property of the transport,
+    so ``--speed`` does not shrink it."""
 
     name = "fragment"
 
     bytes: int = count(7, minimum=1, doc="bytes per write")
-    interval: float = duration(0.002, doc="time between the writes of one event")
+    interval: float = duration(0.001, doc="time between the writes of one event (not scaled by --speed)")
 
     def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
-        gap = self.interval / ctx.speed
+        gap = self.interval
         beats: list[Beat] = []
         free = 0.0  # when the previous piece has gone
         for beat in script.beats:

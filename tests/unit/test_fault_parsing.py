@@ -122,10 +122,13 @@ def test_the_last_attempt_repeats_with_its_faults():
     assert [scenario.faults_for(n) for n in (1, 2, 3, 7)] == [(), *[(FaultSpec(NoDone()),)] * 3]
 
 
-def test_attempts_override_the_scenario_faults():
+def test_faults_and_attempts_together_are_refused_since_the_faults_would_never_apply():
     text = "name: t\nreply: {text: hi}\nfaults: [bom]\nattempts:\n  - faults: [no_done]\n"
-    scenario = parse_text(text, PATH)
-    assert scenario.faults_for(1) == scenario.faults_for(2) == (FaultSpec(NoDone()),)
+    with pytest.raises(ScenarioErrors) as caught:
+        parse_text(text, PATH)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{PATH}:5: attempts: give either 'faults' (every attempt) or 'attempts', not both"
+    ]
 
 
 def test_without_attempts_every_attempt_has_the_scenario_faults():
@@ -163,15 +166,13 @@ ERRORS = [
      "4: faults[0].malformed.before: 'before' does not apply to malformed (only to drop and stall)"),
     ("  - drop: {before: body}\n", "4: faults[0].drop.before: unknown value 'body' (expected one of: headers)"),
     ("  - fragment: {after: 2}\n",
-     "4: faults[0].fragment: unknown key 'after' (expected one of: bytes, interval, probability)"),
-    ("  - status: {at: 1s}\n",
-     "4: faults[0].status: unknown key 'at' (expected one of: code, message, type, error_code, headers, "
-     "probability)"),
+     "4: faults[0].fragment.after: fragment acts on the whole response; it takes no 'after'"),
+    ("  - status: {at: 1s}\n", "4: faults[0].status.at: status acts on the whole response; it takes no 'at'"),
     ("  - drop: {probability: 2}\n", "4: faults[0].drop.probability: expected a probability from 0 to 1, got '2'"),
     ("  - bom: {probability: often}\n",
      "4: faults[0].bom.probability: expected a probability from 0 to 1, got 'often'"),
-    ("  - drop: {after: -1}\n", "4: faults[0].drop.after: expected a token count or 'done', got -1"),
-    ("  - drop: {after: soon}\n", "4: faults[0].drop.after: expected a whole number, got 'soon'"),
+    ("  - drop: {after: -1}\n", "4: faults[0].drop.after: expected a token count or 'done', got '-1'"),
+    ("  - drop: {after: soon}\n", "4: faults[0].drop.after: expected a token count or 'done', got 'soon'"),
     ("  - drop: 5\n", "4: faults[0].drop: expected a mapping, got '5'"),
     ("  - stall: [1s]\n", "4: faults[0].stall: expected a mapping, got a list"),
     ("  - [drop]\n", "4: faults[0]: expected a fault name or {name: {...}}, got a list"),
@@ -218,7 +219,7 @@ def test_every_problem_of_every_fault_is_reported_in_line_order():
     )
     assert problems(entries) == [
         f"{PATH}:4: faults[0].drop.mode: unknown value 'rst'; did you mean 'reset'?",
-        f"{PATH}:4: faults[0].drop.after: expected a token count or 'done', got -2",
+        f"{PATH}:4: faults[0].drop.after: expected a token count or 'done', got '-2'",
         f"{PATH}:6: faults[2].fragment.bytes: expected a whole number of at least 1, got 0",
         f"{PATH}:6: faults[2].fragment.interval: expected a duration like 250ms, 1.5s or 2m, got 'soon'",
         f"{PATH}:7: faults[3]: unknown fault 'explode' (expected one of: {KNOWN})",

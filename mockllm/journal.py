@@ -1,0 +1,82 @@
+"""The journal: one frozen record per exchange, in a bounded ring buffer.
+
+This is how a test asserts what its client really did: that a Stop button
+cancelled the stream at token 7, or that an SDK retried exactly twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import itertools
+import json
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_SIZE = 1000
+BODY_LIMIT = 4096  # characters of a request body kept in its record
+
+
+class Outcome(enum.Enum):
+    COMPLETED = "completed"  # the response went out as planned (an HTTP error fault included)
+    DROPPED = "dropped"  # a fault cut the connection
+    CLIENT_DISCONNECTED = "client_disconnected"  # the client went away first
+    ERROR = "error"  # the request was refused, or the server failed
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    id: int
+    time: float  # Unix time the request arrived
+    method: str
+    route: str
+    status: int | None  # None: the connection ended before any response
+    outcome: Outcome
+    scenario: str | None = None
+    session: str | None = None
+    attempt: int | None = None
+    client_retry_count: int | None = None  # the SDKs' own view (x-stainless-retry-count)
+    request: Any = None  # the JSON body, or its first characters when large or not JSON
+    faults: tuple[str, ...] = ()
+    ignored_faults: tuple[str, ...] = ()
+    tokens: int = 0  # content tokens written
+    bytes: int = 0  # body bytes written
+    duration: float = 0.0
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["outcome"] = self.outcome.value
+        data["faults"] = list(self.faults)
+        data["ignored_faults"] = list(self.ignored_faults)
+        return data
+
+
+class Journal:
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        self._entries: deque[Entry] = deque(maxlen=size)
+        self._ids = itertools.count(1)
+
+    def record(self, **fields: Any) -> Entry:
+        entry = Entry(id=next(self._ids), **fields)
+        self._entries.append(entry)
+        return entry
+
+    def entries(self) -> list[Entry]:
+        return list(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def request_summary(raw: bytes) -> Any:
+    """What a record keeps of a request body: the JSON value when it is small,
+    else its first ``BODY_LIMIT`` characters."""
+    text = raw.decode("utf-8", "replace")
+    if len(text) > BODY_LIMIT:
+        return text[:BODY_LIMIT] + "…"
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
