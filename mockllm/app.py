@@ -18,7 +18,8 @@ from . import pipeline, player, router
 from .dialects import openai_chat
 from .errors import RequestError
 from .faults.chaos import Chaos
-from .library import Library
+from .journal import DEFAULT_SIZE, Journal, Outcome, request_summary
+from .library import Library, LiveLibrary
 from .sessions import Attempts, session_key
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
@@ -44,28 +45,45 @@ class Settings:
     seed: int = 0
     max_body: int = DEFAULT_MAX_BODY
     chaos: Chaos = Chaos()
+    paths: tuple[str, ...] = ()  # where ``library`` came from: what a reload reads
+    default: str | None = None
+    reload: bool = False
+    journal_size: int = DEFAULT_SIZE
+    admin_token: str | None = None
+    strict: bool = False  # an unknown model is a 404 instead of the default
 
 
 @dataclass
 class State:
     settings: Settings
+    scenarios: LiveLibrary
+    control_open: bool  # control routes without a token (bound to loopback)
     attempts: Attempts = field(default_factory=Attempts)
+    journal: Journal = field(default_factory=Journal)
 
     @property
     def library(self) -> Library:
-        return self.settings.library
+        return self.scenarios.current
 
 
 STATE = web.AppKey("state", State)
 log = logging.getLogger("mockllm")
 
 
-def make_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body, middlewares=[cors, errors])
-    app[STATE] = State(settings)
+def make_app(settings: Settings, *, control_open: bool = True) -> web.Application:
+    """The application; ``control_open`` is False when bound beyond loopback,
+    and the control routes then need the admin token."""
+    from . import control, reload
+
+    app = web.Application(client_max_size=settings.max_body, middlewares=[cors, record_exchange, errors])
+    live = LiveLibrary(settings.library, settings.paths, settings.default)
+    app[STATE] = State(settings, live, control_open, journal=Journal(settings.journal_size))
     app.on_response_prepare.append(_cors_headers)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_get("/v1/models", models)
+    control.add_routes(app)
+    if settings.reload:
+        app.cleanup_ctx.append(reload.watch)
     return app
 
 
@@ -75,7 +93,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     start = asyncio.get_running_loop().time()
     state = request.app[STATE]
     ask = openai_chat.parse(await json_body(request))
-    scenario = router.select(state.library, ask, request.headers.get("X-Mockllm-Scenario"))
+    scenario = router.select(state.library, ask, request.headers.get("X-Mockllm-Scenario"), strict=state.settings.strict)
     session = session_key(request.headers.get("X-Mockllm-Session"), request.query.get("session"), request.remote)
     attempt = state.attempts.next(session, scenario.name)
     script = pipeline.plan(
@@ -94,15 +112,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         labels += (("X-Mockllm-Faults", header_safe("; ".join(script.faults))),)
     script = dataclasses.replace(script, headers=script.headers + labels)
     played = player.Played()
-    try:
-        return await player.play(request, script, start, played)
-    finally:
-        log.info(
-            "%s %s %s scenario=%s session=%s attempt=%d faults=%s outcome=%s tokens=%d bytes=%d %.3fs",
-            request.method, request.path, played.status or "-", scenario.name, session, attempt,
-            "; ".join(script.faults) or "-", played.outcome.value, played.tokens, played.bytes,
-            asyncio.get_running_loop().time() - start,
-        )
+    request[EXCHANGE].update(
+        scenario=scenario.name, session=session, attempt=attempt, faults=script.faults,
+        ignored_faults=script.ignored, played=played,
+    )
+    return await player.play(request, script, start, played)
 
 
 def header_safe(text: str) -> str:
@@ -122,6 +136,8 @@ async def models(request: web.Request) -> web.Response:
 async def json_body(request: web.Request) -> object:
     """The decoded JSON body; 400 for bytes that are not UTF-8 JSON, 413 past the cap."""
     raw = await request.read()
+    if EXCHANGE in request:
+        request[EXCHANGE]["request"] = request_summary(raw)
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_not_json)
     except UnicodeDecodeError:
@@ -142,12 +158,68 @@ def _not_json(constant: str) -> object:
 
 # -- middlewares -----------------------------------------------------------
 
+# What the handler learned, for the journal. RequestKey is aiohttp 3.12+;
+# older versions take a plain string key without a warning.
+EXCHANGE = web.RequestKey("exchange", dict) if hasattr(web, "RequestKey") else "mockllm.exchange"
+
+
+@web.middleware
+async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
+    """One journal entry and one log line per API exchange, however it ends.
+
+    Handlers add what they learn to ``request[EXCHANGE]``; a cancelled handler
+    (the client went away) is recorded before the cancellation goes on.
+    """
+    if request.path.startswith("/_mockllm/") or request.method == "OPTIONS":
+        return await handler(request)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    arrived = time.time()
+    exchange: dict = {}
+    request[EXCHANGE] = exchange
+    response = None
+    try:
+        response = await handler(request)
+        return response
+    finally:
+        played = exchange.pop("played", None)
+        status = played.status if played is not None else (response.status if response is not None else None)
+        if played is not None:
+            outcome = played.outcome
+        elif response is not None and response.status < 400:
+            outcome = Outcome.COMPLETED
+        else:
+            outcome = Outcome.ERROR
+        if played is None and response is None:
+            outcome = Outcome.CLIENT_DISCONNECTED  # gone before the handler could answer
+        retry_count = request.headers.get("x-stainless-retry-count", "")
+        entry = request.app[STATE].journal.record(
+            time=arrived,
+            method=request.method,
+            route=request.path,
+            status=status or None,
+            outcome=outcome,
+            client_retry_count=int(retry_count) if retry_count.isdigit() else None,
+            tokens=played.tokens if played else 0,
+            bytes=played.bytes if played else 0,
+            duration=round(loop.time() - start, 6),
+            **exchange,
+        )
+        log.info(
+            "%s %s %s scenario=%s session=%s attempt=%s faults=%s outcome=%s tokens=%d bytes=%d %.3fs",
+            entry.method, entry.route, entry.status or "-", entry.scenario or "-", entry.session or "-",
+            entry.attempt or "-", "; ".join(entry.faults) or "-", entry.outcome.value, entry.tokens,
+            entry.bytes, entry.duration,
+        )
+
 @web.middleware
 async def errors(request: web.Request, handler) -> web.StreamResponse:
     """Every refusal leaves in the dialect's error shape, whoever raised it."""
     try:
         return await handler(request)
     except RequestError as error:
+        if EXCHANGE in request:
+            request[EXCHANGE]["error"] = error.message
         return error_response(error)
     except web.HTTPException as exc:
         if exc.status < 400:

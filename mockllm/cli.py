@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
 
 from . import __version__, pipeline, server
 from .app import DEFAULT_MAX_BODY, Settings
+from .journal import DEFAULT_SIZE
 from .dialects import Ask, openai_chat
 from .errors import ScenarioErrors
 from .faults import FAULTS
@@ -41,6 +43,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--default", metavar="NAME", help="scenario for requests nothing else selects")
     serve.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
                        help="largest request body accepted (default: %(default)s)")
+    serve.add_argument("--reload", action="store_true",
+                       help="watch the scenario files and reload them on change")
+    serve.add_argument("--strict", action="store_true",
+                       help="an unknown model is a 404 instead of falling through to the default")
+    serve.add_argument("--journal-size", type=int, default=DEFAULT_SIZE, metavar="N",
+                       help="exchanges kept in the journal (default: %(default)s)")
+    serve.add_argument("--admin-token", default=os.environ.get("MOCKLLM_ADMIN_TOKEN"), metavar="TOKEN",
+                       help="bearer token for /_mockllm/ when bound beyond loopback "
+                            "(default: $MOCKLLM_ADMIN_TOKEN)")
     _timing_options(serve)
     serve.set_defaults(run=_serve)
 
@@ -99,11 +110,22 @@ def _positive(text: str) -> float:
 
 def _serve(args: argparse.Namespace) -> int:
     library = load_library(args.scenarios, args.default)
-    settings = Settings(library, speed=args.speed, seed=args.seed, max_body=args.max_body, chaos=args.chaos)
+    settings = Settings(
+        library, speed=args.speed, seed=args.seed, max_body=args.max_body, chaos=args.chaos,
+        paths=tuple(args.scenarios), default=args.default, reload=args.reload,
+        journal_size=args.journal_size, admin_token=args.admin_token or None, strict=args.strict,
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
 
     def ready(running: server.RunningServer) -> None:
+        if running.control_open:
+            control = "open (bound to loopback, no --admin-token)"
+        elif settings.admin_token:
+            control = "need the admin token (Authorization: Bearer ...)"
+        else:
+            control = "disabled (not on loopback and no --admin-token)"
         print(f"mockllm listening on {running.url}", flush=True)
+        print(f"control routes {running.url}/_mockllm/: {control}", flush=True)
 
     try:
         asyncio.run(server.serve_forever(settings, args.host, args.port, ready))

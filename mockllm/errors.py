@@ -18,12 +18,13 @@ class MockllmError(Exception):
 class ScenarioError(MockllmError):
     """One problem in a scenario source, printed as ``path:line: message``."""
 
-    def __init__(self, path: str, line: int | None, message: str) -> None:
+    def __init__(self, path: str, line: int | None, message: str, keypath: str | None = None) -> None:
         # A problem with no line (a missing file) prints as ``path: message``.
         super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
         self.path = path
         self.line = line
-        self.message = message
+        self.message = message  # with the key path in front, as printed
+        self.keypath = keypath  # the field at fault, e.g. "reply.text", if there is one
 
 
 class ScenarioErrors(MockllmError):

@@ -97,3 +97,48 @@ def load_library(paths: Sequence[str | Path] = (), default: str | None = None) -
         known = ", ".join(scenarios) or "none"
         raise ScenarioErrors([ScenarioError("--default", None, f"no scenario named {default!r} (known: {known})")])
     return Library(MappingProxyType(scenarios), default)
+
+
+class LiveLibrary:
+    """The scenarios a running server answers with: the files' library, plus
+    scenarios added at run time, minus those removed at run time.
+
+    Every change builds a new ``Library`` and swaps it in whole, so a request
+    always sees one consistent set, and a failed reload changes nothing.
+    """
+
+    def __init__(self, files: Library, paths: Sequence[str | Path] = (), default: str | None = None) -> None:
+        self._files = files
+        self._paths = list(paths)
+        self._default = default
+        self._added: dict[str, Scenario] = {}
+        self._removed: set[str] = set()
+        self.current = files
+
+    def add(self, scenario: Scenario) -> bool:
+        """Add or replace a scenario; True if one of that name was replaced."""
+        replaced = scenario.name in self.current.scenarios
+        self._added[scenario.name] = scenario
+        self._removed.discard(scenario.name)
+        self._rebuild()
+        return replaced
+
+    def remove(self, name: str) -> bool:
+        if name not in self.current.scenarios:
+            return False
+        self._added.pop(name, None)
+        self._removed.add(name)
+        self._rebuild()
+        return True
+
+    def reload(self) -> Library:
+        """Load the files again; on ``ScenarioErrors`` the last good set stays."""
+        self._files = load_library(self._paths, self._default)
+        self._rebuild()
+        return self.current
+
+    def _rebuild(self) -> None:
+        scenarios = {n: s for n, s in self._files.scenarios.items() if n not in self._removed}
+        scenarios.update(self._added)  # a replaced scenario keeps its place in the match order
+        default = self._files.default if self._files.default in scenarios else None
+        self.current = Library(MappingProxyType(scenarios), default)

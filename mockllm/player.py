@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import array
 import asyncio
-import enum
 import socket
 import struct
 import sys
@@ -22,16 +21,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from .journal import Outcome
 from .script import End, Script
 
 DRAIN_LIMIT = 2.0  # seconds to wait for written bytes to be acknowledged before a reset
-
-
-class Outcome(enum.Enum):
-    COMPLETED = "completed"
-    DROPPED = "dropped"  # a fault cut the connection
-    CLIENT_DISCONNECTED = "client_disconnected"
-    ERROR = "error"
 
 
 @dataclass(slots=True)

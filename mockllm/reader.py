@@ -84,7 +84,7 @@ class NodeReader:
 
     def problem(self, node: Node, keypath: str, message: str) -> None:
         text = f"{keypath}: {message}" if keypath else message
-        self.problems.append(ScenarioError(self.path, line_of(node), text))
+        self.problems.append(ScenarioError(self.path, line_of(node), text, keypath or None))
 
     # -- shapes ------------------------------------------------------------
 

@@ -195,7 +195,8 @@ def compile(
         # The whole body is ready when the stream would have finished.
         ready = max([at for at, _ in plan] + [end_at or 0.0])
         body = encoder.completion(reply, call_ids, ask.prompt_tokens, completion_tokens(reply))
-        return Script(200, headers, (Beat(ready, body),), headers_at=ready, streaming=False, encoder=encoder)
+        beat = Beat(ready, body, completion_tokens(reply))
+        return Script(200, headers, (beat,), headers_at=ready, streaming=False, encoder=encoder)
     beats = tuple(
         Beat(at, encoder.encode(event), 1 if isinstance(event, events.CONTENT) else 0, event)
         for at, event in plan

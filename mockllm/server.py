@@ -10,6 +10,7 @@ alive, and tests would prove what production does not do.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,11 +21,21 @@ from .app import Settings, make_app
 SHUTDOWN_TIMEOUT = 1.0  # seconds given to open streams when the server stops
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve beyond this machine
+
+
 @dataclass
 class RunningServer:
     runner: web.AppRunner
     host: str
     port: int
+    control_open: bool = True
 
     @property
     def url(self) -> str:
@@ -42,8 +53,14 @@ class RunningServer:
 
 async def start(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Start serving on ``host:port`` (0: a free port) and return once listening."""
+    # A token, once configured, is always required; without one the routes
+    # are open on loopback only.
+    control_open = is_loopback(host) and not settings.admin_token
     runner = web.AppRunner(
-        make_app(settings), handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT
+        make_app(settings, control_open=control_open),
+        handler_cancellation=True,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        access_log=None,  # the app logs one line per exchange, with its outcome
     )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -53,7 +70,7 @@ async def start(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> R
         await runner.cleanup()
         raise
     bound_port = runner.addresses[0][1]
-    return RunningServer(runner, host, bound_port)
+    return RunningServer(runner, host, bound_port, control_open)
 
 
 async def serve_forever(

@@ -1,0 +1,130 @@
+"""The control routes under ``/_mockllm/``: shape the server at run time and
+ask it what clients did.
+
+    GET    /_mockllm/health             readiness
+    GET    /_mockllm/scenarios          name, description, source of each
+    POST   /_mockllm/scenarios          add or replace one (YAML or JSON body)
+    DELETE /_mockllm/scenarios/{name}   remove one
+    GET    /_mockllm/journal            the exchanges (?scenario=, ?session=)
+    POST   /_mockllm/reset              clear attempt counters and the journal
+
+Bound to loopback and with no admin token configured, they are open.
+Otherwise they need the token as ``Authorization: Bearer <token>``: 401
+without one, 403 with a wrong one, and 403 for everyone when the server is
+bound beyond loopback with no token configured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+
+from aiohttp import web
+
+from .app import STATE, State
+from .errors import RequestError, ScenarioErrors
+from .parse import NAME, parse_text
+
+PREFIX = "/_mockllm"
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(f"{PREFIX}/health", health)
+    app.router.add_get(f"{PREFIX}/scenarios", list_scenarios)
+    app.router.add_post(f"{PREFIX}/scenarios", add_scenario)
+    app.router.add_delete(f"{PREFIX}/scenarios/{{name}}", remove_scenario)
+    app.router.add_get(f"{PREFIX}/journal", journal)
+    app.router.add_post(f"{PREFIX}/reset", reset)
+
+
+def _authorized(request: web.Request) -> State:
+    """The server state, once the caller may use the control routes."""
+    state = request.app[STATE]
+    if state.control_open:
+        return state
+    token = state.settings.admin_token
+    if token is None:
+        raise RequestError(
+            403, "The control routes are disabled: the server is not on loopback and has no --admin-token.",
+            type="permission_error", code="control_disabled",
+        )
+    given = request.headers.get("Authorization", "")
+    if not given.startswith("Bearer "):
+        raise RequestError(
+            401, "The control routes need the admin token as 'Authorization: Bearer <token>'.",
+            type="authentication_error", code="missing_admin_token",
+            headers={"WWW-Authenticate": 'Bearer realm="mockllm"'},
+        )
+    if not hmac.compare_digest(given[len("Bearer "):].encode(), token.encode()):
+        raise RequestError(403, "The admin token is not valid.", type="permission_error", code="invalid_admin_token")
+    return state
+
+
+async def health(request: web.Request) -> web.Response:
+    state = _authorized(request)
+    return web.json_response({"status": "ok", "scenarios": len(state.library.scenarios)})
+
+
+async def list_scenarios(request: web.Request) -> web.Response:
+    library = _authorized(request).library
+    scenarios = [
+        {
+            "name": s.name,
+            "description": s.description,
+            "source": s.source,
+            "default": s.name == library.default,
+        }
+        for s in library.scenarios.values()
+    ]
+    return web.json_response({"scenarios": scenarios})
+
+
+async def add_scenario(request: web.Request) -> web.Response:
+    """Validate the body exactly like a file; a bad one changes nothing."""
+    state = _authorized(request)
+    raw = await request.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError(400, "The scenario is not UTF-8 text.") from None
+    try:
+        scenario = parse_text(text, "<request>")  # JSON is YAML, so both parse here
+    except ScenarioErrors as exc:
+        problems = [{"line": p.line, "message": p.message} for p in exc.problems]
+        first = exc.problems[0]
+        body = {
+            "error": {
+                "message": "; ".join(f"line {p.line}: {p.message}" for p in exc.problems),
+                "type": "invalid_request_error",
+                "param": first.keypath,
+                "code": "invalid_scenario",
+            },
+            "problems": problems,
+        }
+        return web.json_response(body, status=422)
+    scenario = dataclasses.replace(scenario, source="(added at run time)")
+    replaced = state.scenarios.add(scenario)
+    return web.json_response({"name": scenario.name, "replaced": replaced}, status=200 if replaced else 201)
+
+
+async def remove_scenario(request: web.Request) -> web.Response:
+    state = _authorized(request)
+    name = request.match_info["name"]
+    if not NAME.match(name) or not state.scenarios.remove(name):
+        raise RequestError(404, f"No scenario named {name!r}.", code="scenario_not_found")
+    return web.Response(status=204)
+
+
+async def journal(request: web.Request) -> web.Response:
+    state = _authorized(request)
+    wanted = {key: request.query[key] for key in ("scenario", "session", "outcome") if key in request.query}
+    entries = [entry.to_json() for entry in state.journal.entries()]
+    entries = [e for e in entries if all(e[key] == value for key, value in wanted.items())]
+    return web.json_response({"entries": entries})
+
+
+async def reset(request: web.Request) -> web.Response:
+    state = _authorized(request)
+    state.attempts.reset()
+    state.journal.clear()
+    return web.Response(status=204)
