@@ -51,6 +51,7 @@ class Settings:
     journal_size: int = DEFAULT_SIZE
     admin_token: str | None = None
     strict: bool = False  # an unknown model is a 404 instead of the default
+    mounts: tuple[tuple[str, str], ...] = ()  # (path, format): a front end's own backend routes
 
 
 @dataclass
@@ -73,7 +74,7 @@ log = logging.getLogger("mockllm")
 def make_app(settings: Settings, *, control_open: bool = True) -> web.Application:
     """The application; ``control_open`` is False when bound beyond loopback,
     and the control routes then need the admin token."""
-    from . import control, reload
+    from . import control, reload, sandbox, streams
 
     app = web.Application(client_max_size=settings.max_body, middlewares=[cors, record_exchange, errors])
     live = LiveLibrary(settings.library, settings.paths, settings.default)
@@ -82,6 +83,8 @@ def make_app(settings: Settings, *, control_open: bool = True) -> web.Applicatio
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_get("/v1/models", models)
     control.add_routes(app)
+    streams.add_routes(app, settings.mounts)
+    sandbox.add_routes(app)
     if settings.reload:
         app.cleanup_ctx.append(reload.watch)
     return app
@@ -90,22 +93,29 @@ def make_app(settings: Settings, *, control_open: bool = True) -> web.Applicatio
 # -- handlers --------------------------------------------------------------
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    start = asyncio.get_running_loop().time()
     state = request.app[STATE]
     ask = openai_chat.parse(await json_body(request))
     scenario = router.select(state.library, ask, request.headers.get("X-Mockllm-Scenario"), strict=state.settings.strict)
+    return await respond(request, scenario, ask, openai_chat)
+
+
+async def respond(request: web.Request, scenario, ask, dialect, reshape=None) -> web.StreamResponse:
+    """Plan the response for ``scenario`` and play it: the part every route shares."""
+    start = request[ARRIVED] if ARRIVED in request else asyncio.get_running_loop().time()
+    state = request.app[STATE]
     session = session_key(request.headers.get("X-Mockllm-Session"), request.query.get("session"), request.remote)
     attempt = state.attempts.next(session, scenario.name)
     script = pipeline.plan(
         scenario,
         ask,
-        openai_chat,
+        dialect,
         seed=state.settings.seed,
         session=session,
         attempt=attempt,
         speed=state.settings.speed,
         created=int(time.time()),
         chaos=state.settings.chaos,
+        reshape=reshape,
     )
     labels = (("X-Mockllm-Scenario", scenario.name), ("X-Mockllm-Attempt", str(attempt)))
     if script.faults:
@@ -127,7 +137,7 @@ def header_safe(text: str) -> str:
 async def models(request: web.Request) -> web.Response:
     library = request.app[STATE].library
     data = [
-        {"id": s.name, "object": "model", "created": 0, "owned_by": "mockllm"}
+        {"id": s.name, "object": "model", "created": 0, "owned_by": "mockllm", "description": s.description}
         for s in library.scenarios.values()
     ]
     return web.json_response({"object": "list", "data": data})
@@ -158,6 +168,8 @@ def _not_json(constant: str) -> object:
 
 # -- middlewares -----------------------------------------------------------
 
+# When the request arrived (loop time): every delay of its script counts from here.
+ARRIVED = web.RequestKey("arrived", float) if hasattr(web, "RequestKey") else "mockllm.arrived"
 # What the handler learned, for the journal. RequestKey is aiohttp 3.12+;
 # older versions take a plain string key without a warning.
 EXCHANGE = web.RequestKey("exchange", dict) if hasattr(web, "RequestKey") else "mockllm.exchange"
@@ -177,6 +189,7 @@ async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
     arrived = time.time()
     exchange: dict = {}
     request[EXCHANGE] = exchange
+    request[ARRIVED] = start
     response = None
     try:
         response = await handler(request)

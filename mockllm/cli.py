@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--default", metavar="NAME", help="scenario for requests nothing else selects")
     serve.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
                        help="largest request body accepted (default: %(default)s)")
+    serve.add_argument("--mount", action="append", type=_mount, default=[], metavar="PATH=FORMAT",
+                       help="serve any scenario at PATH as a front end's own backend route "
+                            "(FORMAT: content or openai), e.g. /api/chat=content; repeatable")
     serve.add_argument("--reload", action="store_true",
                        help="watch the scenario files and reload them on change")
     serve.add_argument("--strict", action="store_true",
@@ -94,6 +97,15 @@ def _timing_options(parser: argparse.ArgumentParser) -> None:
                         help="random faults for every scenario, e.g. drop=0.1,stall=0.05,malformed=0.05,status=0.05")
 
 
+def _mount(text: str) -> tuple[str, str]:
+    path, sep, format_ = text.partition("=")
+    if not sep or not path.startswith("/") or format_ not in ("content", "openai"):
+        raise argparse.ArgumentTypeError(f"expected PATH=FORMAT with FORMAT content or openai, got {text!r}")
+    if path.startswith(("/v1/", "/_mockllm/", "/static/")) or path == "/":
+        raise argparse.ArgumentTypeError(f"{path} is one of mockllm's own routes")
+    return path, format_
+
+
 def _chaos(text: str) -> Chaos:
     try:
         return parse_spec(text, FAULTS)
@@ -114,6 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
         library, speed=args.speed, seed=args.seed, max_body=args.max_body, chaos=args.chaos,
         paths=tuple(args.scenarios), default=args.default, reload=args.reload,
         journal_size=args.journal_size, admin_token=args.admin_token or None, strict=args.strict,
+        mounts=tuple(args.mount),
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
 

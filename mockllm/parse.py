@@ -211,14 +211,14 @@ class ScenarioReader(NodeReader):
         return text
 
     def timing(self, node: Node, keypath: str) -> Timing | None:
-        keys = ("first_token", "per_token", "tokens_per_second", "jitter")
+        keys = ("first_token", "per_token", "tokens_per_second", "jitter", "retry")
         fields = self.mapping(node, keypath, keys)
         if fields is None:
             return None
         if "per_token" in fields and "tokens_per_second" in fields:
             self.problem(fields["tokens_per_second"], keypath, "give 'per_token' or 'tokens_per_second', not both")
         values = {}
-        for key in ("first_token", "per_token", "jitter"):
+        for key in ("first_token", "per_token", "jitter", "retry"):
             if key in fields:
                 values[key] = self.duration(fields[key], join(keypath, key))
         if "tokens_per_second" in fields:

@@ -7,6 +7,7 @@ client would receive for the same seed, session and attempt.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from types import ModuleType
 
 from . import faults, script
@@ -32,11 +33,15 @@ def plan(
     speed: float = 1.0,
     created: int = 0,
     chaos: Chaos = Chaos(),
+    reshape: Callable[[script.Script], script.Script] | None = None,
 ) -> script.Script:
-    """The script for one response: compiled, then the attempt's faults and any
-    drawn by chaos (the server's ``--chaos`` and the scenario's own)."""
+    """The script for one response: compiled, reshaped for its route (ids and
+    resume for EventSource), then the attempt's faults and any drawn by chaos
+    (the server's ``--chaos`` and the scenario's own)."""
     rng = response_rng(seed, scenario, session, attempt)
     compiled = script.compile(scenario, ask, dialect, rng=rng, speed=speed, created=created)
+    if reshape is not None:
+        compiled = reshape(compiled)
     chaos_rng = random.Random(rng.getrandbits(64))  # drawn always, so chaos never shifts other draws
     drawn = faults.chaos.draw(chaos + (scenario.chaos or Chaos()), compiled, faults.FAULTS, chaos_rng)
     return faults.apply(compiled, [*scenario.faults_for(attempt), *drawn], rng, speed)

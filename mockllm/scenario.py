@@ -42,11 +42,13 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    """Delays of a reply, in seconds; ``jitter`` is a uniform +- on every gap."""
+    """Delays of a reply, in seconds; ``jitter`` is a uniform +- on every gap.
+    ``retry`` is the reconnect delay an EventSource stream announces."""
 
     first_token: float = 0.0
     per_token: float = 0.0
     jitter: float = 0.0
+    retry: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

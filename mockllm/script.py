@@ -198,7 +198,8 @@ def compile(
         beat = Beat(ready, body, completion_tokens(reply))
         return Script(200, headers, (beat,), headers_at=ready, streaming=False, encoder=encoder)
     beats = tuple(
-        Beat(at, encoder.encode(event), 1 if isinstance(event, events.CONTENT) else 0, event)
+        Beat(at, data, 1 if isinstance(event, events.CONTENT) else 0, event)
         for at, event in plan
+        if (data := encoder.encode(event))  # a format may have no frame for an event
     )
     return Script(200, headers, beats, end=end, end_at=end_at, encoder=encoder)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from .. import events
 from ..script import Script
 
 
@@ -78,7 +79,8 @@ class Trigger:
 
 
 def _first_after_opening(script: Script) -> int:
-    return 1 if script.beats and script.streaming else 0
+    opens = bool(script.beats) and isinstance(script.beats[0].event, events.Start)
+    return 1 if opens else 0
 
 
 def _time_after(script: Script, index: int) -> float:

@@ -1,0 +1,107 @@
+"""The plain-content format of a front end's own backend route.
+
+Front ends rarely call a provider directly; tutorials have them call their
+own ``POST /api/chat`` with ``{"message": "..."}`` and read frames like
+``data: {"content": "..."}``. This dialect speaks that, so an existing front
+end runs against mockllm unmodified (``serve --mount /api/chat=content``).
+
+    text        data: {"content": "Hel"}
+    tool call   data: {"tool_call": {"index": 0, "id": "call_…", "name": "f"}}
+                data: {"tool_call": {"index": 0, "arguments": "{\\"a\\""}}
+    finish      data: {"finish_reason": "stop"}
+    usage       data: {"usage": {...}}
+    error       data: {"error": {"message": "...", "type": "...", "code": null}}
+    done        data: [DONE]
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+from .. import events, sse, tokens
+from ..errors import RequestError
+from ..scenario import Reply
+from . import Ask
+from .openai_chat import ERROR_CONTENT_TYPE, error_body, random_id, usage_object
+
+NAME = "content"
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+__all__ = ["Encoder", "error_body", "headers", "parse", "random_id"]
+
+
+def parse(body: object) -> Ask:
+    """``{"message": "..."}`` or ``{"messages": [...]}``, as front ends send them."""
+    if not isinstance(body, dict):
+        raise RequestError(400, "The request body must be a JSON object.", code="invalid_type")
+    message = body.get("message")
+    messages = body.get("messages")
+    if message is None and messages is None:
+        raise RequestError(400, "Send 'message' (a string) or 'messages' (a list).", param="message",
+                           code="missing_required_parameter")
+    if message is not None and not isinstance(message, str):
+        raise RequestError(400, "'message' must be a string.", param="message", code="invalid_type")
+    if messages is not None and not isinstance(messages, list):
+        raise RequestError(400, "'messages' must be a list.", param="messages", code="invalid_type")
+    texts = [_text_of(m) for m in messages or []]
+    prompt = message if message is not None else next(
+        (t for m, t in zip(reversed(messages), reversed(texts)) if not isinstance(m, dict) or m.get("role", "user") == "user"),
+        "",
+    )
+    model = body.get("model") if isinstance(body.get("model"), str) else ""
+    all_text = texts + ([message] if message else [])
+    return Ask(model=model, prompt=prompt, stream=True, prompt_tokens=sum(len(tokens.words(t)) for t in all_text))
+
+
+def _text_of(message: object) -> str:
+    if isinstance(message, str):
+        return message
+    if isinstance(message, dict) and isinstance(message.get("content"), str):
+        return message["content"]
+    return ""
+
+
+def headers(rng: random.Random, *, streaming: bool, processing_ms: int) -> tuple[tuple[str, str], ...]:
+    return (
+        ("Content-Type", "text/event-stream; charset=utf-8" if streaming else "application/json"),
+        ("Cache-Control", "no-cache"),
+        ("x-request-id", "req_" + "".join(rng.choices("0123456789abcdef", k=32))),
+    )
+
+
+class Encoder:
+    """Encodes events as ``{"content": ...}`` frames; the opening event has no frame."""
+
+    def __init__(self, ask: Ask, **_ignored) -> None:
+        self.model = ask.model
+
+    def encode(self, event: events.Event) -> bytes:
+        match event:
+            case events.Text(text):
+                return sse.data(_DUMPS({"content": text}).encode("utf-8"))
+            case events.Start():
+                return b""
+            case events.ToolCallStart(index, call_id, name):
+                return sse.data(_DUMPS({"tool_call": {"index": index, "id": call_id, "name": name}}).encode("utf-8"))
+            case events.ToolCallArguments(index, arguments):
+                return sse.data(_DUMPS({"tool_call": {"index": index, "arguments": arguments}}).encode("utf-8"))
+            case events.Finish(reason):
+                return sse.data(_DUMPS({"finish_reason": reason}).encode("utf-8"))
+            case events.Usage(prompt_tokens, completion_tokens):
+                return sse.data(_DUMPS({"usage": usage_object(prompt_tokens, completion_tokens)}).encode("utf-8"))
+            case events.Done():
+                return b"data: [DONE]\n\n"
+            case events.Error(message, type_, code):
+                return sse.data(_DUMPS({"error": {"message": message, "type": type_, "code": code}}).encode("utf-8"))
+            case events.Comment(text):
+                return sse.comment(text)
+            case events.Raw(data):
+                return data
+        raise TypeError(f"cannot encode {event!r}")
+
+    def error_response(self, error: RequestError) -> tuple[str, bytes]:
+        return ERROR_CONTENT_TYPE, error_body(error)
+
+    def completion(self, reply: Reply, call_ids: list[str], prompt_tokens: int, completion_tokens: int) -> bytes:
+        return _DUMPS({"content": reply.text}).encode("utf-8")

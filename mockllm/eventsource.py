@@ -1,0 +1,67 @@
+"""What makes a stream fit for the browser's ``EventSource``. Pure.
+
+    retry: 1000            announced first: the browser's reconnect delay
+    id: 1                  every event carries its position in the reply
+    data: {...}
+
+A reconnect sends ``Last-Event-ID: N``; the stream then resumes right after
+event N, each remaining event keeping its gap to the one before it, so a
+drop loses and repeats nothing. Once the last event has been delivered there
+is nothing to resume: the answer is 204, which stops the browser reconnecting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from . import events
+from .script import Beat, Script
+
+HEADERS = (("Cache-Control", "no-cache"),)
+
+
+def numbered(script: Script, *, retry: float, last_event_id: int | None = None) -> Script:
+    """``script`` with ids and a ``retry:`` line, resumed after ``last_event_id``."""
+    beats: list[Beat] = []
+    number = 0
+    resume_from = 0.0
+    for beat in script.beats:
+        if beat.event is None or isinstance(beat.event, (events.Comment, events.Raw)):
+            beats.append(beat)  # not an event of the reply: no id of its own
+            continue
+        number += 1
+        if last_event_id is not None and number <= last_event_id:
+            resume_from = beat.at
+            beats.append(None)  # delivered before the reconnect
+            continue
+        beats.append(dataclasses.replace(beat, data=b"id: %d\n" % number + beat.data))
+    kept = _after_resume_point(beats)
+    if last_event_id is not None and last_event_id >= number:
+        return finished(script)
+    shift = -resume_from
+    kept = [dataclasses.replace(b, at=max(0.0, b.at + shift)) for b in kept]
+    announce = Beat(0.0, b"retry: %d\n\n" % round(retry * 1000))
+    end_at = None if script.end_at is None else max(0.0, script.end_at + shift)
+    return dataclasses.replace(
+        script, headers=script.headers + HEADERS, beats=(announce, *kept), end_at=end_at
+    )
+
+
+def _after_resume_point(beats: list[Beat | None]) -> list[Beat]:
+    """Drop what came before the last already-delivered event."""
+    last_skipped = max((i for i, b in enumerate(beats) if b is None), default=-1)
+    return [b for b in beats[last_skipped + 1 :] if b is not None]
+
+
+def finished(script: Script) -> Script:
+    """204 No Content: the stream is over, and EventSource must not come back."""
+    return dataclasses.replace(
+        script, status=204, headers=HEADERS, beats=(), streaming=False, end_at=None, headers_at=0.0
+    )
+
+
+def last_event_id(header: str | None) -> int | None:
+    """The ``Last-Event-ID`` a reconnect sends; anything but a count is ignored."""
+    if header and header.strip().isdigit():
+        return int(header.strip())
+    return None

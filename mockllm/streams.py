@@ -1,0 +1,80 @@
+"""The browser-facing routes: EventSource streams and a front end's own backend.
+
+    GET  /v1/stream/{scenario}   EventSource: retry, ids, resume, 204 when done
+    POST <mount>                 ``{"message"}`` or ``{"messages"}`` in, a stream out
+    GET  <mount>                 the same stream for EventSource
+
+``serve --mount /api/chat=content`` adds a mount; its format is ``content``
+(``{"content": ...}`` frames) or ``openai`` (chat completion chunks).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from aiohttp import web
+
+from . import eventsource, router
+from .app import STATE, json_body, respond
+from .dialects import Ask, content, openai_chat
+from .errors import RequestError
+from .scenario import Scenario
+
+FORMATS = {"openai": openai_chat, "content": content}
+
+
+def add_routes(app: web.Application, mounts: tuple[tuple[str, str], ...]) -> None:
+    app.router.add_get("/v1/stream/{scenario}", stream)
+    for path, format_ in mounts:
+        app.router.add_post(path, functools.partial(mounted_post, dialect=FORMATS[format_]))
+        app.router.add_get(path, functools.partial(mounted_get, dialect=FORMATS[format_]))
+
+
+def _format(request: web.Request, default: str = "openai"):
+    name = request.query.get("format", default)
+    if name not in FORMATS:
+        raise RequestError(400, f"Unknown format {name!r}: use openai or content.", param="format")
+    return FORMATS[name]
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """``EventSource`` on one scenario, named in the path."""
+    library = request.app[STATE].library
+    name = request.match_info["scenario"]
+    scenario = library.get(name)
+    if scenario is None:
+        raise router.not_found(library, f"No scenario named {name!r}.")
+    return await _event_source(request, scenario, _format(request))
+
+
+async def mounted_get(request: web.Request, *, dialect) -> web.StreamResponse:
+    """``EventSource`` at a mount: the scenario by header, ``?scenario=``, or ``?prompt=`` rules."""
+    scenario = _select(request, Ask(model="", prompt=request.query.get("prompt", ""), stream=True))
+    return await _event_source(request, scenario, dialect)
+
+
+async def mounted_post(request: web.Request, *, dialect) -> web.StreamResponse:
+    """A front end's own backend route: the body's message selects by ``match`` rules."""
+    ask = content.parse(await json_body(request))
+    scenario = _select(request, ask)
+    if dialect is openai_chat:
+        ask = Ask(model=ask.model or scenario.name, prompt=ask.prompt, stream=True, prompt_tokens=ask.prompt_tokens)
+    return await respond(request, scenario, ask, dialect)
+
+
+def _select(request: web.Request, ask: Ask) -> Scenario:
+    state = request.app[STATE]
+    named = request.headers.get("X-Mockllm-Scenario") or request.query.get("scenario")
+    return router.select(state.library, ask, named)
+
+
+async def _event_source(request: web.Request, scenario: Scenario, dialect) -> web.StreamResponse:
+    ask = Ask(model=scenario.name, prompt=request.query.get("prompt", ""), stream=True)
+    speed = request.app[STATE].settings.speed
+    resume = eventsource.last_event_id(
+        request.headers.get("Last-Event-ID") or request.query.get("lastEventId")
+    )
+    reshape = functools.partial(
+        eventsource.numbered, retry=scenario.timing.retry / speed, last_event_id=resume
+    )
+    return await respond(request, scenario, ask, dialect, reshape=reshape)
