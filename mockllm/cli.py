@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--mount", action="append", type=_mount, default=[], metavar="PATH=FORMAT",
                        help="serve any scenario at PATH as a front end's own backend route "
                             "(FORMAT: content or openai), e.g. /api/chat=content; repeatable")
+    serve.add_argument("--quiet", action="store_true", help="no log line per exchange (the journal still records)")
+    serve.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+                       help="event loop; auto uses uvloop when installed (pip install 'mockllm[fast]')")
     serve.add_argument("--reload", action="store_true",
                        help="watch the scenario files and reload them on change")
     serve.add_argument("--strict", action="store_true",
@@ -128,7 +131,10 @@ def _serve(args: argparse.Namespace) -> int:
         journal_size=args.journal_size, admin_token=args.admin_token or None, strict=args.strict,
         mounts=tuple(args.mount),
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr
+    )
+    _raise_open_file_limit()
 
     def ready(running: server.RunningServer) -> None:
         if running.control_open:
@@ -141,13 +147,39 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"control routes {running.url}/_mockllm/: {control}", flush=True)
 
     try:
-        asyncio.run(server.serve_forever(settings, args.host, args.port, ready))
+        _run(server.serve_forever(settings, args.host, args.port, ready), args.loop)
     except KeyboardInterrupt:
         pass
     except OSError as exc:
         print(f"mockllm: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _raise_open_file_limit() -> None:
+    """Every open stream holds a socket: allow as many as the system lets us."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _run(coroutine, loop: str) -> None:
+    """Run the server on asyncio's loop or, when asked or available, uvloop's."""
+    if loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if loop == "uvloop":
+                coroutine.close()
+                raise SystemExit("mockllm: --loop uvloop needs uvloop: pip install 'mockllm[fast]'") from None
+        else:
+            uvloop.run(coroutine)
+            return
+    asyncio.run(coroutine)
 
 
 def _validate(args: argparse.Namespace) -> int:

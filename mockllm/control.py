@@ -16,6 +16,7 @@ bound beyond loopback with no token configured.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hmac
 
@@ -62,7 +63,9 @@ def _authorized(request: web.Request) -> State:
 
 async def health(request: web.Request) -> web.Response:
     state = _authorized(request)
-    return web.json_response({"status": "ok", "scenarios": len(state.library.scenarios)})
+    # The task count lets a soak test see that finished and abandoned streams left nothing behind.
+    tasks = len(asyncio.all_tasks())
+    return web.json_response({"status": "ok", "scenarios": len(state.library.scenarios), "tasks": tasks})
 
 
 async def list_scenarios(request: web.Request) -> web.Response:

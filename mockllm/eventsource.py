@@ -34,12 +34,12 @@ def numbered(script: Script, *, retry: float, last_event_id: int | None = None) 
             resume_from = beat.at
             beats.append(None)  # delivered before the reconnect
             continue
-        beats.append(dataclasses.replace(beat, data=b"id: %d\n" % number + beat.data))
+        beats.append(beat._replace(data=b"id: %d\n" % number + beat.data))
     kept = _after_resume_point(beats)
     if last_event_id is not None and last_event_id >= number:
         return finished(script)
     shift = -resume_from
-    kept = [dataclasses.replace(b, at=max(0.0, b.at + shift)) for b in kept]
+    kept = [b._replace(at=max(0.0, b.at + shift)) for b in kept]
     announce = Beat(0.0, b"retry: %d\n\n" % round(retry * 1000))
     end_at = None if script.end_at is None else max(0.0, script.end_at + shift)
     return dataclasses.replace(

@@ -29,12 +29,23 @@ DRAIN_LIMIT = 2.0  # seconds to wait for written bytes to be acknowledged before
 
 @dataclass(slots=True)
 class Played:
-    """What actually went out: filled in as the script plays."""
+    """What actually went out: filled in as the script plays. Only the count
+    of beats written is kept up on the hot path; the rest follows from it."""
 
+    script: Script | None = None
     outcome: Outcome = Outcome.COMPLETED
     status: int = 0
-    tokens: int = 0
-    bytes: int = 0
+    written: int = 0  # beats of the script written so far
+    extra_bytes: int = 0  # written beyond the beats (keepalive comments)
+
+    @property
+    def tokens(self) -> int:
+        return sum(beat.tokens for beat in self.script.beats[: self.written]) if self.script else 0
+
+    @property
+    def bytes(self) -> int:
+        sent = sum(len(beat.data) for beat in self.script.beats[: self.written]) if self.script else 0
+        return sent + self.extra_bytes
 
 
 async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
@@ -46,6 +57,7 @@ async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None
 async def play(request: web.Request, script: Script, start: float, played: Played) -> web.StreamResponse:
     """Send ``script`` as the response to ``request``; record progress in ``played``."""
     loop = asyncio.get_running_loop()
+    played.script = script
     response = web.StreamResponse(status=script.status, headers=script.headers)
     if not script.streaming:
         response.content_length = len(script.body)
@@ -56,11 +68,14 @@ async def play(request: web.Request, script: Script, start: float, played: Playe
             return response
         await response.prepare(request)
         played.status = script.status
+        # The hot path: a sleep (only when the beat is not yet due) and a write.
+        time, write = loop.time, response.write
         for beat in script.beats:
-            await _sleep_until(loop, start + beat.at)
-            await response.write(beat.data)
-            played.tokens += beat.tokens
-            played.bytes += len(beat.data)
+            delay = start + beat.at - time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await write(beat.data)
+            played.written += 1
         if script.end_at is not None:
             await _sleep_until(loop, start + script.end_at)
         await _end(request, response, script, played)
@@ -100,7 +115,7 @@ async def _hang(response: web.StreamResponse | None, keepalive: tuple[float, byt
         deadline += interval
         await _sleep_until(loop, deadline)
         await response.write(data)
-        played.bytes += len(data)
+        played.extra_bytes += len(data)
 
 
 async def reset(request: web.Request) -> None:

@@ -37,7 +37,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -128,6 +128,7 @@ def override(options: Options, given: Mapping[str, Any], base: Path, where: str)
     if "scenarios" in given:
         paths = given["scenarios"]
         changes["paths"] = resolve([paths] if isinstance(paths, (str, Path)) else list(paths), base)
+        changes["default"] = None  # the ini's default was chosen for the ini's scenarios
     if "speed" in given:
         changes["speed"] = positive(given["speed"], f"{where}: speed")
     if "seed" in given:
@@ -157,7 +158,7 @@ def positive(value: object, what: str) -> float:
     return number
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     pytest.fail(f"mockllm: {message}", pytrace=False)
 
 
@@ -241,16 +242,21 @@ class ServerThread:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     def _run(self) -> None:
-        loop = self._loop
         try:
-            loop.run_forever()
+            self._loop.run_forever()
         finally:
-            leftovers = asyncio.all_tasks(loop)
-            for task in leftovers:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+            self._loop.run_until_complete(self._finish())
+            self._loop.close()
+
+    async def _finish(self) -> None:
+        """Whatever outlived ``close`` (nothing, normally) is cancelled and awaited,
+        so no socket or task is left for the garbage collector to warn about."""
+        leftovers = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
+        await self._loop.shutdown_asyncgens()
+        await self._loop.shutdown_default_executor()
 
     def _halt(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -287,6 +293,7 @@ class MockLLM:
         the server refuses raises ``ScenarioErrors`` listing every problem with
         its line, and changes nothing.
         """
+        __tracebackhide__ = True
         from .errors import ScenarioError, ScenarioErrors
 
         text = scenario if isinstance(scenario, str) else json.dumps(scenario)
@@ -299,6 +306,7 @@ class MockLLM:
     def remove_scenario(self, name: str) -> None:
         """Remove a scenario, whether from the files or added; ``MockllmError``
         if there is none of that name."""
+        __tracebackhide__ = True
         self._call("DELETE", "/scenarios/" + urllib.parse.quote(name, safe=""))
 
     def scenarios(self) -> list[dict[str, Any]]:
@@ -329,6 +337,7 @@ class MockLLM:
     def _call(
         self, method: str, path: str, data: bytes | None = None, ok: tuple[int, ...] = (200, 201, 204)
     ) -> tuple[int, Any]:
+        __tracebackhide__ = True  # a failing test's traceback ends at the helper it called
         from .errors import MockllmError
 
         request = urllib.request.Request(self.url + "/_mockllm" + path, data=data, method=method)
@@ -336,7 +345,8 @@ class MockLLM:
             with self._opener.open(request, timeout=CONTROL_TIMEOUT) as response:
                 status, raw = response.status, response.read()
         except urllib.error.HTTPError as error:
-            status, raw = error.code, error.read()
+            with error:
+                status, raw = error.code, error.read()
         if status not in ok:
             raise MockllmError(f"{method} /_mockllm{path}: HTTP {status}: {_message(raw)}")
         return status, json.loads(raw) if raw else None

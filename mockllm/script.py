@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import hashlib
+import itertools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import events, tokens
 from .dialects import Ask
@@ -34,8 +36,10 @@ class End(enum.Enum):
     HANG = "hang"  # nothing more is sent and the socket stays open
 
 
-@dataclass(frozen=True, slots=True)
-class Beat:
+class Beat(NamedTuple):
+    """One write. A named tuple rather than a dataclass: every token of every
+    response makes one, and a tuple is the cheapest immutable value to build."""
+
     at: float
     data: bytes
     tokens: int = 0  # content tokens in this beat: ``after: N`` and the journal count them
@@ -68,7 +72,7 @@ class Script:
 
     def shifted(self, seconds: float, start: int, *, headers: bool = False) -> Script:
         """Beats from ``start`` on (and the end, and optionally the headers) ``seconds`` later."""
-        beats = self.beats[:start] + tuple(dataclasses.replace(b, at=b.at + seconds) for b in self.beats[start:])
+        beats = self.beats[:start] + tuple(b._replace(at=b.at + seconds) for b in self.beats[start:])
         return dataclasses.replace(
             self,
             beats=beats,
@@ -86,6 +90,12 @@ class Script:
         return dataclasses.replace(self, faults=self.faults + faults, ignored=self.ignored + ignored)
 
 
+@functools.lru_cache(maxsize=1024)
+def _text_events(pieces: tuple[str, ...]) -> tuple[events.Text, ...]:
+    """A reply's text events, made once: every response to a scenario repeats them."""
+    return tuple(events.Text(piece) for piece in pieces)
+
+
 def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: random.Random):
     """The events of a reply with their offsets in seconds (before ``speed``).
 
@@ -93,30 +103,28 @@ def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: r
     ``first_token`` later, each further token ``per_token`` after the one
     before it, and the finish one ``per_token`` after the last token.
     """
-
-    def gap(base: float) -> float:
-        if timing.jitter:
-            return max(0.0, base + rng.uniform(-timing.jitter, timing.jitter))
-        return base
-
-    content: list[events.Event] = [events.Text(t) for t in reply.tokens]
+    content: list[events.Event] = list(_text_events(reply.tokens))
     for index, (call, call_id) in enumerate(zip(reply.tool_calls, call_ids)):
         content.append(events.ToolCallStart(index, call_id, call.name))
         content.extend(events.ToolCallArguments(index, piece) for piece in tokens.fragments(call.arguments))
 
+    # Offsets of the content events: first_token, then per_token apart, each
+    # gap moved by up to +-jitter but never below zero.
+    if timing.jitter:
+        jitter, uniform = timing.jitter, rng.uniform
+        gaps = [max(0.0, timing.first_token + uniform(-jitter, jitter))]
+        gaps += [max(0.0, timing.per_token + uniform(-jitter, jitter)) for _ in range(len(content))]
+        offsets = list(itertools.accumulate(gaps))
+    else:
+        offsets = [timing.first_token + i * timing.per_token for i in range(len(content) + 1)]
+    finish_at = offsets[len(content)] if content else offsets[0]
+
     opening = events.Start("" if reply.tokens or not reply.tool_calls else None)
-    plan: list[tuple[float, events.Event]] = [(0.0, opening)]
-    at = gap(timing.first_token)
-    for i, event in enumerate(content):
-        if i:
-            at += gap(timing.per_token)
-        plan.append((at, event))
-    if content:
-        at += gap(timing.per_token)
-    plan.append((at, events.Finish(reply.finish_reason)))
+    plan: list[tuple[float, events.Event]] = [(0.0, opening), *zip(offsets, content)]
+    plan.append((finish_at, events.Finish(reply.finish_reason)))
     if ask.include_usage:
-        plan.append((at, events.Usage(ask.prompt_tokens, completion_tokens(reply))))
-    plan.append((at, events.Done()))
+        plan.append((finish_at, events.Usage(ask.prompt_tokens, completion_tokens(reply))))
+    plan.append((finish_at, events.Done()))
     return plan
 
 
@@ -148,6 +156,9 @@ def step_timeline(steps: tuple[Step, ...], ask: Ask, new_call_id: Callable[[], s
             content += isinstance(step, events.CONTENT)
             plan.append((at, step))
     return plan, End.EOF, None
+
+
+_TOKENS = {kind: 1 for kind in events.CONTENT}  # content tokens an event carries
 
 
 def completion_tokens(reply: Reply) -> int:
@@ -197,9 +208,10 @@ def compile(
         body = encoder.completion(reply, call_ids, ask.prompt_tokens, completion_tokens(reply))
         beat = Beat(ready, body, completion_tokens(reply))
         return Script(200, headers, (beat,), headers_at=ready, streaming=False, encoder=encoder)
+    encoded = encoder.encode_all([event for _, event in plan])
     beats = tuple(
-        Beat(at, data, 1 if isinstance(event, events.CONTENT) else 0, event)
-        for at, event in plan
-        if (data := encoder.encode(event))  # a format may have no frame for an event
+        Beat(at, data, _TOKENS.get(type(event), 0), event)
+        for (at, event), data in zip(plan, encoded)
+        if data  # a format may have no frame for an event
     )
     return Script(200, headers, beats, end=end, end_at=end_at, encoder=encoder)

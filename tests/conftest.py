@@ -13,6 +13,8 @@ from mockllm import server
 from mockllm.app import Settings
 from mockllm.library import load_library
 
+pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs throwaway projects
+
 
 @pytest.fixture
 def write_scenario(tmp_path: Path) -> Callable[[str, str], Path]:

@@ -100,6 +100,9 @@ class Encoder:
                 return data
         raise TypeError(f"cannot encode {event!r}")
 
+    def encode_all(self, stream: list[events.Event]) -> list[bytes]:
+        return [self.encode(event) for event in stream]
+
     def error_response(self, error: RequestError) -> tuple[str, bytes]:
         return ERROR_CONTENT_TYPE, error_body(error)
 

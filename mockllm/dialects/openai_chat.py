@@ -8,6 +8,7 @@ a content chunk costs one ``json.dumps`` of its token.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import string
@@ -163,25 +164,42 @@ def headers(rng: random.Random, *, streaming: bool, processing_ms: int) -> tuple
     )
 
 
+PADDINGS = 16  # distinct obfuscation paddings drawn per response, used in turn
+
+
+@functools.lru_cache(maxsize=65536)
+def _content_delta(text: str) -> bytes:
+    """A text token's delta; tokens recur across responses, so each is encoded once."""
+    return b'{"content":' + _DUMPS(text).encode("utf-8") + b"}"
+
+
 class Encoder:
     """Encodes the events of one response into chunk frames.
 
     Every chunk repeats the same id, created, model and fingerprint, so that
-    head is rendered once. ``obfuscation`` is the API's random padding (on by
-    default, off with ``stream_options.include_obfuscation: false``); it is
-    drawn from the response's seeded generator, so replays are identical.
+    head is rendered once, as bytes; a content chunk then costs a join.
+    ``obfuscation`` is the API's random padding (on by default, off with
+    ``stream_options.include_obfuscation: false``): a few paddings of random
+    length are drawn per response from its seeded generator and used in turn,
+    so replays are identical and no chunk pays for a draw.
     """
 
     def __init__(
         self, ask: Ask, *, completion_id: str, created: int, fingerprint: str, rng: random.Random
     ) -> None:
-        self._rng = rng if ask.include_obfuscation else None
         common = (
-            f'{{"id":{_DUMPS(completion_id)},"object":"chat.completion.chunk","created":{created},'
+            f'data: {{"id":{_DUMPS(completion_id)},"object":"chat.completion.chunk","created":{created},'
             f'"model":{_DUMPS(ask.model)},"service_tier":"default","system_fingerprint":{_DUMPS(fingerprint)},'
         )
-        self._head = common + ('"usage":null,' if ask.include_usage else "")
-        self._usage_head = common
+        self._head = (common + ('"usage":null,' if ask.include_usage else "")).encode("utf-8")
+        self._usage_head = common.encode("utf-8")
+        self._paddings = [b"}\n\n"]
+        if ask.include_obfuscation:
+            self._paddings = [
+                b',"obfuscation":"' + "".join(rng.choices(_ALNUM, k=rng.randrange(16))).encode() + b'"}\n\n'
+                for _ in range(PADDINGS)
+            ]
+        self._frames = 0
         self.completion_id = completion_id
         self.created = created
         self.model = ask.model
@@ -190,24 +208,24 @@ class Encoder:
     def encode(self, event: events.Event) -> bytes:
         match event:
             case events.Text(text):
-                return self._chunk('{"content":' + _DUMPS(text) + "}")
+                return self._chunk(_content_delta(text))
             case events.ToolCallArguments(index, arguments):
                 call = {"index": index, "function": {"arguments": arguments}}
-                return self._chunk(_DUMPS({"tool_calls": [call]}))
+                return self._chunk(_DUMPS({"tool_calls": [call]}).encode("utf-8"))
             case events.ToolCallStart(index, call_id, name):
                 call = {"index": index, "id": call_id, "type": "function",
                         "function": {"name": name, "arguments": ""}}
-                return self._chunk(_DUMPS({"tool_calls": [call]}))
+                return self._chunk(_DUMPS({"tool_calls": [call]}).encode("utf-8"))
             case events.Start(content):
                 delta = {"role": "assistant", "content": content}
                 if content is not None:
                     delta["refusal"] = None
-                return self._chunk(_DUMPS(delta))
+                return self._chunk(_DUMPS(delta).encode("utf-8"))
             case events.Finish(reason):
-                return self._chunk("{}", _DUMPS(reason))
+                return self._chunk(b"{}", _DUMPS(reason).encode("utf-8"))
             case events.Usage(prompt_tokens, completion_tokens):
-                usage = _DUMPS(usage_object(prompt_tokens, completion_tokens))
-                return self._frame(self._usage_head + f'"usage":{usage},"choices":[]')
+                usage = _DUMPS(usage_object(prompt_tokens, completion_tokens)).encode("utf-8")
+                return self._frame((self._usage_head, b'"usage":', usage, b',"choices":[]'))
             case events.Done():
                 return b"data: [DONE]\n\n"
             case events.Error(message, type_, code):
@@ -219,19 +237,36 @@ class Encoder:
                 return data
         raise TypeError(f"cannot encode {event!r}")
 
+    def encode_all(self, stream: list[events.Event]) -> list[bytes]:
+        """``encode`` for a whole stream, with text chunks (most of any stream)
+        built inline: this runs once per token of every response."""
+        head = self._head + b'"choices":[{"index":0,"delta":'
+        tail = b',"logprobs":null,"finish_reason":null}]'
+        paddings, count = self._paddings, len(self._paddings)
+        join, delta, text_event = b"".join, _content_delta, events.Text
+        out = []
+        for event in stream:
+            if type(event) is text_event:
+                out.append(join((head, delta(event.text), tail, paddings[self._frames % count])))
+                self._frames += 1
+            else:
+                out.append(self.encode(event))
+        return out
+
     def error_response(self, error: RequestError) -> tuple[str, bytes]:
         """The content type and body of an HTTP error in this API's shape."""
         return ERROR_CONTENT_TYPE, error_body(error)
 
-    def _chunk(self, delta: str, finish_reason: str = "null") -> bytes:
-        choice = f'"choices":[{{"index":0,"delta":{delta},"logprobs":null,"finish_reason":{finish_reason}}}]'
-        return self._frame(self._head + choice)
+    def _chunk(self, delta: bytes, finish_reason: bytes = b"null") -> bytes:
+        return self._frame((
+            self._head, b'"choices":[{"index":0,"delta":', delta,
+            b',"logprobs":null,"finish_reason":', finish_reason, b"}]",
+        ))
 
-    def _frame(self, body: str) -> bytes:
-        if self._rng is not None:
-            padding = "".join(self._rng.choices(_ALNUM, k=self._rng.randrange(16)))
-            body += f',"obfuscation":"{padding}"'
-        return b"data: " + (body + "}").encode("utf-8") + b"\n\n"
+    def _frame(self, parts: tuple[bytes, ...]) -> bytes:
+        padding = self._paddings[self._frames % len(self._paddings)]
+        self._frames += 1
+        return b"".join((*parts, padding))
 
     def completion(self, reply: Reply, call_ids: list[str], prompt_tokens: int, completion_tokens: int) -> bytes:
         """The whole ``chat.completion`` object for ``stream: false``, pretty-printed as the API does."""

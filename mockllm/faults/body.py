@@ -115,7 +115,7 @@ class Malformed(Fault):
         if cut.index >= len(script.beats):
             return script
         beat = script.beats[cut.index]
-        broken = dataclasses.replace(beat, data=_break(beat.data, self.kind), event=None)
+        broken = beat._replace(data=_break(beat.data, self.kind), event=None)
         return script.replaced(cut.index, (broken,))
 
 

@@ -56,6 +56,8 @@ def parse_spec(text: str, known: Iterable[str]) -> Chaos:
 
 def draw(chaos: Chaos, script: Script, faults: dict[str, type[Fault]], rng: random.Random) -> list[FaultSpec]:
     """The faults chaos picks for one response."""
+    if not chaos:
+        return []
     tokens = sum(beat.tokens for beat in script.beats)
     picked = []
     for name, probability in chaos.odds:

@@ -40,7 +40,7 @@ class Fragment(Fault):
         for beat in script.beats:
             for piece in _split(beat, self.bytes):
                 at = max(beat.at, free)
-                beats.append(dataclasses.replace(piece, at=at))
+                beats.append(piece._replace(at=at))
                 free = at + gap
         return _retimed(script, beats)
 
@@ -79,7 +79,7 @@ class Bandwidth(Fault):
         for beat in script.beats:
             for piece in _split(beat, size):
                 at = max(beat.at, free)
-                beats.append(dataclasses.replace(piece, at=at))
+                beats.append(piece._replace(at=at))
                 free = at + len(piece.data) / rate
         return _retimed(script, beats)
 
@@ -95,7 +95,7 @@ class Bom(Fault):
         if not script.beats:
             return script
         first = script.beats[0]
-        return script.replaced(0, (dataclasses.replace(first, data=BOM + first.data),))
+        return script.replaced(0, (first._replace(data=BOM + first.data),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +108,7 @@ class LineEndings(Fault):
 
     def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
         ending = b"\r\n" if self.style == "crlf" else b"\r"
-        beats = tuple(dataclasses.replace(b, data=b.data.replace(b"\n", ending)) for b in script.beats)
+        beats = tuple(b._replace(data=b.data.replace(b"\n", ending)) for b in script.beats)
         # A stall's endless heartbeats are bytes of the stream too.
         keepalive = script.keepalive and (script.keepalive[0], script.keepalive[1].replace(b"\n", ending))
         return dataclasses.replace(script, beats=beats, keepalive=keepalive)

@@ -1,0 +1,181 @@
+"""The load generator: a separate process that drives a server over loopback
+with raw sockets (no HTTP library, so its own overhead stays small) and prints
+what it measured as one JSON object.
+
+    python bench/client.py paced URL --streams 200
+    python bench/client.py burst URL --streams 8 --seconds 5
+    python bench/client.py stall URL --streams 5000       (holds them until stdin closes)
+    python bench/client.py soak  URL --streams 20000 --concurrency 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import sys
+from urllib.parse import urlsplit
+
+EVENT_END = b"\n\n"
+
+
+def request_bytes(host: str, model: str) -> bytes:
+    body = json.dumps({"model": model, "stream": True, "messages": [{"role": "user", "content": "bench"}]})
+    return (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}"
+    ).encode()
+
+
+class Stream:
+    """One streaming request; ``arrivals`` holds the loop time each event ended at."""
+
+    def __init__(self, host: str, port: int, payload: bytes) -> None:
+        self.host, self.port, self.payload = host, port, payload
+        self.sent = 0.0
+        self.arrivals: list[float] = []
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def run(self, stop_after: int | None = None, first_event: asyncio.Event | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.sent = loop.time()
+        self.writer.write(self.payload)
+        carry = b""
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    return
+                now = loop.time()
+                window = carry + data
+                ends = window.count(EVENT_END) - carry.count(EVENT_END)
+                carry = window[-1:]
+                self.arrivals.extend([now] * ends)
+                if first_event is not None and self.arrivals:
+                    first_event.set()
+                    first_event = None
+                if stop_after is not None and len(self.arrivals) >= stop_after:
+                    return  # walk away mid-stream
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def paced(host: str, port: int, streams: int, gap: float) -> dict:
+    """Concurrent paced streams: the error of every inter-token gap the client sees."""
+    payload = request_bytes(host, "bench-paced")
+    runs = [Stream(host, port, payload) for _ in range(streams)]
+    await asyncio.gather(*(s.run() for s in runs))
+    errors, gaps, first = [], [], []
+    for s in runs:
+        tokens = s.arrivals[1:-2]  # drop the opening chunk, the finish chunk and [DONE]
+        first.append(tokens[0] - s.sent)
+        for a, b in zip(tokens, tokens[1:]):
+            gaps.append(b - a)
+            errors.append(abs(b - a - gap))
+    return {
+        "streams": streams,
+        "events": sum(len(s.arrivals) for s in runs),
+        "gap_error_ms": {k: round(v * 1000, 3) for k, v in
+                         {"p50": percentile(errors, 0.5), "p99": percentile(errors, 0.99), "max": max(errors)}.items()},
+        "median_gap_ms": round(statistics.median(gaps) * 1000, 3),
+        "ttft_ms": {"p50": round(percentile(first, 0.5) * 1000, 3), "p99": round(percentile(first, 0.99) * 1000, 3)},
+    }
+
+
+async def burst(host: str, port: int, streams: int, seconds: float) -> dict:
+    """Zero-delay streams back to back on ``streams`` connections: events per second."""
+    payload = request_bytes(host, "bench-burst")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    counts = [0] * streams
+
+    async def worker(i: int) -> None:
+        while loop.time() < deadline:
+            s = Stream(host, port, payload)
+            await s.run()
+            counts[i] += len(s.arrivals)
+
+    start = loop.time()
+    await asyncio.gather(*(worker(i) for i in range(streams)))
+    elapsed = loop.time() - start
+    return {"streams": streams, "events": sum(counts), "seconds": round(elapsed, 3),
+            "events_per_second": round(sum(counts) / elapsed, 1)}
+
+
+async def stall(host: str, port: int, streams: int) -> dict:
+    """Open ``streams`` streams that stall after their first event; hold them
+    until standard input closes, so the caller can measure the server."""
+    payload = request_bytes(host, "bench-stall")
+    opened = []
+    tasks = []
+    for batch in range(0, streams, 250):
+        events = []
+        for _ in range(min(250, streams - batch)):
+            s, first = Stream(host, port, payload), asyncio.Event()
+            tasks.append(asyncio.create_task(s.run(first_event=first)))
+            opened.append(s)
+            events.append(first)
+        await asyncio.gather(*(e.wait() for e in events))
+    print(json.dumps({"streams": len(opened), "ready": True}), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    for s in opened:
+        s.close()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return {"streams": len(opened)}
+
+
+async def soak(host: str, port: int, streams: int, concurrency: int) -> dict:
+    """Many short streams, every other one abandoned after a few events."""
+    payload = request_bytes(host, "bench-soak")
+    gate = asyncio.Semaphore(concurrency)
+    done = {"completed": 0, "abandoned": 0}
+
+    async def one(i: int) -> None:
+        async with gate:
+            abandon = i % 2 == 1
+            await Stream(host, port, payload).run(stop_after=5 if abandon else None)
+            done["abandoned" if abandon else "completed"] += 1
+
+    await asyncio.gather(*(one(i) for i in range(streams)))
+    return done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=("paced", "burst", "stall", "soak"))
+    parser.add_argument("url")
+    parser.add_argument("--streams", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--gap", type=float, default=0.020)
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    address = urlsplit(args.url)
+    host, port = address.hostname, address.port
+    if args.mode == "paced":
+        result = asyncio.run(paced(host, port, args.streams, args.gap))
+    elif args.mode == "burst":
+        result = asyncio.run(burst(host, port, args.streams, args.seconds))
+    elif args.mode == "stall":
+        result = asyncio.run(stall(host, port, args.streams))
+    else:
+        result = asyncio.run(soak(host, port, args.streams, args.concurrency))
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""The mockllm benchmark: timing fidelity, CPU per event, throughput, memory per
+stalled stream, start-up, and a leak soak, each beside a bare aiohttp floor.
+
+    python bench/run.py             # the full run (about 5 minutes); table + bench/results/latest.json
+    python bench/run.py --quick     # a small run, as the test suite's smoke test does
+
+Servers run in their own processes and a separate client process drives them
+over loopback, so the three share the machine as they would in a CI job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import scenarios  # noqa: E402
+
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+FULL = {"fidelity": (100, 200, 500, 1000), "burst": (1, 2, 4, 8, 16), "burst_seconds": 4.0,
+        "stalled": 5000, "startup_files": 1000, "soak": 20000, "soak_rounds": 4, "soak_concurrency": 500}
+QUICK = {"fidelity": (10,), "burst": (1, 2), "burst_seconds": 0.5,
+         "stalled": 100, "startup_files": 50, "soak": 200, "soak_rounds": 2, "soak_concurrency": 50}
+TARGETS = {
+    "p99 gap error at 200 streams": "<= 1.5x floor",
+    "median gap at 200 streams": "20.0 ms",
+    "CPU per event": "<= 1.2x floor",
+    "throughput": ">= 0.8x floor",
+    "memory per stalled stream": "<= 30 KiB",
+    "load 1,000 scenarios": "< 1 s",
+}
+
+
+class Server:
+    """A server process: its URL, and its CPU time and memory from /proc."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+        line = self.process.stdout.readline()
+        if "listening on " not in line:
+            self.process.kill()
+            raise RuntimeError(f"server did not start: {line!r}")
+        self.url = line.split("listening on ", 1)[1].strip()
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+    def rss_bytes(self) -> int:
+        return int(Path(f"/proc/{self.process.pid}/statm").read_text().split()[1]) * PAGE
+
+    def health(self) -> dict:
+        with urllib.request.urlopen(self.url + "/_mockllm/health", timeout=10) as response:
+            return json.load(response)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@contextmanager
+def servers(folder: Path, loop: str):
+    """The floor and mockllm, both started here and both stopped here."""
+    floor = Server([sys.executable, str(HERE / "floor.py"), str(folder), "--loop", loop])
+    try:
+        mock = Server([sys.executable, "-m", "mockllm", "serve", "--port", "0", "--quiet",
+                       "--scenarios", str(folder), "--loop", loop])
+        try:
+            yield {"floor": floor, "mockllm": mock}
+        finally:
+            mock.stop()
+    finally:
+        floor.stop()
+
+
+def client(mode: str, url: str, *args: str) -> dict:
+    command = [sys.executable, str(HERE / "client.py"), mode, url, *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def fidelity(pair: dict, counts) -> dict:
+    results = {}
+    for streams in counts:
+        for name, server in pair.items():
+            client("paced", server.url, "--streams", "20")  # warm up
+            before = server.cpu_seconds()
+            figures = client("paced", server.url, "--streams", str(streams))
+            figures["cpu_us_per_event"] = round((server.cpu_seconds() - before) / figures["events"] * 1e6, 2)
+            results.setdefault(str(streams), {})[name] = figures
+    return results
+
+
+def throughput(pair: dict, counts, seconds: float) -> dict:
+    results = {}
+    for name, server in pair.items():
+        best, runs = 0.0, {}
+        for streams in counts:
+            rate = client("burst", server.url, "--streams", str(streams), "--seconds", str(seconds))["events_per_second"]
+            runs[str(streams)] = rate
+            if rate < best * 1.05:
+                break  # saturated
+            best = max(best, rate)
+        results[name] = {"events_per_second": max(runs.values()), "by_streams": runs}
+    return results
+
+
+def memory(pair: dict, streams: int) -> dict:
+    results = {}
+    for name, server in pair.items():
+        client("paced", server.url, "--streams", "20")  # warm up allocators
+        before = server.rss_bytes()
+        holder = subprocess.Popen([sys.executable, str(HERE / "client.py"), "stall", server.url,
+                                   "--streams", str(streams)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        ready = json.loads(holder.stdout.readline())
+        time.sleep(0.5)
+        after = server.rss_bytes()
+        holder.stdin.close()
+        holder.wait(timeout=120)
+        results[name] = {"streams": ready["streams"], "rss_before_mib": round(before / 2**20, 1),
+                         "rss_after_mib": round(after / 2**20, 1),
+                         "kib_per_stream": round((after - before) / ready["streams"] / 1024, 2)}
+    return results
+
+
+def startup(files: int) -> dict:
+    from mockllm.library import load_scenarios
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(files):
+            Path(tmp, f"s{i:04d}.yaml").write_text(
+                f"name: s{i}\ndescription: scenario {i}\nmatch: {{prompt: 'topic {i}\\\\b'}}\n"
+                f"reply: {{text: \"{scenarios.text(30)}\"}}\ntiming: {{first_token: 100ms, per_token: 20ms}}\n"
+                f"faults: [{{drop: {{after: {i % 30}, mode: close, probability: 0.1}}}}]\n",
+                encoding="utf-8",
+            )
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            loaded = load_scenarios([tmp])
+            times.append(time.perf_counter() - start)
+    return {"files": len(loaded), "seconds": round(statistics.median(times), 3)}
+
+
+def soak(server: Server, streams: int, rounds: int, concurrency: int) -> dict:
+    baseline = server.health()["tasks"]
+    rss = []
+    per_round = streams // rounds
+    for _ in range(rounds):
+        client("soak", server.url, "--streams", str(per_round), "--concurrency", str(concurrency))
+        time.sleep(0.5)
+        rss.append(server.rss_bytes())
+    time.sleep(1.0)
+    tasks = server.health()["tasks"]
+    settled, final = rss[0], rss[-1]
+    return {"streams": per_round * rounds, "abandoned": per_round * rounds // 2, "tasks_before": baseline,
+            "tasks_after": tasks, "rss_settled_mib": round(settled / 2**20, 1),
+            "rss_final_mib": round(final / 2**20, 1), "rss_growth_pct": round((final - settled) / settled * 100, 1)}
+
+
+def run(sizes: dict, loop: str, folder: Path) -> dict:
+    with servers(folder, loop) as pair:
+        result = {
+            "fidelity": fidelity(pair, sizes["fidelity"]),
+            "throughput": throughput(pair, sizes["burst"], sizes["burst_seconds"]),
+            "memory": memory(pair, sizes["stalled"]),
+        }
+        result["soak"] = soak(pair["mockllm"], sizes["soak"], sizes["soak_rounds"], sizes["soak_concurrency"])
+    return result
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def table(report: dict) -> str:
+    lines = []
+    for loop, result in report["loops"].items():
+        lines.append(f"\n== event loop: {loop} ==")
+        lines.append(f"{'streams':>8} | {'gap err p50/p99/max ms (floor)':>32} | {'gap err p50/p99/max ms (mockllm)':>34} "
+                     f"| {'p99 ratio':>9} | {'median gap ms f/m':>17} | {'ttft p50 ms f/m':>15} | {'CPU us/event f/m':>17}")
+        for streams, pair in result["fidelity"].items():
+            f, m = pair["floor"], pair["mockllm"]
+            fe, me = f["gap_error_ms"], m["gap_error_ms"]
+            lines.append(
+                f"{streams:>8} | {fe['p50']:>9.3f} {fe['p99']:>9.3f} {fe['max']:>10.3f} | "
+                f"{me['p50']:>9.3f} {me['p99']:>9.3f} {me['max']:>12.3f} | {ratio(me['p99'], fe['p99']):>9} | "
+                f"{f['median_gap_ms']:>8.3f}/{m['median_gap_ms']:<8.3f} | {f['ttft_ms']['p50']:>7.1f}/{m['ttft_ms']['p50']:<7.1f} | "
+                f"{f['cpu_us_per_event']:>7.1f}/{m['cpu_us_per_event']:<7.1f} ({ratio(m['cpu_us_per_event'], f['cpu_us_per_event'])})"
+            )
+        t = result["throughput"]
+        lines.append(f"throughput, events/s: floor {t['floor']['events_per_second']:.0f}, "
+                     f"mockllm {t['mockllm']['events_per_second']:.0f} "
+                     f"({ratio(t['mockllm']['events_per_second'], t['floor']['events_per_second'])})")
+        mem = result["memory"]
+        lines.append(f"memory per stalled stream ({mem['mockllm']['streams']} open): floor "
+                     f"{mem['floor']['kib_per_stream']} KiB, mockllm {mem['mockllm']['kib_per_stream']} KiB")
+        s = result["soak"]
+        lines.append(f"soak: {s['streams']} streams ({s['abandoned']} abandoned): tasks {s['tasks_before']} -> "
+                     f"{s['tasks_after']}, RSS {s['rss_settled_mib']} -> {s['rss_final_mib']} MiB "
+                     f"({s['rss_growth_pct']:+.1f}%)")
+    st = report["startup"]
+    lines.append(f"\nstart-up: {st['files']} scenario files loaded and validated in {st['seconds']:.3f} s")
+    lines.append("\ntargets: " + "; ".join(f"{k} {v}" for k, v in TARGETS.items()))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a small run (the test suite's smoke test)")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop", "both"), default="both",
+                        help="event loops to measure; uvloop only where installed (default: both)")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    loops = ["asyncio", "uvloop"] if args.loop == "both" else [args.loop]
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        loops = [loop for loop in loops if loop != "uvloop"]
+    report = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                          "python": platform.python_version(), "platform": platform.platform()},
+              "sizes": sizes, "loops": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = scenarios.write(Path(tmp) / "scenarios")
+        for loop in loops:
+            report["loops"][loop] = run(sizes, loop, folder)
+    report["startup"] = startup(sizes["startup_files"])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+    print(f"\nfigures written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
