@@ -205,14 +205,13 @@ async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
             outcome = Outcome.ERROR
         if played is None and response is None:
             outcome = Outcome.CLIENT_DISCONNECTED  # gone before the handler could answer
-        retry_count = request.headers.get("x-stainless-retry-count", "")
         entry = request.app[STATE].journal.record(
             time=arrived,
             method=request.method,
             route=request.path,
             status=status or None,
             outcome=outcome,
-            client_retry_count=int(retry_count) if retry_count.isdigit() else None,
+            client_retry_count=_retry_count(request.headers.get("x-stainless-retry-count", "")),
             tokens=played.tokens if played else 0,
             bytes=played.bytes if played else 0,
             duration=round(loop.time() - start, 6),
@@ -224,6 +223,13 @@ async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
             entry.attempt or "-", "; ".join(entry.faults) or "-", entry.outcome.value, entry.tokens,
             entry.bytes, entry.duration,
         )
+
+
+def _retry_count(value: str) -> int | None:
+    """The SDK's retry count, or None: ``isdigit`` alone lets through '²' and
+    thousands of digits, which ``int`` refuses, and the entry would be lost."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
+
 
 @web.middleware
 async def errors(request: web.Request, handler) -> web.StreamResponse:

@@ -49,14 +49,17 @@ def _authorized(request: web.Request) -> State:
             403, "The control routes are disabled: the server is not on loopback and has no --admin-token.",
             type="permission_error", code="control_disabled",
         )
-    given = request.headers.get("Authorization", "")
-    if not given.startswith("Bearer "):
+    # The scheme is case-insensitive (RFC 9110 11.1); header bytes that are not
+    # UTF-8 arrive as surrogates, which surrogateescape turns back into bytes.
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    given = given.strip()
+    if scheme.lower() != "bearer" or not given:
         raise RequestError(
             401, "The control routes need the admin token as 'Authorization: Bearer <token>'.",
             type="authentication_error", code="missing_admin_token",
             headers={"WWW-Authenticate": 'Bearer realm="mockllm"'},
         )
-    if not hmac.compare_digest(given[len("Bearer "):].encode(), token.encode()):
+    if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode()):
         raise RequestError(403, "The admin token is not valid.", type="permission_error", code="invalid_admin_token")
     return state
 

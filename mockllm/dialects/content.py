@@ -23,7 +23,7 @@ from .. import events, sse, tokens
 from ..errors import RequestError
 from ..scenario import Reply
 from . import Ask
-from .openai_chat import ERROR_CONTENT_TYPE, error_body, random_id, usage_object
+from .openai_chat import ERROR_CONTENT_TYPE, error_body, random_id, request_id, usage_object
 
 NAME = "content"
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -66,7 +66,7 @@ def headers(rng: random.Random, *, streaming: bool, processing_ms: int) -> tuple
     return (
         ("Content-Type", "text/event-stream; charset=utf-8" if streaming else "application/json"),
         ("Cache-Control", "no-cache"),
-        ("x-request-id", "req_" + "".join(rng.choices("0123456789abcdef", k=32))),
+        ("x-request-id", request_id(rng)),
     )
 
 

@@ -21,6 +21,10 @@ from . import Ask
 
 NAME = "openai-chat"
 _ALNUM = string.ascii_letters + string.digits
+# Random bytes to letters and digits in one ``translate``: a response draws
+# several ids and paddings, and per-character draws would cost more than
+# encoding its tokens.
+_TO_ALNUM = bytes(ord(_ALNUM[i % len(_ALNUM)]) for i in range(256))
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _PRETTY = json.JSONEncoder(ensure_ascii=False, indent=4).encode
 
@@ -129,7 +133,15 @@ ERROR_CONTENT_TYPE = "application/json; charset=utf-8"
 # -- responses -------------------------------------------------------------
 
 def random_id(rng: random.Random, prefix: str, length: int) -> str:
-    return prefix + "".join(rng.choices(_ALNUM, k=length))
+    return prefix + alnum(rng, length)
+
+
+def alnum(rng: random.Random, length: int) -> str:
+    return rng.randbytes(length).translate(_TO_ALNUM).decode("ascii")
+
+
+def request_id(rng: random.Random) -> str:
+    return "req_" + rng.randbytes(16).hex()
 
 
 def usage_object(prompt_tokens: int, completion_tokens: int) -> dict:
@@ -152,7 +164,7 @@ def headers(rng: random.Random, *, streaming: bool, processing_ms: int) -> tuple
     content_type = "text/event-stream; charset=utf-8" if streaming else "application/json"
     return (
         ("Content-Type", content_type),
-        ("x-request-id", "req_" + "".join(rng.choices("0123456789abcdef", k=32))),
+        ("x-request-id", request_id(rng)),
         ("openai-processing-ms", str(processing_ms)),
         ("openai-version", "2020-10-01"),
         ("x-ratelimit-limit-requests", "500"),
@@ -195,9 +207,10 @@ class Encoder:
         self._usage_head = common.encode("utf-8")
         self._paddings = [b"}\n\n"]
         if ask.include_obfuscation:
+            pool = alnum(rng, 15 * PADDINGS).encode()
+            lengths = [byte % 16 for byte in rng.randbytes(PADDINGS)]  # 0 to 15 characters, as the API sends
             self._paddings = [
-                b',"obfuscation":"' + "".join(rng.choices(_ALNUM, k=rng.randrange(16))).encode() + b'"}\n\n'
-                for _ in range(PADDINGS)
+                b',"obfuscation":"' + pool[15 * i : 15 * i + n] + b'"}\n\n' for i, n in enumerate(lengths)
             ]
         self._frames = 0
         self.completion_id = completion_id

@@ -1,0 +1,39 @@
+"""A small run of the benchmark, so that it cannot rot. Generous bounds only:
+the real targets are judged by ``python bench/run.py`` on a quiet machine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_quick_benchmark_runs_and_reports_every_figure(tmp_path):
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--loop", "asyncio", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "throughput, events/s" in done.stdout and "soak:" in done.stdout
+    report = json.loads(out.read_text())
+    result = report["loops"]["asyncio"]
+
+    for pair in result["fidelity"].values():
+        for server in ("floor", "mockllm"):
+            figures = pair[server]
+            # Every stream delivered its role chunk, 50 tokens, finish and [DONE].
+            assert figures["events"] == figures["streams"] * 53
+            assert 10 < figures["median_gap_ms"] < 100  # paced at 20 ms, on a shared machine
+            assert figures["cpu_us_per_event"] > 0
+    assert result["throughput"]["mockllm"]["events_per_second"] > 0
+    assert result["throughput"]["floor"]["events_per_second"] > 0
+    assert 0 < result["memory"]["mockllm"]["kib_per_stream"] < 1024
+
+    soak = result["soak"]
+    assert soak["abandoned"] == soak["streams"] // 2
+    assert soak["tasks_after"] <= soak["tasks_before"] + 2  # nothing left running after the streams
+    assert report["startup"]["files"] == report["sizes"]["startup_files"]
