@@ -28,7 +28,7 @@ DEFAULT_MAX_BODY = 10 * 1024 * 1024
 # Authorization, so the list is explicit (plus whatever the preflight asks for).
 ALLOW_HEADERS = (
     "Authorization, Content-Type, Accept, Last-Event-ID, OpenAI-Organization, OpenAI-Project, "
-    "X-Mockllm-Scenario, X-Mockllm-Session, X-Mockllm-Admin-Token"
+    "X-Mockllm-Scenario, X-Mockllm-Session"
 )
 EXPOSE_HEADERS = (
     "x-request-id, retry-after, retry-after-ms, x-should-retry, openai-processing-ms, "
@@ -77,7 +77,8 @@ def make_app(settings: Settings, *, control_open: bool = True) -> web.Applicatio
     from . import control, reload, sandbox, streams
 
     app = web.Application(client_max_size=settings.max_body, middlewares=[cors, record_exchange, errors])
-    live = LiveLibrary(settings.library, settings.paths, settings.default)
+    # A reload keeps the default the first load had, however it was given.
+    live = LiveLibrary(settings.library, settings.paths, settings.default or settings.library.default)
     app[STATE] = State(settings, live, control_open, journal=Journal(settings.journal_size))
     app.on_response_prepare.append(_cors_headers)
     app.router.add_post("/v1/chat/completions", chat_completions)
@@ -243,7 +244,10 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(_from_http(request, exc))
+        error = _from_http(request, exc)
+        if EXCHANGE in request:
+            request[EXCHANGE]["error"] = error.message
+        return error_response(error)
 
 
 def _from_http(request: web.Request, exc: web.HTTPException) -> RequestError:
