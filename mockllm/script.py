@@ -179,9 +179,12 @@ def compile(
     created: int = 0,
 ) -> Script:
     """The script of one response. Deterministic for the same inputs and seed."""
-    # Independent generators, drawn first, so one knob (obfuscation, say)
-    # never shifts the draws of another (jitter).
-    ids_rng, timing_rng, padding_rng = (random.Random(rng.getrandbits(64)) for _ in range(3))
+    # Independent generators, seeded first, so one knob (obfuscation, say)
+    # never shifts the draws of another (jitter). Only those used are built.
+    ids_seed, timing_seed, padding_seed = (rng.getrandbits(64) for _ in range(3))
+    ids_rng = random.Random(ids_seed)
+    timing_rng = random.Random(timing_seed) if scenario.timing.jitter else None
+    padding_rng = random.Random(padding_seed) if ask.include_obfuscation else None
     reply = scenario.reply
     call_ids = [call.id or dialect.random_id(ids_rng, "call_", 24) for call in reply.tool_calls]
     encoder = dialect.Encoder(
