@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--default", metavar="NAME", help="scenario for requests nothing else selects")
     serve.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
                        help="largest request body accepted (default: %(default)s)")
-    serve.add_argument("--mount", action="append", type=_mount, default=[], metavar="PATH=FORMAT",
+    serve.add_argument("--mount", action=_Mounts, type=_mount, default=[], metavar="PATH=FORMAT",
                        help="serve any scenario at PATH as a front end's own backend route "
                             "(FORMAT: content or openai), e.g. /api/chat=content; repeatable")
     serve.add_argument("--quiet", action="store_true", help="no log line per exchange (the journal still records)")
@@ -107,6 +107,20 @@ def _mount(text: str) -> tuple[str, str]:
     if path.startswith(("/v1/", "/_mockllm/", "/static/")) or path == "/":
         raise argparse.ArgumentTypeError(f"{path} is one of mockllm's own routes")
     return path, format_
+
+
+class _Mounts(argparse.Action):
+    """``--mount``, repeatable: each path at most once (a path serves one format)."""
+
+    def __call__(self, parser, namespace, value, option_string=None) -> None:
+        path, format_ = value
+        mounts = list(getattr(namespace, self.dest) or [])
+        for earlier_path, earlier_format in mounts:
+            if earlier_path == path:
+                raise argparse.ArgumentError(
+                    self, f"{path} is mounted twice ({earlier_format}, then {format_}): give each path once"
+                )
+        setattr(namespace, self.dest, [*mounts, value])
 
 
 def _chaos(text: str) -> Chaos:

@@ -13,9 +13,10 @@ is nothing to resume: the answer is 204, which stops the browser reconnecting.
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 from . import events
-from .script import Beat, Script
+from .script import Beat, End, Script
 
 HEADERS = (("Cache-Control", "no-cache"),)
 
@@ -43,8 +44,14 @@ def numbered(script: Script, *, retry: float, last_event_id: int | None = None) 
     announce = Beat(0.0, b"retry: %d\n\n" % round(retry * 1000))
     end_at = None if script.end_at is None else max(0.0, script.end_at + shift)
     return dataclasses.replace(
-        script, headers=script.headers + HEADERS, beats=(announce, *kept), end_at=end_at
+        script, headers=_with_headers(script.headers), beats=(announce, *kept), end_at=end_at
     )
+
+
+def _with_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """``headers`` plus those of ``HEADERS`` the format did not already send."""
+    present = {name.lower() for name, _ in headers}
+    return headers + tuple((name, value) for name, value in HEADERS if name.lower() not in present)
 
 
 def _after_resume_point(beats: list[Beat | None]) -> list[Beat]:
@@ -55,13 +62,25 @@ def _after_resume_point(beats: list[Beat | None]) -> list[Beat]:
 
 def finished(script: Script) -> Script:
     """204 No Content: the stream is over, and EventSource must not come back."""
+    # Ends cleanly even when the reply itself ends in a cut (a ``close`` step):
+    # there is nothing left to cut, and the journal must not call a 204 dropped.
     return dataclasses.replace(
-        script, status=204, headers=HEADERS, beats=(), streaming=False, end_at=None, headers_at=0.0
+        script, status=204, headers=HEADERS, beats=(), streaming=False, end=End.EOF, end_at=None,
+        headers_at=0.0, keepalive=None,
     )
 
 
 def last_event_id(header: str | None) -> int | None:
-    """The ``Last-Event-ID`` a reconnect sends; anything but a count is ignored."""
-    if header and header.strip().isdigit():
-        return int(header.strip())
-    return None
+    """The ``Last-Event-ID`` a reconnect sends; anything but a count is ignored.
+
+    Only ASCII digits count: ``str.isdigit`` also accepts ``²``, which ``int``
+    refuses. A count too long for ``int`` is past every reply's end anyway.
+    """
+    text = (header or "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    text = text.lstrip("0") or "0"
+    return int(text) if len(text) <= _DIGITS else sys.maxsize
+
+
+_DIGITS = len(str(sys.maxsize)) - 1  # counts this long convert exactly; longer ones are past any reply

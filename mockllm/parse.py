@@ -200,7 +200,7 @@ class ScenarioReader(NodeReader):
     def arguments(self, node: Node, keypath: str) -> str | None:
         """A JSON string as written, or a mapping that is serialised for the user."""
         if isinstance(node, MappingNode):
-            return json.dumps(to_python(node), ensure_ascii=False)
+            return self.text(node, keypath, json.dumps(to_python(node), ensure_ascii=False))
         text = self.string(node, keypath)
         if text is not None:
             try:
@@ -291,7 +291,9 @@ class ScenarioReader(NodeReader):
             return self.headers(node, keypath)
         # Text parameters take numbers as written (a status message "404").
         text = self._scalar(node, keypath, ("str", "int", "float"), "a string")
-        return None if text is None else node.value
+        if text is None:
+            return None
+        return text if isinstance(text, str) else node.value
 
     def trigger(self, cls, params: dict[str, Node], keypath: str) -> Trigger | None:
         given = [key for key in TRIGGER_KEYS if key in params]

@@ -24,6 +24,8 @@ T = TypeVar("T")
 TAG = "tag:yaml.org,2002:"
 _DURATION = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m)?$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 
 
 def parse_duration(value: object) -> float | None:
@@ -45,6 +47,23 @@ def parse_duration(value: object) -> float | None:
     except OverflowError:
         return None
     return seconds if 0 <= seconds < math.inf else None
+
+
+def join_surrogates(text: str) -> tuple[str, str | None]:
+    """``text`` with each surrogate pair joined into its character, and the
+    first surrogate left over (None if there is none).
+
+    YAML's ``"\\ud83c"`` escape gives a lone surrogate, which no UTF-8 stream
+    can carry; a pair written the JSON way (``"\\ud83c\\udf89"``) is one
+    character, and is read as that character.
+    """
+    if not _SURROGATE.search(text):
+        return text, None
+    joined = _SURROGATE_PAIR.sub(
+        lambda pair: pair[0].encode("utf-16-le", "surrogatepass").decode("utf-16-le"), text
+    )
+    lone = _SURROGATE.search(joined)
+    return joined, lone[0] if lone else None
 
 
 def suggest(word: str, options: Iterable[str]) -> str:
@@ -109,9 +128,19 @@ class NodeReader:
 
     def _scalar(self, node: Node, keypath: str, tags: tuple[str, ...], expected: str):
         if isinstance(node, ScalarNode) and node.tag in tuple(TAG + t for t in tags):
-            return scalar_value(node)
+            value = scalar_value(node)
+            return self.text(node, keypath, value) if isinstance(value, str) else value
         self.problem(node, keypath, f"expected {expected}, got {describe(node)}")
         return None
+
+    def text(self, node: Node, keypath: str, value: str) -> str | None:
+        """``value`` if UTF-8 can carry it (surrogate pairs joined); None and a
+        problem for a lone surrogate, which would fail every response."""
+        joined, lone = join_surrogates(value)
+        if lone is not None:
+            self.problem(node, keypath, f"contains a lone surrogate \\u{ord(lone):04x}, which is not valid UTF-8")
+            return None
+        return joined
 
     def string(self, node: Node, keypath: str) -> str | None:
         return self._scalar(node, keypath, ("str",), "a string")
@@ -170,10 +199,15 @@ class NodeReader:
             return ()
         pairs = []
         for key, value in node.value:
+            name = self.text(key, keypath, key.value)  # the name itself cannot go in the message
+            if name is None:
+                continue
             if isinstance(value, ScalarNode) and value.tag == TAG + "null":
-                pairs.append((key.value, None))
+                pairs.append((name, None))
             elif isinstance(value, ScalarNode) and value.tag in (TAG + "str", TAG + "int", TAG + "float"):
-                pairs.append((key.value, value.value))
+                text = self.text(value, join(keypath, key.value), value.value)
+                if text is not None:
+                    pairs.append((name, text))
             else:
                 self.problem(value, join(keypath, key.value), f"expected a header value, got {describe(value)}")
         return tuple(pairs)

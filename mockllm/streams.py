@@ -15,7 +15,7 @@ import functools
 from aiohttp import web
 
 from . import eventsource, router
-from .app import STATE, json_body, respond
+from .app import EXCHANGE, STATE, json_body, respond
 from .dialects import Ask, content, openai_chat
 from .errors import RequestError
 from .scenario import Scenario
@@ -71,9 +71,10 @@ def _select(request: web.Request, ask: Ask) -> Scenario:
 async def _event_source(request: web.Request, scenario: Scenario, dialect) -> web.StreamResponse:
     ask = Ask(model=scenario.name, prompt=request.query.get("prompt", ""), stream=True)
     speed = request.app[STATE].settings.speed
-    resume = eventsource.last_event_id(
-        request.headers.get("Last-Event-ID") or request.query.get("lastEventId")
-    )
+    sent_id = request.headers.get("Last-Event-ID") or request.query.get("lastEventId")
+    # A GET has no body to keep: the journal keeps what the reconnect asked instead.
+    request[EXCHANGE]["request"] = {"last_event_id": sent_id, "query": dict(request.query)}
+    resume = eventsource.last_event_id(sent_id)
     reshape = functools.partial(
         eventsource.numbered, retry=scenario.timing.retry / speed, last_event_id=resume
     )

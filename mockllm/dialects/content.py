@@ -8,10 +8,12 @@ end runs against mockllm unmodified (``serve --mount /api/chat=content``).
     text        data: {"content": "Hel"}
     tool call   data: {"tool_call": {"index": 0, "id": "call_…", "name": "f"}}
                 data: {"tool_call": {"index": 0, "arguments": "{\\"a\\""}}
-    finish      data: {"finish_reason": "stop"}
-    usage       data: {"usage": {...}}
     error       data: {"error": {"message": "...", "type": "...", "code": null}}
     done        data: [DONE]
+
+The opening, finish and usage events have no frame: the tutorial reader
+(``text += JSON.parse(line.slice(6)).content``) would append "undefined" for
+any frame without ``content`` but the ones it is written to expect.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from .. import events, sse, tokens
 from ..errors import RequestError
 from ..scenario import Reply
 from . import Ask
-from .openai_chat import ERROR_CONTENT_TYPE, error_body, random_id, request_id, usage_object
+from .openai_chat import ERROR_CONTENT_TYPE, error_body, random_id, request_id
 
 NAME = "content"
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -80,16 +82,12 @@ class Encoder:
         match event:
             case events.Text(text):
                 return sse.data(_DUMPS({"content": text}).encode("utf-8"))
-            case events.Start():
+            case events.Start() | events.Finish() | events.Usage():
                 return b""
             case events.ToolCallStart(index, call_id, name):
                 return sse.data(_DUMPS({"tool_call": {"index": index, "id": call_id, "name": name}}).encode("utf-8"))
             case events.ToolCallArguments(index, arguments):
                 return sse.data(_DUMPS({"tool_call": {"index": index, "arguments": arguments}}).encode("utf-8"))
-            case events.Finish(reason):
-                return sse.data(_DUMPS({"finish_reason": reason}).encode("utf-8"))
-            case events.Usage(prompt_tokens, completion_tokens):
-                return sse.data(_DUMPS({"usage": usage_object(prompt_tokens, completion_tokens)}).encode("utf-8"))
             case events.Done():
                 return b"data: [DONE]\n\n"
             case events.Error(message, type_, code):

@@ -78,12 +78,31 @@ class Stall(Fault):
         return shifted.inserted(cut.index, pings)
 
 
-def _payload(data: bytes) -> bytes:
-    return data[len(b"data: ") : -2] if data.startswith(b"data: ") and data.endswith(b"\n\n") else data
+def _payload(data: bytes) -> tuple[bytes, bytes]:
+    """``(head, payload)`` of an event ``...data: PAYLOAD\\n\\n``.
+
+    ``head`` is every line before the ``data:`` line (on the EventSource
+    route, ``id: N\\n``), kept as it is; an event with no ``data: `` line is
+    all payload.
+    """
+    if not data.endswith(b"\n\n"):
+        return b"", data
+    if data.startswith(b"data: "):
+        start = 0
+    else:
+        start = data.find(b"\ndata: ") + 1
+        if start == 0:
+            return b"", data
+    return data[:start], data[start + len(b"data: ") : -2]
 
 
 def _break(data: bytes, kind: str) -> bytes:
-    payload = _payload(data)
+    head, payload = _payload(data)
+    return head + _broken_data(payload, kind)
+
+
+def _broken_data(payload: bytes, kind: str) -> bytes:
+    """The event's ``data:`` line, broken as ``kind`` says."""
     if kind == "invalid_json":
         return b"data: " + payload[:-1] + b",}\n\n"  # a trailing comma: not JSON
     if kind == "truncated_json":

@@ -332,6 +332,63 @@ def test_each_problem_is_reported_with_path_line_and_keypath(text, expected):
     assert problems(text) == expected
 
 
+# YAML's "\ud83c" escape gives a lone surrogate: no UTF-8 stream can carry it,
+# so it would fail every response with a 500. It is refused when the file loads.
+LONE = "contains a lone surrogate \\ud83c, which is not valid UTF-8"
+LONE_SURROGATES = [
+    ('name: x\nreply:\n  text: "a \\ud83c b"\n', [f"{PATH}:3: reply.text: {LONE}"]),
+    (
+        'name: x\nreply:\n  tokens: [a, "\\udf89"]\n',
+        [f"{PATH}:3: reply.tokens[1]: contains a lone surrogate \\udf89, which is not valid UTF-8"],
+    ),
+    (
+        'name: x\nreply:\n  text: "\\udf89\\ud83c"\n',  # the wrong order: not a pair
+        [f"{PATH}:3: reply.text: contains a lone surrogate \\udf89, which is not valid UTF-8"],
+    ),
+    ('name: x\ndescription: "\\ud83c"\nreply: {text: hi}\n', [f"{PATH}:2: description: {LONE}"]),
+    ('name: x\nmatch:\n  prompt: "\\ud83c"\nreply: {text: hi}\n', [f"{PATH}:3: match.prompt: {LONE}"]),
+    ('name: x\nsteps:\n  - text: hi\n  - raw: "\\ud83c"\n', [f"{PATH}:4: steps[1].raw: {LONE}"]),
+    ('name: x\nreply:\n  tool_calls:\n    - name: "f\\ud83c"\n', [f"{PATH}:4: reply.tool_calls[0].name: {LONE}"]),
+    (
+        'name: x\nreply:\n  tool_calls:\n    - name: f\n      arguments: {a: "\\ud83c"}\n',
+        [f"{PATH}:5: reply.tool_calls[0].arguments: {LONE}"],
+    ),
+    (
+        'name: x\nreply: {text: hi}\nfaults:\n  - error_event: {message: "\\ud83c"}\n',
+        [f"{PATH}:4: faults[0].error_event.message: {LONE}"],
+    ),
+    (
+        'name: x\nreply: {text: hi}\nfaults:\n  - status: {code: 429, headers: {retry-after: "\\ud83c"}}\n',
+        [f"{PATH}:4: faults[0].status.headers.retry-after: {LONE}"],
+    ),
+    (
+        'name: x\nreply:\n  text: "\\ud83c"\n  finish_reason: stpo\n',  # reported with the other problems
+        [f"{PATH}:3: reply.text: {LONE}", f"{PATH}:4: reply.finish_reason: unknown value 'stpo'; did you mean 'stop'?"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    LONE_SURROGATES,
+    ids=[
+        "text", "token", "reversed-pair", "description", "match-prompt", "raw-step", "tool-name",
+        "arguments-mapping", "fault-text", "fault-header", "with-other-problems",
+    ],
+)
+def test_a_lone_surrogate_is_refused_with_path_line_and_keypath(text, expected):
+    assert problems(text) == expected
+
+
+def test_a_surrogate_pair_written_the_json_way_is_its_one_character():
+    scenario = parse(
+        'name: x\nreply:\n  text: "\\ud83c\\udf89 ok"\n  tool_calls: [{name: f, arguments: {a: "\\ud83c\\udf89"}}]\n'
+    )
+    assert scenario.reply.tokens == ("\U0001f389", " ok")
+    assert scenario.reply.tool_calls[0].arguments == '{"a": "\U0001f389"}'
+    "".join(scenario.reply.tokens).encode("utf-8")  # no lone surrogate left to fail the response
+
+
 # The fault catalogue grows, so only the start of these messages is fixed:
 # what follows is a "did you mean" or the list of known faults.
 @pytest.mark.parametrize(
