@@ -25,6 +25,9 @@ from .journal import Outcome
 from .script import End, Script
 
 DRAIN_LIMIT = 2.0  # seconds to wait for written bytes to be acknowledged before a reset
+# After the peer's kernel has the bytes, give the client a moment to read them:
+# an RST makes the peer drop what it has received but not yet read.
+READ_GRACE = 0.05
 
 
 @dataclass(slots=True)
@@ -132,6 +135,7 @@ async def reset(request: web.Request) -> None:
     deadline = loop.time() + DRAIN_LIMIT
     while (transport.get_write_buffer_size() or _unacknowledged(sock)) and loop.time() < deadline:
         await asyncio.sleep(0.001)
+    await asyncio.sleep(READ_GRACE)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
 

@@ -611,7 +611,7 @@ def test_a_status_wins_over_every_other_fault(fault_list):
 def test_faults_are_applied_and_labelled_in_order_whatever_the_written_order():
     written = "[status, fragment, {drop: {after: 3}}, bom, no_done, {malformed: {after: 1}}]"
     _, result = run(written)
-    assert result.faults == ("no_done", "malformed(after=1)", "drop(after=3)", "bom", "fragment", "status")
+    assert result.faults == ("no_done", "malformed(after=1)", "drop(after=3)", "bom", "fragment", "status(code=500)")
 
 
 def test_stream_only_faults_are_listed_as_ignored_when_not_streamed():
@@ -695,7 +695,7 @@ def test_labels_name_the_fault_and_the_parameters_given(written, label):
     ("written", "label"),
     [
         ("{status: {code: 503, message: \"h\\xe9llo\\nw\\u00f6rld\"}}", r"status(code=503,message=h\xe9llo\nw\xf6rld)"),
-        ("{status: {headers: {x-note: \"caf\\xe9\\r\\n\"}}}", r"status(headers={x-note:caf\xe9\r\n})"),
+        ("{status: {headers: {x-note: \"caf\\xe9\\r\\n\"}}}", r"status(code=500,headers={x-note:caf\xe9\r\n})"),
         ("{error_event: {message: \"東京\\tgo\"}}", r"error_event(message=\u6771\u4eac\tgo)"),
         ("{content_type: {body: \"<p>\\n</p>\"}}", r"content_type(body=<p>\n</p>)"),
     ],
