@@ -127,7 +127,10 @@ async def respond(request: web.Request, scenario, ask, dialect, reshape=None) ->
         scenario=scenario.name, session=session, attempt=attempt, faults=script.faults,
         ignored_faults=script.ignored, played=played,
     )
-    return await player.play(request, script, start, played)
+    # The stream plays in a task of its own, so that each of its many wake-ups
+    # resumes one coroutine instead of the whole chain of middlewares above.
+    # Cancelling the handler (the client left) cancels the task it awaits.
+    return await asyncio.get_running_loop().create_task(player.play(request, script, start, played))
 
 
 def header_safe(text: str) -> str:

@@ -44,6 +44,7 @@ def plan(
     compiled = script.compile(scenario, ask, dialect, rng=rng, speed=speed, created=created)
     if reshape is not None:
         compiled = reshape(compiled)
-    chaos_rng = random.Random(rng.getrandbits(64))  # drawn always, so chaos never shifts other draws
-    drawn = faults.chaos.draw(chaos + (scenario.chaos or Chaos()), compiled, faults.FAULTS, chaos_rng)
+    chaos_seed = rng.getrandbits(64)  # drawn always, so chaos never shifts other draws
+    chaos = chaos + (scenario.chaos or Chaos())
+    drawn = faults.chaos.draw(chaos, compiled, faults.FAULTS, random.Random(chaos_seed)) if chaos else []
     return faults.apply(compiled, [*scenario.faults_for(attempt), *drawn], rng, speed)

@@ -158,7 +158,8 @@ def step_timeline(steps: tuple[Step, ...], ask: Ask, new_call_id: Callable[[], s
     return plan, End.EOF, None
 
 
-_TOKENS = {kind: 1 for kind in events.CONTENT}  # content tokens an event carries
+_TOKENS = {kind: 1 for kind in events.CONTENT}
+PADDING_BYTES = 256  # random bytes a dialect may use for padding (OpenAI's obfuscation)  # content tokens an event carries
 
 
 def completion_tokens(reply: Reply) -> int:
@@ -179,12 +180,13 @@ def compile(
     created: int = 0,
 ) -> Script:
     """The script of one response. Deterministic for the same inputs and seed."""
-    # Independent generators, seeded first, so one knob (obfuscation, say)
-    # never shifts the draws of another (jitter). Only those used are built.
-    ids_seed, timing_seed, padding_seed = (rng.getrandbits(64) for _ in range(3))
-    ids_rng = random.Random(ids_seed)
+    # Draws of a fixed size come first, used or not, so that no knob
+    # (obfuscation, the number of tool calls) shifts another's draws; the ids
+    # come after. Jitter gets a generator of its own, built only when needed.
+    timing_seed = rng.getrandbits(64)
+    padding = rng.randbytes(PADDING_BYTES)
     timing_rng = random.Random(timing_seed) if scenario.timing.jitter else None
-    padding_rng = random.Random(padding_seed) if ask.include_obfuscation else None
+    ids_rng = rng
     reply = scenario.reply
     call_ids = [call.id or dialect.random_id(ids_rng, "call_", 24) for call in reply.tool_calls]
     encoder = dialect.Encoder(
@@ -192,7 +194,7 @@ def compile(
         completion_id=dialect.random_id(ids_rng, "chatcmpl-", 29),
         created=created,
         fingerprint=fingerprint(scenario.name),
-        rng=padding_rng,
+        padding=padding,
     )
     end, end_at = End.EOF, None
     if scenario.steps is not None:

@@ -192,12 +192,12 @@ class Encoder:
     head is rendered once, as bytes; a content chunk then costs a join.
     ``obfuscation`` is the API's random padding (on by default, off with
     ``stream_options.include_obfuscation: false``): a few paddings of random
-    length are drawn per response from its seeded generator and used in turn,
+    length are cut from the response's seeded random bytes and used in turn,
     so replays are identical and no chunk pays for a draw.
     """
 
     def __init__(
-        self, ask: Ask, *, completion_id: str, created: int, fingerprint: str, rng: random.Random
+        self, ask: Ask, *, completion_id: str, created: int, fingerprint: str, padding: bytes
     ) -> None:
         common = (
             f'data: {{"id":{_DUMPS(completion_id)},"object":"chat.completion.chunk","created":{created},'
@@ -207,8 +207,8 @@ class Encoder:
         self._usage_head = common.encode("utf-8")
         self._paddings = [b"}\n\n"]
         if ask.include_obfuscation:
-            pool = alnum(rng, 15 * PADDINGS).encode()
-            lengths = [byte % 16 for byte in rng.randbytes(PADDINGS)]  # 0 to 15 characters, as the API sends
+            pool = padding[: 15 * PADDINGS].translate(_TO_ALNUM)
+            lengths = [byte % 16 for byte in padding[15 * PADDINGS : 16 * PADDINGS]]  # 0 to 15 characters
             self._paddings = [
                 b',"obfuscation":"' + pool[15 * i : 15 * i + n] + b'"}\n\n' for i, n in enumerate(lengths)
             ]

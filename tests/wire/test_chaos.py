@@ -43,8 +43,8 @@ async def test_a_fresh_server_with_the_same_seed_replays_the_same_chaos(start_se
     other = await outcomes(await start_server([write_scenario.folder], seed=12, chaos=CHAOS))
     assert first == second
     assert first != other
-    statuses = {entry[0] for entry in first}
-    assert 200 in statuses and len(statuses) > 1  # some requests are spared, some hit
+    hit = [entry for entry in first if len(entry) == 3 and entry[1]]  # a faults header came back
+    assert 0 < len(hit) < len(first)  # at these odds some requests are spared, some hit
 
 
 async def test_each_response_names_its_drawn_faults_in_a_header_and_the_log(start_server, write_scenario, caplog):
