@@ -160,16 +160,28 @@ def startup(files: int) -> dict:
     return {"files": len(loaded), "seconds": round(statistics.median(times), 3)}
 
 
+def settled_tasks(server: Server, seconds: float = 10.0) -> int:
+    """The server's task count once streams from earlier runs have wound down."""
+    deadline = time.monotonic() + seconds
+    count = server.health()["tasks"]
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = server.health()["tasks"]
+        if now >= count:
+            return now
+        count = now
+    return count
+
+
 def soak(server: Server, streams: int, rounds: int, concurrency: int) -> dict:
-    baseline = server.health()["tasks"]
+    baseline = settled_tasks(server)
     rss = []
     per_round = streams // rounds
     for _ in range(rounds):
         client("soak", server.url, "--streams", str(per_round), "--concurrency", str(concurrency))
         time.sleep(0.5)
         rss.append(server.rss_bytes())
-    time.sleep(1.0)
-    tasks = server.health()["tasks"]
+    tasks = settled_tasks(server)
     settled, final = rss[0], rss[-1]
     return {"streams": per_round * rounds, "abandoned": per_round * rounds // 2, "tasks_before": baseline,
             "tasks_after": tasks, "rss_settled_mib": round(settled / 2**20, 1),
