@@ -100,7 +100,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     return await respond(request, scenario, ask, openai_chat)
 
 
-async def respond(request: web.Request, scenario, ask, dialect, reshape=None) -> web.StreamResponse:
+async def respond(request: web.Request, scenario, ask, dialect, reshape=None, settle=None) -> web.StreamResponse:
     """Plan the response for ``scenario`` and play it: the part every route shares."""
     start = request[ARRIVED] if ARRIVED in request else asyncio.get_running_loop().time()
     state = request.app[STATE]
@@ -117,6 +117,7 @@ async def respond(request: web.Request, scenario, ask, dialect, reshape=None) ->
         created=int(time.time()),
         chaos=state.settings.chaos,
         reshape=reshape,
+        settle=settle,
     )
     labels = (("X-Mockllm-Scenario", scenario.name), ("X-Mockllm-Attempt", str(attempt)))
     if script.faults:

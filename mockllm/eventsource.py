@@ -84,3 +84,18 @@ def last_event_id(header: str | None) -> int | None:
 
 
 _DIGITS = len(str(sys.maxsize)) - 1  # counts this long convert exactly; longer ones are past any reply
+
+
+def nothing_left_is_finished(script: Script) -> Script:
+    """After the faults: a resumed stream with no event left to send is over.
+
+    A fault can remove what numbering left to resume (``no_done`` takes the
+    final ``[DONE]``); answering 200 with only ``retry:`` would make the
+    browser reconnect forever, so it is a 204 instead.
+    """
+    if not script.respond or script.status != 200 or not script.streaming or script.end is not End.EOF:
+        return script  # a fault answers otherwise: a status, a cut, a stall
+    if any(not beat.data.startswith(b"retry:") for beat in script.beats):
+        return script
+    return finished(script)
+

@@ -36,10 +36,12 @@ def plan(
     created: int = 0,
     chaos: Chaos = Chaos(),
     reshape: Callable[[script.Script], script.Script] | None = None,
+    settle: Callable[[script.Script], script.Script] | None = None,
 ) -> script.Script:
     """The script for one response: compiled, reshaped for its route (ids and
     resume for EventSource), then the attempt's faults and any drawn by chaos
-    (the server's ``--chaos`` and the scenario's own)."""
+    (the server's ``--chaos`` and the scenario's own), then settled by the
+    route once the faults are known (EventSource: nothing left is a 204)."""
     rng = response_rng(seed, scenario, session, attempt)
     compiled = script.compile(scenario, ask, dialect, rng=rng, speed=speed, created=created)
     if reshape is not None:
@@ -47,4 +49,5 @@ def plan(
     chaos_seed = rng.getrandbits(64)  # drawn always, so chaos never shifts other draws
     chaos = chaos + (scenario.chaos or Chaos())
     drawn = faults.chaos.draw(chaos, compiled, faults.FAULTS, random.Random(chaos_seed)) if chaos else []
-    return faults.apply(compiled, [*scenario.faults_for(attempt), *drawn], rng, speed)
+    final = faults.apply(compiled, [*scenario.faults_for(attempt), *drawn], rng, speed)
+    return settle(final) if settle is not None else final

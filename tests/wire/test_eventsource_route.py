@@ -508,3 +508,18 @@ async def test_faults_apply_to_a_resumed_stream_counting_from_the_resume_point(s
     assert ids(received) == [str(n) for n in range(1, 12)]
     assert received[-1].data == "[DONE]"
     assert text_of(received) == "".join(tokens)
+
+
+async def test_a_resume_with_nothing_left_after_the_faults_is_a_204(start_server, write_scenario):
+    # no_done removes the final [DONE] that numbering left to resume after the
+    # finish event: a 200 with only retry: would make EventSource reconnect forever.
+    write_scenario("nodone", 'reply: {tokens: ["a", " b"]}\nfaults: [no_done]\n')
+    server = await start_server([write_scenario.folder])
+    async with aiohttp.ClientSession() as session:
+        url = server.url + "/v1/stream/nodone?format=content"
+        async with session.get(url) as first:
+            body = await first.read()
+        assert b"id: 2\n" in body and b"[DONE]" not in body
+        async with session.get(url, headers={"Last-Event-ID": "2"}) as resumed:
+            assert resumed.status == 204
+            assert await resumed.read() == b""
