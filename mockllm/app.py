@@ -187,8 +187,8 @@ async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
     Handlers add what they learn to ``request[EXCHANGE]``; a cancelled handler
     (the client went away) is recorded before the cancellation goes on.
     """
-    if request.path.startswith("/_mockllm/") or request.method == "OPTIONS":
-        return await handler(request)
+    if request.method == "OPTIONS" or request.path == "/" or request.path.startswith(("/_mockllm/", "/static/")):
+        return await handler(request)  # not an API exchange: the control plane and the sandbox
     loop = asyncio.get_running_loop()
     start = loop.time()
     arrived = time.time()

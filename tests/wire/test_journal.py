@@ -251,3 +251,12 @@ async def test_the_journal_filters_by_scenario_session_and_outcome(start_server,
     assert [e["id"] for e in await entries(server, scenario="ok", session="b")] == [3]
     assert await entries(server, scenario="nope") == []
     assert len(await entries(server)) == 3
+
+
+async def test_the_sandbox_page_and_its_files_are_not_exchanges(builtin):
+    async with aiohttp.ClientSession() as session:
+        for path in ("/", "/static/client.js", "/_mockllm/health"):
+            async with session.get(builtin.url + path) as response:
+                assert response.status == 200
+        async with session.get(builtin.url + "/_mockllm/journal") as response:
+            assert (await response.json())["entries"] == []
