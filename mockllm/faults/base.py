@@ -99,6 +99,7 @@ class Fault:
     stream_only: ClassVar[bool] = True  # ignored for ``stream: false``
     can_precede_headers: ClassVar[bool] = False  # accepts ``before: headers``
     default_trigger: ClassVar[Trigger] = Trigger(after=0)
+    always_shown: ClassVar[tuple[str, ...]] = ()  # parameters a label names even at their default
 
     def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
         raise NotImplementedError
@@ -107,13 +108,16 @@ class Fault:
         """Whether the fault still applies to a non-streamed response."""
         return not self.stream_only
 
-    def describe(self) -> str:
-        params = ",".join(
+    def describe(self, trigger: str = "") -> str:
+        """``name(trigger,key=value,...)``: the parameters that differ from their
+        defaults, and those in ``always_shown``."""
+        params = [trigger] if trigger else []
+        params += [
             f"{f.metadata.get('key', f.name)}={_show(getattr(self, f.name))}"
             for f in dataclasses.fields(self)
-            if getattr(self, f.name) != f.default
-        )
-        return f"{self.name}({params})" if params else self.name
+            if f.name in self.always_shown or getattr(self, f.name) != f.default
+        ]
+        return f"{self.name}({','.join(params)})" if params else self.name
 
 
 def _show(value: object) -> str:
@@ -134,11 +138,8 @@ class FaultSpec:
     probability: float = 1.0
 
     def describe(self) -> str:
-        text = self.fault.describe()
-        if self.trigger is not None and self.trigger != self.fault.default_trigger:
-            inner = text[len(self.fault.name) + 1 : -1] if text.endswith(")") else ""
-            text = f"{self.fault.name}({','.join(filter(None, [self.trigger.describe(), inner]))})"
-        return text
+        shown = self.trigger is not None and self.trigger != self.fault.default_trigger
+        return self.fault.describe(self.trigger.describe() if shown else "")
 
 
 # -- field helpers: the metadata is the schema parse.py reads ----------------

@@ -86,21 +86,13 @@ class Status(Fault):
 
     name = "status"
     stream_only = False
+    always_shown = ("code",)  # the code is what a reader of a label looks for
 
     code: int = count(500, minimum=100, doc="the HTTP status")
     message: str | None = text(None, doc="the error message (default: the real API's for that status)")
     type: str | None = text(None, doc="the error type (default: the real API's)")
     error_code: str | None = text(None, doc="the error's `code` field (default: the real API's)")
     headers: tuple = headers("extra response headers; 429 sends retry-after and x-ratelimit-* by default")
-
-    def describe(self) -> str:
-        # The code is always shown, default or not: it is what a reader looks for.
-        # (Fault.describe by name: zero-argument super() fails in a slots dataclass.)
-        text = Fault.describe(self)
-        if "code=" in text:
-            return text
-        others = text[len("status(") : -1] if text != "status" else ""
-        return f"status(code={self.code}{',' + others if others else ''})"
 
     def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
         kind, code, message = _STATUS_ERRORS.get(
