@@ -96,18 +96,13 @@ async def add_scenario(request: web.Request) -> web.Response:
     try:
         scenario = parse_text(text, "<request>")  # JSON is YAML, so both parse here
     except ScenarioErrors as exc:
-        problems = [{"line": p.line, "message": p.message} for p in exc.problems]
-        first = exc.problems[0]
-        body = {
-            "error": {
-                "message": "; ".join(f"line {p.line}: {p.message}" for p in exc.problems),
-                "type": "invalid_request_error",
-                "param": first.keypath,
-                "code": "invalid_scenario",
-            },
-            "problems": problems,
-        }
-        return web.json_response(body, status=422)
+        raise RequestError(
+            422,
+            "; ".join(f"line {p.line}: {p.message}" for p in exc.problems),
+            param=exc.problems[0].keypath,
+            code="invalid_scenario",
+            details={"problems": [{"line": p.line, "message": p.message} for p in exc.problems]},
+        ) from None
     scenario = dataclasses.replace(scenario, source="(added at run time)")
     replaced = state.scenarios.add(scenario)
     return web.json_response({"name": scenario.name, "replaced": replaced}, status=200 if replaced else 201)

@@ -51,6 +51,7 @@ class RequestError(MockllmError):
         param: str | None = None,
         code: str | None = None,
         headers: Mapping[str, str] | None = None,
+        details: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -59,3 +60,4 @@ class RequestError(MockllmError):
         self.param = param
         self.code = code
         self.headers = dict(headers or {})
+        self.details = dict(details or {})  # more top-level keys beside "error" (a scenario's problems)

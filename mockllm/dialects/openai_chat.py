@@ -124,7 +124,7 @@ def _text_of(content: object) -> str:
 def error_body(error: RequestError) -> bytes:
     """The API's error object, 4-space pretty-printed with a trailing newline."""
     body = {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
-    return (_PRETTY(body) + "\n").encode("utf-8")
+    return (_PRETTY({**body, **error.details}) + "\n").encode("utf-8")
 
 
 ERROR_CONTENT_TYPE = "application/json; charset=utf-8"
