@@ -40,6 +40,11 @@ class Library:
         return list(self.scenarios)
 
 
+def resolve(path: str | Path) -> Path:
+    """A ``--scenarios`` value as a path: ``builtin`` names the built-in library."""
+    return builtin_dir() if str(path) == BUILTIN else Path(path)
+
+
 def scenario_files(path: Path) -> list[Path]:
     if path.is_dir():
         return sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
@@ -54,9 +59,8 @@ def load_scenarios(paths: Iterable[str | Path]) -> list[Scenario]:
     problems: list[ScenarioError] = []
     seen: dict[str, Scenario] = {}
     for path in paths:
-        path = builtin_dir() if str(path) == BUILTIN else Path(path)
         try:
-            files = scenario_files(path)
+            files = scenario_files(resolve(path))
         except ScenarioErrors as exc:
             problems.extend(exc.problems)
             continue

@@ -12,12 +12,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
-from pathlib import Path
 
 from aiohttp import web
 
 from .errors import ScenarioErrors
-from .library import BUILTIN, SUFFIXES, builtin_dir
+from .library import BUILTIN, resolve, scenario_files
 
 INTERVAL = 0.5
 log = logging.getLogger("mockllm")
@@ -27,13 +26,14 @@ def snapshot(paths: Iterable[str]) -> dict[str, tuple[int, int]]:
     """Each scenario file under ``paths`` with its modification time and size."""
     seen: dict[str, tuple[int, int]] = {}
     for path in paths:
-        root = builtin_dir() if path == BUILTIN else Path(path)
-        files = root.rglob("*") if root.is_dir() else [root]
+        try:
+            files = scenario_files(resolve(path))
+        except ScenarioErrors:
+            continue  # missing for now: its return is a change like any other
         for file in files:
-            if file.suffix in SUFFIXES or file == root:
-                with contextlib.suppress(OSError):
-                    stat = file.stat()
-                    seen[str(file)] = (stat.st_mtime_ns, stat.st_size)
+            with contextlib.suppress(OSError):  # deleted since it was listed
+                stat = file.stat()
+                seen[str(file)] = (stat.st_mtime_ns, stat.st_size)
     return seen
 
 
