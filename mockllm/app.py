@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import time
@@ -122,7 +121,6 @@ async def respond(request: web.Request, scenario, ask, dialect, reshape=None, se
     labels = (("X-Mockllm-Scenario", scenario.name), ("X-Mockllm-Attempt", str(attempt)))
     if script.faults:
         labels += (("X-Mockllm-Faults", "; ".join(script.faults)),)  # labels are one line of ASCII
-    script = dataclasses.replace(script, headers=script.headers + labels)
     played = player.Played()
     request[EXCHANGE].update(
         scenario=scenario.name, session=session, attempt=attempt, faults=script.faults,
@@ -131,7 +129,7 @@ async def respond(request: web.Request, scenario, ask, dialect, reshape=None, se
     # The stream plays in a task of its own, so that each of its many wake-ups
     # resumes one coroutine instead of the whole chain of middlewares above.
     # Cancelling the handler (the client left) cancels the task it awaits.
-    return await asyncio.get_running_loop().create_task(player.play(request, script, start, played))
+    return await asyncio.get_running_loop().create_task(player.play(request, script, start, played, labels))
 
 
 async def models(request: web.Request) -> web.Response:
@@ -146,19 +144,27 @@ async def models(request: web.Request) -> web.Response:
 async def json_body(request: web.Request) -> object:
     """The decoded JSON body; 400 for bytes that are not UTF-8 JSON, 413 past the cap."""
     raw = await request.read()
-    if EXCHANGE in request:
-        request[EXCHANGE]["request"] = request_summary(raw)
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_not_json)
+        body = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
     except UnicodeDecodeError:
+        _note_request(request, raw)
         raise RequestError(400, "The request body is not valid UTF-8.") from None
     except (ValueError, RecursionError) as exc:  # RecursionError: nesting too deep to decode
+        _note_request(request, raw)
         reason = exc if isinstance(exc, ValueError) else "nested too deeply"
         raise RequestError(
             400,
             f"We could not parse the JSON body of your request ({reason}). "
             "The API expects a JSON object as the request body.",
         ) from None
+    _note_request(request, raw, body)
+    return body
+
+
+def _note_request(request: web.Request, raw: bytes, *decoded: object) -> None:
+    """Keep what the journal shows of the body (decoded once, when it was)."""
+    if EXCHANGE in request:
+        request[EXCHANGE]["request"] = request_summary(raw, *decoded)
 
 
 def _not_json(constant: str) -> object:
@@ -217,12 +223,13 @@ async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
             duration=round(loop.time() - start, 6),
             **exchange,
         )
-        log.info(
-            "%s %s %s scenario=%s session=%s attempt=%s faults=%s outcome=%s tokens=%d bytes=%d %.3fs",
-            entry.method, entry.route, entry.status or "-", entry.scenario or "-", entry.session or "-",
-            entry.attempt or "-", "; ".join(entry.faults) or "-", entry.outcome.value, entry.tokens,
-            entry.bytes, entry.duration,
-        )
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "%s %s %s scenario=%s session=%s attempt=%s faults=%s outcome=%s tokens=%d bytes=%d %.3fs",
+                entry.method, entry.route, entry.status or "-", entry.scenario or "-", entry.session or "-",
+                entry.attempt or "-", "; ".join(entry.faults) or "-", entry.outcome.value, entry.tokens,
+                entry.bytes, entry.duration,
+            )
 
 
 def _retry_count(value: str) -> int | None:

@@ -70,9 +70,12 @@ class Journal:
         self._entries.clear()
 
 
-def request_summary(raw: bytes) -> Any:
+def request_summary(raw: bytes, *decoded: Any) -> Any:
     """What a record keeps of a request body: the JSON value when it is small,
-    else its first ``BODY_LIMIT`` characters."""
+    else its first ``BODY_LIMIT`` characters. ``decoded``: the value, when the
+    caller has already decoded it."""
+    if decoded and len(raw) <= BODY_LIMIT:  # bytes bound characters: it is small
+        return decoded[0]
     text = raw.decode("utf-8", "replace")
     if len(text) > BODY_LIMIT:
         return text[:BODY_LIMIT] + "…"

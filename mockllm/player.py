@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import operator
 import socket
 import struct
 import sys
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from .journal import Outcome
-from .script import End, Script
+from .script import Beat, End, Script
 
 DRAIN_LIMIT = 2.0  # seconds to wait for written bytes to be acknowledged before a reset
 # After the peer's kernel has the bytes, give the client a moment to read them:
@@ -43,12 +44,17 @@ class Played:
 
     @property
     def tokens(self) -> int:
-        return sum(beat.tokens for beat in self.script.beats[: self.written]) if self.script else 0
+        return sum(map(_tokens_of, self._sent()))
 
     @property
     def bytes(self) -> int:
-        sent = sum(len(beat.data) for beat in self.script.beats[: self.written]) if self.script else 0
-        return sent + self.extra_bytes
+        return sum(map(len, map(_data_of, self._sent()))) + self.extra_bytes
+
+    def _sent(self) -> tuple[Beat, ...]:
+        return self.script.beats[: self.written] if self.script else ()
+
+
+_tokens_of, _data_of = operator.attrgetter("tokens"), operator.attrgetter("data")
 
 
 async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
@@ -57,11 +63,14 @@ async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None
         await asyncio.sleep(delay)
 
 
-async def play(request: web.Request, script: Script, start: float, played: Played) -> web.StreamResponse:
-    """Send ``script`` as the response to ``request``; record progress in ``played``."""
+async def play(
+    request: web.Request, script: Script, start: float, played: Played, labels: tuple[tuple[str, str], ...] = ()
+) -> web.StreamResponse:
+    """Send ``script`` as the response to ``request``, with the ``labels``
+    headers added to its own; record progress in ``played``."""
     loop = asyncio.get_running_loop()
     played.script = script
-    response = web.StreamResponse(status=script.status, headers=script.headers)
+    response = web.StreamResponse(status=script.status, headers=script.headers + labels)
     if not script.streaming:
         response.content_length = len(script.body)
     try:

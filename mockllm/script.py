@@ -96,12 +96,13 @@ def _text_events(pieces: tuple[str, ...]) -> tuple[events.Text, ...]:
     return tuple(events.Text(piece) for piece in pieces)
 
 
-def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: random.Random):
-    """The events of a reply with their offsets in seconds (before ``speed``).
+def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: random.Random | None):
+    """The events of a reply and, beside them, their offsets in seconds (before ``speed``).
 
     The opening event goes with the headers at 0, the first content token
     ``first_token`` later, each further token ``per_token`` after the one
     before it, and the finish one ``per_token`` after the last token.
+    Two columns rather than pairs: the compile joins them without a step per token.
     """
     content: list[events.Event] = list(_text_events(reply.tokens))
     for index, (call, call_id) in enumerate(zip(reply.tool_calls, call_ids)):
@@ -114,18 +115,24 @@ def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: r
         jitter, uniform = timing.jitter, rng.uniform
         gaps = [max(0.0, timing.first_token + uniform(-jitter, jitter))]
         gaps += [max(0.0, timing.per_token + uniform(-jitter, jitter)) for _ in range(len(content))]
-        offsets = list(itertools.accumulate(gaps))
+        offsets = [0.0, *itertools.accumulate(gaps)]
     else:
-        offsets = [timing.first_token + i * timing.per_token for i in range(len(content) + 1)]
-    finish_at = offsets[len(content)] if content else offsets[0]
+        offsets = [0.0, *_even_offsets(timing.first_token, timing.per_token, len(content) + 1)]
+    finish_at = offsets[len(content) + 1] if content else offsets[1]
+    del offsets[len(content) + 1 :]
 
     opening = events.Start("" if reply.tokens or not reply.tool_calls else None)
-    plan: list[tuple[float, events.Event]] = [(0.0, opening), *zip(offsets, content)]
-    plan.append((finish_at, events.Finish(reply.finish_reason)))
+    closing: list[events.Event] = [events.Finish(reply.finish_reason)]
     if ask.include_usage:
-        plan.append((finish_at, events.Usage(ask.prompt_tokens, completion_tokens(reply))))
-    plan.append((finish_at, events.Done()))
-    return plan
+        closing.append(events.Usage(ask.prompt_tokens, completion_tokens(reply)))
+    closing.append(events.Done())
+    offsets += [finish_at] * len(closing)
+    return offsets, [opening, *content, *closing]
+
+
+@functools.lru_cache(maxsize=1024)
+def _even_offsets(first: float, step: float, count: int) -> tuple[float, ...]:
+    return tuple(first + i * step for i in range(count))
 
 
 def step_timeline(steps: tuple[Step, ...], ask: Ask, new_call_id: Callable[[], str]):
@@ -166,6 +173,7 @@ def completion_tokens(reply: Reply) -> int:
     return len(reply.tokens) + sum(1 + len(tokens.fragments(c.arguments)) for c in reply.tool_calls)
 
 
+@functools.lru_cache(maxsize=1024)
 def fingerprint(name: str) -> str:
     return "fp_" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:10]
 
@@ -201,22 +209,25 @@ def compile(
         steps_plan, end, end_at = step_timeline(
             scenario.steps, ask, lambda: dialect.random_id(ids_rng, "call_", 24)
         )
-        plan = [(at / speed, event) for at, event in steps_plan]
+        offsets, stream = [at for at, _ in steps_plan], [event for _, event in steps_plan]
         end_at = None if end_at is None else end_at / speed
     else:
-        plan = [(at / speed, event) for at, event in timeline(reply, scenario.timing, ask, call_ids, timing_rng)]
+        offsets, stream = timeline(reply, scenario.timing, ask, call_ids, timing_rng)
+    if speed != 1:
+        offsets = [at / speed for at in offsets]
     first_token_ms = round(scenario.timing.first_token / speed * 1000)
     headers = dialect.headers(ids_rng, streaming=ask.stream, processing_ms=first_token_ms)
     if not ask.stream:
         # The whole body is ready when the stream would have finished.
-        ready = max([at for at, _ in plan] + [end_at or 0.0])
+        ready = max([*offsets, end_at or 0.0])
         body = encoder.completion(reply, call_ids, ask.prompt_tokens, completion_tokens(reply))
         beat = Beat(ready, body, completion_tokens(reply))
         return Script(200, headers, (beat,), headers_at=ready, streaming=False, encoder=encoder)
-    encoded = encoder.encode_all([event for _, event in plan])
-    beats = tuple(
-        Beat(at, data, _TOKENS.get(type(event), 0), event)
-        for (at, event), data in zip(plan, encoded)
-        if data  # a format may have no frame for an event
-    )
+    # Beats are built by C-level maps, not a Python step per token: every
+    # token of every response passes here.
+    encoded = encoder.encode_all(stream)
+    counts = map(_TOKENS.get, map(type, stream), itertools.repeat(0))
+    beats = tuple(map(tuple.__new__, itertools.repeat(Beat), zip(offsets, encoded, counts, stream)))
+    if b"" in encoded:
+        beats = tuple(beat for beat in beats if beat.data)  # a format may have no frame for an event
     return Script(200, headers, beats, end=end, end_at=end_at, encoder=encoder)

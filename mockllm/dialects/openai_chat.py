@@ -9,10 +9,12 @@ a content chunk costs one ``json.dumps`` of its token.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
+import operator
 import random
 import string
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from .. import events, sse, tokens
 from ..errors import RequestError
@@ -179,10 +181,35 @@ def headers(rng: random.Random, *, streaming: bool, processing_ms: int) -> tuple
 PADDINGS = 16  # distinct obfuscation paddings drawn per response, used in turn
 
 
+_TEXT_TAIL = b',"logprobs":null,"finish_reason":null}]'
+
+
 @functools.lru_cache(maxsize=65536)
 def _content_delta(text: str) -> bytes:
     """A text token's delta; tokens recur across responses, so each is encoded once."""
     return b'{"content":' + _DUMPS(text).encode("utf-8") + b"}"
+
+
+@functools.lru_cache(maxsize=65536)
+def _content_rest(text: str) -> bytes:
+    """A text chunk after its head (id, created, model) and before its padding."""
+    return _content_delta(text) + _TEXT_TAIL
+
+
+@functools.lru_cache(maxsize=256)
+def _start_delta(content: str | None) -> bytes:
+    delta = {"role": "assistant", "content": content}
+    if content is not None:
+        delta["refusal"] = None
+    return _DUMPS(delta).encode("utf-8")
+
+
+@functools.lru_cache(maxsize=256)
+def _json_string(text: str) -> bytes:
+    return _DUMPS(text).encode("utf-8")
+
+
+_text_of_event = operator.attrgetter("text")
 
 
 class Encoder:
@@ -205,6 +232,7 @@ class Encoder:
         )
         self._head = (common + ('"usage":null,' if ask.include_usage else "")).encode("utf-8")
         self._usage_head = common.encode("utf-8")
+        self._text_head = self._head + b'"choices":[{"index":0,"delta":'
         self._paddings = [b"}\n\n"]
         if ask.include_obfuscation:
             pool = padding[: 15 * PADDINGS].translate(_TO_ALNUM)
@@ -230,12 +258,9 @@ class Encoder:
                         "function": {"name": name, "arguments": ""}}
                 return self._chunk(_DUMPS({"tool_calls": [call]}).encode("utf-8"))
             case events.Start(content):
-                delta = {"role": "assistant", "content": content}
-                if content is not None:
-                    delta["refusal"] = None
-                return self._chunk(_DUMPS(delta).encode("utf-8"))
+                return self._chunk(_start_delta(content))
             case events.Finish(reason):
-                return self._chunk(b"{}", _DUMPS(reason).encode("utf-8"))
+                return self._chunk(b"{}", _json_string(reason))
             case events.Usage(prompt_tokens, completion_tokens):
                 usage = _DUMPS(usage_object(prompt_tokens, completion_tokens)).encode("utf-8")
                 return self._frame((self._usage_head, b'"usage":', usage, b',"choices":[]'))
@@ -251,20 +276,23 @@ class Encoder:
         raise TypeError(f"cannot encode {event!r}")
 
     def encode_all(self, stream: list[events.Event]) -> list[bytes]:
-        """``encode`` for a whole stream, with text chunks (most of any stream)
-        built inline: this runs once per token of every response."""
-        head = self._head + b'"choices":[{"index":0,"delta":'
-        tail = b',"logprobs":null,"finish_reason":null}]'
-        paddings, count = self._paddings, len(self._paddings)
-        join, delta, text_event = b"".join, _content_delta, events.Text
-        out = []
-        for event in stream:
-            if type(event) is text_event:
-                out.append(join((head, delta(event.text), tail, paddings[self._frames % count])))
-                self._frames += 1
+        """``encode`` for a whole stream. Runs of text chunks, most of any
+        stream, are joined from cached parts without a Python-level step per
+        token: this runs for every token of every response."""
+        out: list[bytes] = []
+        for kind, run in itertools.groupby(stream, type):
+            if kind is events.Text:
+                out += self._texts(list(run))
             else:
-                out.append(self.encode(event))
+                out += map(self.encode, run)
         return out
+
+    def _texts(self, run: list[events.Text]) -> Iterator[bytes]:
+        first = self._frames % len(self._paddings)
+        self._frames += len(run)
+        paddings = itertools.islice(itertools.cycle(self._paddings), first, None)
+        rests = map(_content_rest, map(_text_of_event, run))
+        return map(b"".join, zip(itertools.repeat(self._text_head), rests, paddings))
 
     def error_response(self, error: RequestError) -> tuple[str, bytes]:
         """The content type and body of an HTTP error in this API's shape."""

@@ -55,7 +55,9 @@ def compile(text: str, ask: Ask = STREAM, seed: int = 7, speed: float = 1.0) -> 
 
 def timeline(text: str, ask: Ask = STREAM, seed: int = 7) -> list[tuple[float, events.Event]]:
     s = scenario(text)
-    return script.timeline(s.reply, s.timing, ask, ["call_1"], random.Random(seed))
+    offsets, stream = script.timeline(s.reply, s.timing, ask, ["call_1"], random.Random(seed))
+    assert len(offsets) == len(stream)
+    return list(zip(offsets, stream))
 
 
 def chunk(beat: script.Beat) -> dict:
