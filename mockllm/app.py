@@ -117,6 +117,7 @@ async def respond(request: web.Request, scenario, ask, dialect, reshape=None, se
         chaos=state.settings.chaos,
         reshape=reshape,
         settle=settle,
+        framed=True,
     )
     labels = (("X-Mockllm-Scenario", scenario.name), ("X-Mockllm-Attempt", str(attempt)))
     if script.faults:

@@ -76,3 +76,5 @@ Event = Start | Text | ToolCallStart | ToolCallArguments | Finish | Usage | Done
 
 # Events that carry model output; ``after: N`` triggers count these.
 CONTENT = (Text, ToolCallArguments)
+# Events that are one choice's delta: a dialect frames them all alike.
+CHUNKS = (Start, Text, ToolCallStart, ToolCallArguments, Finish)

@@ -23,6 +23,7 @@ HEADERS = (("Cache-Control", "no-cache"),)
 
 def numbered(script: Script, *, retry: float, last_event_id: int | None = None) -> Script:
     """``script`` with ids and a ``retry:`` line, resumed after ``last_event_id``."""
+    script = script.materialized()
     beats: list[Beat] = []
     number = 0
     resume_from = 0.0

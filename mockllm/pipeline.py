@@ -37,11 +37,15 @@ def plan(
     chaos: Chaos = Chaos(),
     reshape: Callable[[script.Script], script.Script] | None = None,
     settle: Callable[[script.Script], script.Script] | None = None,
+    framed: bool = False,
 ) -> script.Script:
     """The script for one response: compiled, reshaped for its route (ids and
     resume for EventSource), then the attempt's faults and any drawn by chaos
     (the server's ``--chaos`` and the scenario's own), then settled by the
-    route once the faults are known (EventSource: nothing left is a 204)."""
+    route once the faults are known (EventSource: nothing left is a 204).
+
+    ``framed``: the player asks to keep the script framed (``Script.framed``)
+    when nothing rewrites its bytes; everyone else gets the final bytes."""
     rng = response_rng(seed, scenario, session, attempt)
     compiled = script.compile(scenario, ask, dialect, rng=rng, speed=speed, created=created)
     if reshape is not None:
@@ -50,4 +54,6 @@ def plan(
     chaos = chaos + (scenario.chaos or Chaos())
     drawn = faults.chaos.draw(chaos, compiled, faults.FAULTS, random.Random(chaos_seed)) if chaos else []
     final = faults.apply(compiled, [*scenario.faults_for(attempt), *drawn], rng, speed)
+    if not framed:
+        final = final.materialized()
     return settle(final) if settle is not None else final

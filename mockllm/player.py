@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from .journal import Outcome
-from .script import Beat, End, Script
+from .script import End, Script
 
 DRAIN_LIMIT = 2.0  # seconds to wait for written bytes to be acknowledged before a reset
 # After the peer's kernel has the bytes, give the client a moment to read them:
@@ -33,28 +33,20 @@ READ_GRACE = 0.05
 
 @dataclass(slots=True)
 class Played:
-    """What actually went out: filled in as the script plays. Only the count
-    of beats written is kept up on the hot path; the rest follows from it."""
+    """What actually went out: filled in as the script plays."""
 
     script: Script | None = None
     outcome: Outcome = Outcome.COMPLETED
     status: int = 0
     written: int = 0  # beats of the script written so far
-    extra_bytes: int = 0  # written beyond the beats (keepalive comments)
+    bytes: int = 0  # body bytes written (beats and keepalive comments)
 
     @property
     def tokens(self) -> int:
-        return sum(map(_tokens_of, self._sent()))
-
-    @property
-    def bytes(self) -> int:
-        return sum(map(len, map(_data_of, self._sent()))) + self.extra_bytes
-
-    def _sent(self) -> tuple[Beat, ...]:
-        return self.script.beats[: self.written] if self.script else ()
+        return sum(map(_tokens_of, self.script.beats[: self.written])) if self.script else 0
 
 
-_tokens_of, _data_of = operator.attrgetter("tokens"), operator.attrgetter("data")
+_tokens_of = operator.attrgetter("tokens")
 
 
 async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
@@ -82,12 +74,15 @@ async def play(
         played.status = script.status
         # The hot path: a sleep (only when the beat is not yet due) and a write.
         time, write = loop.time, response.write
-        for beat in script.beats:
+        frame = script.encoder.frame if script.framed else None
+        for index, beat in enumerate(script.beats):
             delay = start + beat.at - time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            await write(beat.data)
+            data = beat.data if frame is None else frame(index, beat)
+            await write(data)
             played.written += 1
+            played.bytes += len(data)
         if script.end_at is not None:
             await _sleep_until(loop, start + script.end_at)
         await _end(request, response, script, played)
@@ -127,7 +122,7 @@ async def _hang(response: web.StreamResponse | None, keepalive: tuple[float, byt
         deadline += interval
         await _sleep_until(loop, deadline)
         await response.write(data)
-        played.extra_bytes += len(data)
+        played.bytes += len(data)
 
 
 async def reset(request: web.Request) -> None:

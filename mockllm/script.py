@@ -65,10 +65,23 @@ class Script:
     ignored: tuple[str, ...] = ()  # faults skipped because the response is not streamed
     # The dialect's encoder for this response, for faults that add events.
     encoder: Any = dataclasses.field(default=None, compare=False, repr=False)
+    # True: each beat's data is only its event's body, and ``encoder.frame``
+    # adds the response's own part (OpenAI: the id and padding) as it is
+    # written. Compiled scripts start so, and no response holds bytes of its
+    # own per token; whatever reads or rewrites bytes asks for ``materialized``.
+    framed: bool = False
 
     @property
     def body(self) -> bytes:
-        return b"".join(beat.data for beat in self.beats)
+        return b"".join(beat.data for beat in self.materialized().beats)
+
+    def materialized(self) -> Script:
+        """The script with the final bytes in every beat."""
+        if not self.framed:
+            return self
+        frame = self.encoder.frame
+        beats = tuple(beat._replace(data=frame(i, beat)) for i, beat in enumerate(self.beats))
+        return dataclasses.replace(self, beats=beats, framed=False)
 
     def shifted(self, seconds: float, start: int, *, headers: bool = False) -> Script:
         """Beats from ``start`` on (and the end, and optionally the headers) ``seconds`` later."""
@@ -165,8 +178,8 @@ def step_timeline(steps: tuple[Step, ...], ask: Ask, new_call_id: Callable[[], s
     return plan, End.EOF, None
 
 
-_TOKENS = {kind: 1 for kind in events.CONTENT}
-PADDING_BYTES = 256  # random bytes a dialect may use for padding (OpenAI's obfuscation)  # content tokens an event carries
+_TOKENS = {kind: 1 for kind in events.CONTENT}  # content tokens an event carries
+PADDING_BYTES = 2  # random bytes a dialect may use for padding (OpenAI's obfuscation)
 
 
 def completion_tokens(reply: Reply) -> int:
@@ -205,12 +218,16 @@ def compile(
         padding=padding,
     )
     end, end_at = End.EOF, None
+    # A steady reply says the same at the same times in every response.
+    steady = scenario.steps is None and not scenario.timing.jitter and all(c.id for c in reply.tool_calls)
     if scenario.steps is not None:
         steps_plan, end, end_at = step_timeline(
             scenario.steps, ask, lambda: dialect.random_id(ids_rng, "call_", 24)
         )
         offsets, stream = [at for at, _ in steps_plan], [event for _, event in steps_plan]
         end_at = None if end_at is None else end_at / speed
+    elif steady and ask.stream:
+        offsets, stream = [], []  # its beats are shared: _steady_beats, below
     else:
         offsets, stream = timeline(reply, scenario.timing, ask, call_ids, timing_rng)
     if speed != 1:
@@ -223,11 +240,38 @@ def compile(
         body = encoder.completion(reply, call_ids, ask.prompt_tokens, completion_tokens(reply))
         beat = Beat(ready, body, completion_tokens(reply))
         return Script(200, headers, (beat,), headers_at=ready, streaming=False, encoder=encoder)
-    # Beats are built by C-level maps, not a Python step per token: every
-    # token of every response passes here.
-    encoded = encoder.encode_all(stream)
+    if steady:
+        beats = _steady_beats(dialect, reply, scenario.timing, speed)
+        if ask.include_usage:  # the one event whose body depends on the request
+            usage = events.Usage(ask.prompt_tokens, completion_tokens(reply))
+            beats = beats[:-1] + _beats((beats[-1].at,), (usage,), encoder) + beats[-1:]
+    else:
+        beats = _beats(offsets, stream, encoder)
+    return Script(200, headers, beats, end=end, end_at=end_at, encoder=encoder, framed=True)
+
+
+def _beats(offsets: Sequence[float], stream: Sequence[events.Event], encoder: Any) -> tuple[Beat, ...]:
+    """The beats of events at their offsets, each holding its body (``Script.framed``)."""
+    bodies = encoder.bodies(stream)
     counts = map(_TOKENS.get, map(type, stream), itertools.repeat(0))
-    beats = tuple(map(tuple.__new__, itertools.repeat(Beat), zip(offsets, encoded, counts, stream)))
-    if b"" in encoded:
+    # tuple.__new__ over zipped columns: a C-level step per beat, not a Python one.
+    beats = tuple(map(tuple.__new__, itertools.repeat(Beat), zip(offsets, bodies, counts, stream)))
+    if b"" in bodies:
         beats = tuple(beat for beat in beats if beat.data)  # a format may have no frame for an event
-    return Script(200, headers, beats, end=end, end_at=end_at, encoder=encoder)
+    return beats
+
+
+@functools.lru_cache(maxsize=256)
+def _steady_beats(dialect: ModuleType, reply: Reply, timing: Timing, speed: float) -> tuple[Beat, ...]:
+    """The beats of a reply whose every response says the same at the same
+    times (no jitter, no drawn ids), without usage: made once, shared. The
+    player adds each response's own part (``Script.framed``) as it writes."""
+    offsets, stream = timeline(reply, timing, _WITHOUT_USAGE, [call.id for call in reply.tool_calls], None)
+    if speed != 1:
+        offsets = [at / speed for at in offsets]
+    # Bodies do not depend on the response, so any response's encoder gives them.
+    encoder = dialect.Encoder(_WITHOUT_USAGE, completion_id="", created=0, fingerprint="", padding=b"")
+    return _beats(offsets, stream, encoder)
+
+
+_WITHOUT_USAGE = Ask(model="", stream=True)

@@ -18,6 +18,7 @@ any frame without ``content`` but the ones it is written to expect.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 
@@ -30,7 +31,7 @@ from .openai_chat import ERROR_CONTENT_TYPE, error_body, random_id, request_id
 NAME = "content"
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
-__all__ = ["Encoder", "error_body", "headers", "parse", "random_id"]
+__all__ = ["Encoder", "error_body", "headers", "parse", "random_id", "text_body"]
 
 
 def parse(body: object) -> Ask:
@@ -72,16 +73,23 @@ def headers(rng: random.Random, *, streaming: bool, processing_ms: int) -> tuple
     )
 
 
+@functools.lru_cache(maxsize=65536)
+def text_body(text: str) -> bytes:
+    """A text token's whole frame, the same in every response."""
+    return sse.data(_DUMPS({"content": text}).encode("utf-8"))
+
+
 class Encoder:
     """Encodes events as ``{"content": ...}`` frames; the opening event has no frame."""
 
     def __init__(self, ask: Ask, **_ignored) -> None:
         self.model = ask.model
 
-    def encode(self, event: events.Event) -> bytes:
+    def body(self, event: events.Event) -> bytes:
+        """The event's whole frame: this format has no per-response part."""
         match event:
             case events.Text(text):
-                return sse.data(_DUMPS({"content": text}).encode("utf-8"))
+                return text_body(text)
             case events.Start() | events.Finish() | events.Usage():
                 return b""
             case events.ToolCallStart(index, call_id, name):
@@ -98,8 +106,14 @@ class Encoder:
                 return data
         raise TypeError(f"cannot encode {event!r}")
 
-    def encode_all(self, stream: list[events.Event]) -> list[bytes]:
-        return [self.encode(event) for event in stream]
+    def bodies(self, stream: list[events.Event]) -> list[bytes]:
+        return list(map(self.body, stream))
+
+    def frame(self, index: int, beat) -> bytes:
+        return beat.data
+
+    def encode(self, event: events.Event, index: int = 0) -> bytes:
+        return self.body(event)
 
     def error_response(self, error: RequestError) -> tuple[str, bytes]:
         return ERROR_CONTENT_TYPE, error_body(error)

@@ -14,7 +14,7 @@ import json
 import operator
 import random
 import string
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from .. import events, sse, tokens
 from ..errors import RequestError
@@ -178,92 +178,104 @@ def headers(rng: random.Random, *, streaming: bool, processing_ms: int) -> tuple
     )
 
 
-PADDINGS = 16  # distinct obfuscation paddings drawn per response, used in turn
+def _padding_table(count: int) -> tuple[bytes, ...]:
+    """Obfuscation paddings (0 to 15 letters and digits, as the API sends), made
+    once per process from a fixed seed; a response takes them in turn from a
+    position it draws, so it pays nothing per chunk and replays are identical."""
+    rng = random.Random("mockllm obfuscation")
+    return tuple(b',"obfuscation":"' + alnum(rng, rng.randrange(16)).encode() + b'"}\n\n' for _ in range(count))
 
 
-_TEXT_TAIL = b',"logprobs":null,"finish_reason":null}]'
+PADDINGS = 1024
+_PADDING_TABLE = _padding_table(PADDINGS)
+_NO_PADDING_TABLE = (b"}\n\n",) * PADDINGS
+
+
+_DELTA_TAIL = b',"logprobs":null,"finish_reason":null}]'
 
 
 @functools.lru_cache(maxsize=65536)
-def _content_delta(text: str) -> bytes:
-    """A text token's delta; tokens recur across responses, so each is encoded once."""
-    return b'{"content":' + _DUMPS(text).encode("utf-8") + b"}"
-
-
-@functools.lru_cache(maxsize=65536)
-def _content_rest(text: str) -> bytes:
-    """A text chunk after its head (id, created, model) and before its padding."""
-    return _content_delta(text) + _TEXT_TAIL
+def text_body(text: str) -> bytes:
+    """A text chunk's body, the same in every response: tokens recur, so each
+    is encoded once."""
+    return b'{"content":' + _DUMPS(text).encode("utf-8") + b"}" + _DELTA_TAIL
 
 
 @functools.lru_cache(maxsize=256)
-def _start_delta(content: str | None) -> bytes:
+def _start_body(content: str | None) -> bytes:
     delta = {"role": "assistant", "content": content}
     if content is not None:
         delta["refusal"] = None
-    return _DUMPS(delta).encode("utf-8")
+    return _DUMPS(delta).encode("utf-8") + _DELTA_TAIL
 
 
 @functools.lru_cache(maxsize=256)
-def _json_string(text: str) -> bytes:
-    return _DUMPS(text).encode("utf-8")
+def _finish_body(reason: str) -> bytes:
+    return b'{},"logprobs":null,"finish_reason":' + _DUMPS(reason).encode("utf-8") + b"}]"
 
 
-_text_of_event = operator.attrgetter("text")
+def _tool_call_body(call: dict) -> bytes:
+    return _DUMPS({"tool_calls": [call]}).encode("utf-8") + _DELTA_TAIL
+
+
+@functools.lru_cache(maxsize=256)
+def _head_rests(model: str, fingerprint: str, include_usage: bool) -> tuple[bytes, bytes]:
+    """The part of a chunk's head after ``created``: for content chunks, and for the usage chunk."""
+    usage_rest = (f'"model":{_DUMPS(model)},"service_tier":"default",'
+                  f'"system_fingerprint":{_DUMPS(fingerprint)},').encode("utf-8")
+    chunk_rest = usage_rest + (b'"usage":null,' if include_usage else b"") + b'"choices":[{"index":0,"delta":'
+    return chunk_rest, usage_rest
+
+
+_event_text = operator.attrgetter("text")
 
 
 class Encoder:
     """Encodes the events of one response into chunk frames.
 
-    Every chunk repeats the same id, created, model and fingerprint, so that
-    head is rendered once, as bytes; a content chunk then costs a join.
-    ``obfuscation`` is the API's random padding (on by default, off with
-    ``stream_options.include_obfuscation: false``): a few paddings of random
-    length are cut from the response's seeded random bytes and used in turn,
-    so replays are identical and no chunk pays for a draw.
+    A chunk is ``head + body + padding``. The head (id, created, model,
+    fingerprint) is the response's and the same in every chunk; the body is
+    the event's alone, and a text token's body is encoded once per process;
+    the padding is the API's obfuscation (on by default, off with
+    ``stream_options.include_obfuscation: false``), taken in turn from a
+    shared table at a position drawn from the response's seeded bytes.
+    A compiled script keeps bodies only; ``frame`` adds the head and padding
+    as each is written, so a response holds no bytes of its own per token.
     """
 
     def __init__(
         self, ask: Ask, *, completion_id: str, created: int, fingerprint: str, padding: bytes
     ) -> None:
-        common = (
-            f'data: {{"id":{_DUMPS(completion_id)},"object":"chat.completion.chunk","created":{created},'
-            f'"model":{_DUMPS(ask.model)},"service_tier":"default","system_fingerprint":{_DUMPS(fingerprint)},'
-        )
-        self._head = (common + ('"usage":null,' if ask.include_usage else "")).encode("utf-8")
-        self._usage_head = common.encode("utf-8")
-        self._text_head = self._head + b'"choices":[{"index":0,"delta":'
-        self._paddings = [b"}\n\n"]
-        if ask.include_obfuscation:
-            pool = padding[: 15 * PADDINGS].translate(_TO_ALNUM)
-            lengths = [byte % 16 for byte in padding[15 * PADDINGS : 16 * PADDINGS]]  # 0 to 15 characters
-            self._paddings = [
-                b',"obfuscation":"' + pool[15 * i : 15 * i + n] + b'"}\n\n' for i, n in enumerate(lengths)
-            ]
-        self._frames = 0
+        start = b'data: {"id":%s,"object":"chat.completion.chunk","created":%d,' % (
+            _DUMPS(completion_id).encode("utf-8"), created)
+        chunk_rest, usage_rest = _head_rests(ask.model, fingerprint, ask.include_usage)
+        # The events whose frame is head + body + padding, and their heads.
+        self._heads = dict.fromkeys(events.CHUNKS, start + chunk_rest)
+        self._heads[events.Usage] = start + usage_rest
+        self._paddings = _PADDING_TABLE if ask.include_obfuscation else _NO_PADDING_TABLE
+        self._first_padding = int.from_bytes(padding[:2], "big")
         self.completion_id = completion_id
         self.created = created
         self.model = ask.model
         self.fingerprint = fingerprint
 
-    def encode(self, event: events.Event) -> bytes:
+    def body(self, event: events.Event) -> bytes:
+        """The event's part of its frame; the whole frame for events without a head."""
         match event:
             case events.Text(text):
-                return self._chunk(_content_delta(text))
+                return text_body(text)
             case events.ToolCallArguments(index, arguments):
-                call = {"index": index, "function": {"arguments": arguments}}
-                return self._chunk(_DUMPS({"tool_calls": [call]}).encode("utf-8"))
+                return _tool_call_body({"index": index, "function": {"arguments": arguments}})
             case events.ToolCallStart(index, call_id, name):
-                call = {"index": index, "id": call_id, "type": "function",
-                        "function": {"name": name, "arguments": ""}}
-                return self._chunk(_DUMPS({"tool_calls": [call]}).encode("utf-8"))
+                return _tool_call_body({"index": index, "id": call_id, "type": "function",
+                                        "function": {"name": name, "arguments": ""}})
             case events.Start(content):
-                return self._chunk(_start_delta(content))
+                return _start_body(content)
             case events.Finish(reason):
-                return self._chunk(b"{}", _json_string(reason))
+                return _finish_body(reason)
             case events.Usage(prompt_tokens, completion_tokens):
                 usage = _DUMPS(usage_object(prompt_tokens, completion_tokens)).encode("utf-8")
-                return self._frame((self._usage_head, b'"usage":', usage, b',"choices":[]'))
+                return b'"usage":' + usage + b',"choices":[]'
             case events.Done():
                 return b"data: [DONE]\n\n"
             case events.Error(message, type_, code):
@@ -275,39 +287,31 @@ class Encoder:
                 return data
         raise TypeError(f"cannot encode {event!r}")
 
-    def encode_all(self, stream: list[events.Event]) -> list[bytes]:
-        """``encode`` for a whole stream. Runs of text chunks, most of any
-        stream, are joined from cached parts without a Python-level step per
-        token: this runs for every token of every response."""
+    def bodies(self, stream: list[events.Event]) -> list[bytes]:
+        """``body`` for a whole stream, with runs of text (most of any stream)
+        looked up without a Python-level step per token."""
         out: list[bytes] = []
         for kind, run in itertools.groupby(stream, type):
-            if kind is events.Text:
-                out += self._texts(list(run))
-            else:
-                out += map(self.encode, run)
+            out += map(text_body, map(_event_text, run)) if kind is events.Text else map(self.body, run)
         return out
 
-    def _texts(self, run: list[events.Text]) -> Iterator[bytes]:
-        first = self._frames % len(self._paddings)
-        self._frames += len(run)
-        paddings = itertools.islice(itertools.cycle(self._paddings), first, None)
-        rests = map(_content_rest, map(_text_of_event, run))
-        return map(b"".join, zip(itertools.repeat(self._text_head), rests, paddings))
+    def frame(self, index: int, beat) -> bytes:
+        """The bytes of the ``index``-th beat of a script, from its body."""
+        return self._framed(index, beat.data, type(beat.event))
+
+    def encode(self, event: events.Event, index: int = 0) -> bytes:
+        """The whole frame of one event, as the ``index``-th of the stream."""
+        return self._framed(index, self.body(event), type(event))
+
+    def _framed(self, index: int, body: bytes, kind: type) -> bytes:
+        head = self._heads.get(kind)
+        if head is None:
+            return body
+        return b"".join((head, body, self._paddings[(self._first_padding + index) % PADDINGS]))
 
     def error_response(self, error: RequestError) -> tuple[str, bytes]:
         """The content type and body of an HTTP error in this API's shape."""
         return ERROR_CONTENT_TYPE, error_body(error)
-
-    def _chunk(self, delta: bytes, finish_reason: bytes = b"null") -> bytes:
-        return self._frame((
-            self._head, b'"choices":[{"index":0,"delta":', delta,
-            b',"logprobs":null,"finish_reason":', finish_reason, b"}]",
-        ))
-
-    def _frame(self, parts: tuple[bytes, ...]) -> bytes:
-        padding = self._paddings[self._frames % len(self._paddings)]
-        self._frames += 1
-        return b"".join((*parts, padding))
 
     def completion(self, reply: Reply, call_ids: list[str], prompt_tokens: int, completion_tokens: int) -> bytes:
         """The whole ``chat.completion`` object for ``stream: false``, pretty-printed as the API does."""

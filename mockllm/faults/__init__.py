@@ -55,6 +55,8 @@ def apply(script: Script, specs: Sequence[FaultSpec], rng: random.Random, speed:
     """
     ctx = Context(rng, speed)
     chosen = [spec for spec in specs if rng.random() < spec.probability]
+    if chosen:
+        script = script.materialized()  # faults rewrite the bytes that go out
     applied: list[str] = []
     ignored: list[str] = []
     for spec in sorted(chosen, key=lambda s: ORDER.index(type(s.fault))):

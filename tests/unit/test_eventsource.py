@@ -216,7 +216,7 @@ def test_a_huge_last_event_id_finishes_any_stream():
 
 def test_a_compiled_content_reply_is_numbered_from_its_first_token():
     scenario = Scenario("s", Reply(tokens=("Hi", " there")), timing=Timing(first_token=0.2, per_token=0.1))
-    compiled = compile(scenario, Ask(model="s", stream=True), content, rng=random.Random(1))
+    compiled = compile(scenario, Ask(model="s", stream=True), content, rng=random.Random(1)).materialized()
     assert eventsource.numbered(compiled, retry=0.25).body == (
         b"retry: 250\n\n"
         b'id: 1\ndata: {"content":"Hi"}\n\n'

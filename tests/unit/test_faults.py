@@ -57,7 +57,7 @@ def run(
 ) -> tuple[Script, Script]:
     """The script of ``text`` before and after the faults written as YAML."""
     scenario = parse_text(f"{text}faults: {fault_list}\n", "t.yaml")
-    base = script.compile(scenario, ask, openai_chat, rng=random.Random(0), speed=speed, created=1)
+    base = script.compile(scenario, ask, openai_chat, rng=random.Random(0), speed=speed, created=1).materialized()
     return base, faults.apply(base, scenario.faults, random.Random(seed), speed)
 
 

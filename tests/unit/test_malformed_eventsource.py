@@ -27,6 +27,7 @@ def numbered_run(fault_list: str, dialect=content) -> tuple[Script, Script]:
     """The numbered script (as the EventSource route sends it) before and after the faults."""
     scenario = parse_text(f"{PLAIN}faults: {fault_list}\n", "t.yaml")
     compiled = script.compile(scenario, Ask(model="m", stream=True), dialect, rng=random.Random(0), created=1)
+    compiled = compiled.materialized()
     base = eventsource.numbered(compiled, retry=1.0)
     return base, faults.apply(base, scenario.faults, random.Random(0), 1.0)
 

@@ -50,7 +50,8 @@ def scenario(text: str) -> Scenario:
 
 
 def compile(text: str, ask: Ask = STREAM, seed: int = 7, speed: float = 1.0) -> script.Script:
-    return script.compile(scenario(text), ask, openai_chat, rng=random.Random(seed), speed=speed, created=1)
+    compiled = script.compile(scenario(text), ask, openai_chat, rng=random.Random(seed), speed=speed, created=1)
+    return compiled.materialized()
 
 
 def timeline(text: str, ask: Ask = STREAM, seed: int = 7) -> list[tuple[float, events.Event]]:
