@@ -51,7 +51,7 @@ def plan(
     if reshape is not None:
         compiled = reshape(compiled)
     chaos_seed = rng.getrandbits(64)  # drawn always, so chaos never shifts other draws
-    chaos = chaos + (scenario.chaos or Chaos())
+    chaos = chaos + scenario.chaos
     drawn = faults.chaos.draw(chaos, compiled, faults.FAULTS, random.Random(chaos_seed)) if chaos else []
     final = faults.apply(compiled, [*scenario.faults_for(attempt), *drawn], rng, speed)
     if not framed:

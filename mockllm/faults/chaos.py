@@ -30,8 +30,8 @@ class Chaos:
     def __bool__(self) -> bool:
         return bool(self.odds)
 
-    def __add__(self, other: Chaos) -> Chaos:
-        return Chaos(self.odds + other.odds)
+    def __add__(self, other: Chaos | None) -> Chaos:
+        return Chaos(self.odds + other.odds) if other else self
 
 
 def parse_spec(text: str, known: Iterable[str]) -> Chaos:
