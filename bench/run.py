@@ -32,9 +32,9 @@ from bench import scenarios  # noqa: E402
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
-FULL = {"fidelity": (100, 200, 500, 1000), "burst": (1, 2, 4, 8, 16), "burst_seconds": 4.0,
+FULL = {"fidelity": (100, 200, 500, 1000), "repeats": 3, "burst": (1, 2, 4, 8, 16), "burst_seconds": 4.0,
         "stalled": 5000, "startup_files": 1000, "soak": 20000, "soak_rounds": 4, "soak_concurrency": 500}
-QUICK = {"fidelity": (10,), "burst": (1, 2), "burst_seconds": 0.5,
+QUICK = {"fidelity": (10,), "repeats": 1, "burst": (1, 2), "burst_seconds": 0.5,
          "stalled": 100, "startup_files": 50, "soak": 200, "soak_rounds": 2, "soak_concurrency": 50}
 TARGETS = {
     "p99 gap error at 200 streams": "<= 1.5x floor",
@@ -58,6 +58,12 @@ class Server:
         self.url = line.split("listening on ", 1)[1].strip()
 
     def cpu_seconds(self) -> float:
+        """CPU time used so far: from schedstat (nanoseconds) where the kernel
+        keeps it, else from stat (clock ticks, 10 ms apart: too coarse for a
+        run of a second or two)."""
+        schedstat = Path(f"/proc/{self.process.pid}/schedstat")
+        if schedstat.exists():
+            return int(schedstat.read_text().split()[0]) / 1e9
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
@@ -97,16 +103,30 @@ def client(mode: str, url: str, *args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def fidelity(pair: dict, counts) -> dict:
+def fidelity(pair: dict, counts, repeats: int) -> dict:
+    """Paced runs at each size, the servers taking turns; each figure is its
+    median over ``repeats`` runs, since one run's CPU time and tail swing
+    with how the streams' timers happen to fall together."""
     results = {}
     for streams in counts:
-        for name, server in pair.items():
-            client("paced", server.url, "--streams", "20")  # warm up
-            before = server.cpu_seconds()
-            figures = client("paced", server.url, "--streams", str(streams))
-            figures["cpu_us_per_event"] = round((server.cpu_seconds() - before) / figures["events"] * 1e6, 2)
-            results.setdefault(str(streams), {})[name] = figures
+        runs: dict[str, list[dict]] = {name: [] for name in pair}
+        for _ in range(repeats):
+            for name, server in pair.items():
+                client("paced", server.url, "--streams", "20")  # warm up
+                before = server.cpu_seconds()
+                figures = client("paced", server.url, "--streams", str(streams))
+                figures["cpu_us_per_event"] = round((server.cpu_seconds() - before) / figures["events"] * 1e6, 2)
+                runs[name].append(figures)
+        results[str(streams)] = {name: medians(figures) for name, figures in runs.items()}
     return results
+
+
+def medians(runs: list[dict]) -> dict:
+    """The median of every number across runs of the same shape."""
+    first = runs[0]
+    if isinstance(first, dict):
+        return {key: medians([run[key] for run in runs]) for key in first}
+    return statistics.median(runs) if isinstance(first, (int, float)) else first
 
 
 def throughput(pair: dict, counts, seconds: float) -> dict:
@@ -160,17 +180,17 @@ def startup(files: int) -> dict:
     return {"files": len(loaded), "seconds": round(statistics.median(times), 3)}
 
 
-def settled_tasks(server: Server, seconds: float = 10.0) -> int:
-    """The server's task count once streams from earlier runs have wound down."""
+def settled_tasks(server: Server, seconds: float = 30.0) -> int:
+    """The server's task count once streams from earlier runs have wound down:
+    the same for two seconds running."""
     deadline = time.monotonic() + seconds
-    count = server.health()["tasks"]
+    counts = [server.health()["tasks"]]
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        now = server.health()["tasks"]
-        if now >= count:
-            return now
-        count = now
-    return count
+        counts.append(server.health()["tasks"])
+        if len(counts) >= 5 and len(set(counts[-5:])) == 1:
+            break
+    return counts[-1]
 
 
 def soak(server: Server, streams: int, rounds: int, concurrency: int) -> dict:
@@ -191,7 +211,7 @@ def soak(server: Server, streams: int, rounds: int, concurrency: int) -> dict:
 def run(sizes: dict, loop: str, folder: Path) -> dict:
     with servers(folder, loop) as pair:
         result = {
-            "fidelity": fidelity(pair, sizes["fidelity"]),
+            "fidelity": fidelity(pair, sizes["fidelity"], sizes["repeats"]),
             "throughput": throughput(pair, sizes["burst"], sizes["burst_seconds"]),
             "memory": memory(pair, sizes["stalled"]),
         }
