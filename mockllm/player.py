@@ -1,7 +1,7 @@
 """The only code that writes to the network: plays a ``Script`` on a request.
 
     start ── sleep until start+headers_at ── prepare (status, headers)
-          ── for each beat: sleep until start+beat.at ── write (flushed at once)
+          ── for each beat: sleep until start+beat.at ── frame ── write (flushed at once)
           ── sleep until start+end_at ── end: EOF | CLOSE | RESET | HANG
 
 Deadlines are absolute (``start`` is when the request arrived), so a slow write

@@ -6,7 +6,10 @@
 
 Offsets are seconds after the request arrived, already divided by ``speed``;
 the player sleeps until ``start + beat.at`` so delays never drift. Every beat
-is pre-encoded, so playing a beat is a sleep and a write.
+is encoded at compile time but for the response's own part (OpenAI: its id
+and padding), which the encoder adds as the beat is written (``framed``):
+beats of a steady reply are then the same in every response and made once,
+and playing a beat is a sleep, a join and a write.
 """
 
 from __future__ import annotations
