@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .app import Settings, make_app
 
@@ -28,6 +30,26 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # a host name: it may resolve beyond this machine
+
+
+class MalformedRequests(logging.Filter):
+    """aiohttp logs each request it cannot parse with a full traceback; for a
+    mock that clients probe with odd bytes, one warning line says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            peer = record.args[0] if isinstance(record.args, tuple) and record.args else "a client"
+            # aiohttp's message: the problem, then the offending bytes and a caret under them.
+            lines = [line.strip() for line in str(error.message).splitlines() if line.strip(" ^")]
+            reason = " ".join(lines[:2]) or str(error.code)
+            record.msg, record.args = "refused a malformed HTTP request from %s: %s", (peer, reason)
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+MALFORMED_REQUESTS = MalformedRequests()
 
 
 @dataclass
@@ -56,6 +78,9 @@ async def start(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> R
     # A token, once configured, is always required; without one the routes
     # are open on loopback only.
     control_open = is_loopback(host) and not settings.admin_token
+    server_log = logging.getLogger("aiohttp.server")
+    if MALFORMED_REQUESTS not in server_log.filters:
+        server_log.addFilter(MALFORMED_REQUESTS)
     runner = web.AppRunner(
         make_app(settings, control_open=control_open),
         handler_cancellation=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
@@ -176,3 +177,27 @@ async def test_server_still_answers_after_every_bad_request(builtin):
     assert status == 200
     assert headers["Content-Type"] == "text/event-stream; charset=utf-8"
     assert body.endswith(b"data: [DONE]\n\n")
+
+
+MALFORMED = [
+    pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", "Content-Length", id="content-length"),
+    pytest.param(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                 "chunk size", id="chunk-size"),
+]
+
+
+@pytest.mark.parametrize(("request_bytes", "problem"), MALFORMED)
+async def test_a_malformed_http_request_is_a_400_and_one_log_line_not_a_traceback(
+    builtin, caplog, request_bytes, problem
+):
+    reader, writer = await asyncio.open_connection("127.0.0.1", builtin.port)
+    writer.write(request_bytes)
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.0 400") or answer.startswith(b"HTTP/1.1 400")
+
+    [record] = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert record.levelname == "WARNING" and record.exc_info is None
+    message = record.getMessage()
+    assert message.startswith("refused a malformed HTTP request from 127.0.0.1:")
+    assert problem in message and "\n" not in message
