@@ -32,9 +32,9 @@ from bench import scenarios  # noqa: E402
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
-FULL = {"fidelity": (100, 200, 500, 1000), "repeats": 3, "burst": (1, 2, 4, 8, 16), "burst_seconds": 4.0,
+FULL = {"warm_up": 600, "fidelity": (100, 200, 500, 1000), "repeats": 3, "burst": (1, 2, 4, 8, 16), "burst_seconds": 4.0,
         "stalled": 5000, "startup_files": 1000, "soak": 20000, "soak_rounds": 4, "soak_concurrency": 500}
-QUICK = {"fidelity": (10,), "repeats": 1, "burst": (1, 2), "burst_seconds": 0.5,
+QUICK = {"warm_up": 10, "fidelity": (10,), "repeats": 1, "burst": (1, 2), "burst_seconds": 0.5,
          "stalled": 100, "startup_files": 50, "soak": 200, "soak_rounds": 2, "soak_concurrency": 50}
 TARGETS = {
     "p99 gap error at 200 streams": "<= 1.5x floor",
@@ -208,8 +208,18 @@ def soak(server: Server, streams: int, rounds: int, concurrency: int) -> dict:
             "rss_final_mib": round(final / 2**20, 1), "rss_growth_pct": round((final - settled) / settled * 100, 1)}
 
 
+def warm_up(pair: dict, streams: int) -> None:
+    """Bring both servers to their steady state before anything is measured:
+    caches filled, and mockllm's journal (1,000 entries by default) full, so
+    the first figures do not pay for memory a long-running server already has."""
+    for server in pair.values():
+        for _ in range(2):
+            client("paced", server.url, "--streams", str(streams))
+
+
 def run(sizes: dict, loop: str, folder: Path) -> dict:
     with servers(folder, loop) as pair:
+        warm_up(pair, sizes["warm_up"])
         result = {
             "fidelity": fidelity(pair, sizes["fidelity"], sizes["repeats"]),
             "throughput": throughput(pair, sizes["burst"], sizes["burst_seconds"]),
