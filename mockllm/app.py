@@ -17,7 +17,7 @@ from . import pipeline, player, router
 from .dialects import openai_chat
 from .errors import RequestError
 from .faults.chaos import Chaos
-from .journal import DEFAULT_SIZE, Journal, Outcome, request_summary
+from .journal import BODY_LIMIT, DEFAULT_SIZE, Journal, Outcome, request_summary
 from .library import Library, LiveLibrary
 from .sessions import Attempts, session_key
 
@@ -148,24 +148,25 @@ async def json_body(request: web.Request) -> object:
     try:
         body = _DECODER.decode(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        _note_request(request, raw)
+        _note_request(request, request_summary(raw))
         raise RequestError(400, "The request body is not valid UTF-8.") from None
     except (ValueError, RecursionError) as exc:  # RecursionError: nesting too deep to decode
-        _note_request(request, raw)
+        _note_request(request, request_summary(raw))
         reason = exc if isinstance(exc, ValueError) else "nested too deeply"
         raise RequestError(
             400,
             f"We could not parse the JSON body of your request ({reason}). "
             "The API expects a JSON object as the request body.",
         ) from None
-    _note_request(request, raw, body)
+    # A small body is kept as decoded here (bytes bound its characters); no second decode.
+    _note_request(request, body if len(raw) <= BODY_LIMIT else request_summary(raw))
     return body
 
 
-def _note_request(request: web.Request, raw: bytes, *decoded: object) -> None:
-    """Keep what the journal shows of the body (decoded once, when it was)."""
+def _note_request(request: web.Request, summary: object) -> None:
+    """Keep what the journal shows of the body."""
     if EXCHANGE in request:
-        request[EXCHANGE]["request"] = request_summary(raw, *decoded)
+        request[EXCHANGE]["request"] = summary
 
 
 def _not_json(constant: str) -> object:

@@ -70,12 +70,9 @@ class Journal:
         self._entries.clear()
 
 
-def request_summary(raw: bytes, *decoded: Any) -> Any:
+def request_summary(raw: bytes) -> Any:
     """What a record keeps of a request body: the JSON value when it is small,
-    else its first ``BODY_LIMIT`` characters. ``decoded``: the value, when the
-    caller has already decoded it."""
-    if decoded and len(raw) <= BODY_LIMIT:  # bytes bound characters: it is small
-        return decoded[0]
+    else its first ``BODY_LIMIT`` characters."""
     text = raw.decode("utf-8", "replace")
     if len(text) > BODY_LIMIT:
         return text[:BODY_LIMIT] + "…"
