@@ -31,6 +31,12 @@ def test_the_quick_benchmark_runs_and_reports_every_figure(tmp_path):
             assert figures["cpu_us_per_event"] > 0
     assert result["throughput"]["mockllm"]["events_per_second"] > 0
     assert result["throughput"]["floor"]["events_per_second"] > 0
+    # Generous bounds beside the floor, to catch a gross regression (work per
+    # token creeping back into the hot path); the real targets are 1.2x and 0.8x.
+    for pair in result["fidelity"].values():
+        assert pair["mockllm"]["cpu_us_per_event"] < 3 * pair["floor"]["cpu_us_per_event"]
+    throughput = result["throughput"]
+    assert throughput["mockllm"]["events_per_second"] > throughput["floor"]["events_per_second"] / 3
     assert 0 < result["memory"]["mockllm"]["kib_per_stream"] < 1024
 
     soak = result["soak"]
