@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from . import __version__, pipeline, server
+from . import __version__, pipeline, server, streams
 from .app import DEFAULT_MAX_BODY, Settings
 from .journal import DEFAULT_SIZE
 from .dialects import Ask, openai_chat
@@ -102,10 +102,12 @@ def _timing_options(parser: argparse.ArgumentParser) -> None:
 
 def _mount(text: str) -> tuple[str, str]:
     path, sep, format_ = text.partition("=")
-    if not sep or not path.startswith("/") or format_ not in ("content", "openai"):
+    if not sep or not path.startswith("/") or format_ not in streams.FORMATS:
         raise argparse.ArgumentTypeError(f"expected PATH=FORMAT with FORMAT content or openai, got {text!r}")
-    if path.startswith(("/v1/", "/_mockllm/", "/static/")) or path == "/":
-        raise argparse.ArgumentTypeError(f"{path} is one of mockllm's own routes")
+    try:
+        streams.check_mounts([(path, format_)])
+    except ValueError as problem:
+        raise argparse.ArgumentTypeError(str(problem)) from None
     return path, format_
 
 
@@ -113,14 +115,12 @@ class _Mounts(argparse.Action):
     """``--mount``, repeatable: each path at most once (a path serves one format)."""
 
     def __call__(self, parser, namespace, value, option_string=None) -> None:
-        path, format_ = value
-        mounts = list(getattr(namespace, self.dest) or [])
-        for earlier_path, earlier_format in mounts:
-            if earlier_path == path:
-                raise argparse.ArgumentError(
-                    self, f"{path} is mounted twice ({earlier_format}, then {format_}): give each path once"
-                )
-        setattr(namespace, self.dest, [*mounts, value])
+        mounts = [*(getattr(namespace, self.dest) or []), value]
+        try:
+            streams.check_mounts(mounts)
+        except ValueError as problem:
+            raise argparse.ArgumentError(self, str(problem)) from None
+        setattr(namespace, self.dest, mounts)
 
 
 def _chaos(text: str) -> Chaos:

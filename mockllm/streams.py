@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 from aiohttp import web
 
@@ -21,9 +22,28 @@ from .errors import RequestError
 from .scenario import Scenario
 
 FORMATS = {"openai": openai_chat, "content": content}
+OWN_ROUTES = ("/v1/", "/_mockllm/", "/static/")  # and "/": no mount may shadow these
+
+
+def check_mounts(mounts: Iterable[tuple[str, str]]) -> None:
+    """A ValueError saying why, for the first mount that cannot be served: an
+    unknown format, a relative path, one of mockllm's own routes, or a path
+    given twice (a path serves one format)."""
+    formats: dict[str, str] = {}
+    for path, format_ in mounts:
+        if format_ not in FORMATS:
+            raise ValueError(f"{path}: unknown format {format_!r} (use {' or '.join(FORMATS)})")
+        if not path.startswith("/"):
+            raise ValueError(f"{path!r}: a mount path starts with /")
+        if path == "/" or path.startswith(OWN_ROUTES):
+            raise ValueError(f"{path} is one of mockllm's own routes")
+        if path in formats:
+            raise ValueError(f"{path} is mounted twice ({formats[path]}, then {format_}): give each path once")
+        formats[path] = format_
 
 
 def add_routes(app: web.Application, mounts: tuple[tuple[str, str], ...]) -> None:
+    check_mounts(mounts)
     app.router.add_get("/v1/stream/{scenario}", stream)
     for path, format_ in mounts:
         app.router.add_post(path, functools.partial(mounted_post, dialect=FORMATS[format_]))

@@ -391,3 +391,18 @@ async def test_serve_with_two_mounts_as_a_real_process(tmp_path):
 
 def text_of_chunks(body: bytes) -> str:
     return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks_of(body) if c != "[DONE]")
+
+
+@pytest.mark.parametrize(
+    ("mounts", "message"),
+    [
+        ((("/api/chat", "content"), ("/api/chat", "openai")), "/api/chat is mounted twice (content, then openai)"),
+        ((("/v1/mine", "content"),), "/v1/mine is one of mockllm's own routes"),
+        ((("api/chat", "content"),), "a mount path starts with /"),
+        ((("/api/chat", "xml"),), "unknown format 'xml'"),
+    ],
+    ids=["repeated", "own-route", "relative", "bad-format"],
+)
+async def test_settings_with_a_bad_mount_refuse_to_start_with_a_clear_error(start_server, mounts, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        await start_server(mounts=mounts)
