@@ -131,19 +131,16 @@ def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: r
         jitter, uniform = timing.jitter, rng.uniform
         gaps = [max(0.0, timing.first_token + uniform(-jitter, jitter))]
         gaps += [max(0.0, timing.per_token + uniform(-jitter, jitter)) for _ in range(len(content))]
-        offsets = [0.0, *itertools.accumulate(gaps)]
+        *content_at, finish_at = itertools.accumulate(gaps)
     else:
-        offsets = [0.0, *_even_offsets(timing.first_token, timing.per_token, len(content) + 1)]
-    finish_at = offsets[len(content) + 1] if content else offsets[1]
-    del offsets[len(content) + 1 :]
+        *content_at, finish_at = _even_offsets(timing.first_token, timing.per_token, len(content) + 1)
 
     opening = events.Start("" if reply.tokens or not reply.tool_calls else None)
     closing: list[events.Event] = [events.Finish(reply.finish_reason)]
     if ask.include_usage:
         closing.append(events.Usage(ask.prompt_tokens, completion_tokens(reply)))
     closing.append(events.Done())
-    offsets += [finish_at] * len(closing)
-    return offsets, [opening, *content, *closing]
+    return [0.0, *content_at, *[finish_at] * len(closing)], [opening, *content, *closing]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -247,15 +244,15 @@ def compile(
         beats = _steady_beats(dialect, reply, scenario.timing, speed)
         if ask.include_usage:  # the one event whose body depends on the request
             usage = events.Usage(ask.prompt_tokens, completion_tokens(reply))
-            beats = beats[:-1] + _beats((beats[-1].at,), (usage,), encoder) + beats[-1:]
+            beats = beats[:-1] + _beats((beats[-1].at,), (usage,), dialect) + beats[-1:]
     else:
-        beats = _beats(offsets, stream, encoder)
+        beats = _beats(offsets, stream, dialect)
     return Script(200, headers, beats, end=end, end_at=end_at, encoder=encoder, framed=True)
 
 
-def _beats(offsets: Sequence[float], stream: Sequence[events.Event], encoder: Any) -> tuple[Beat, ...]:
+def _beats(offsets: Sequence[float], stream: Sequence[events.Event], dialect: ModuleType) -> tuple[Beat, ...]:
     """The beats of events at their offsets, each holding its body (``Script.framed``)."""
-    bodies = encoder.bodies(stream)
+    bodies = dialect.event_bodies(stream)
     counts = map(_TOKENS.get, map(type, stream), itertools.repeat(0))
     # tuple.__new__ over zipped columns: a C-level step per beat, not a Python one.
     beats = tuple(map(tuple.__new__, itertools.repeat(Beat), zip(offsets, bodies, counts, stream)))
@@ -272,9 +269,7 @@ def _steady_beats(dialect: ModuleType, reply: Reply, timing: Timing, speed: floa
     offsets, stream = timeline(reply, timing, _WITHOUT_USAGE, [call.id for call in reply.tool_calls], None)
     if speed != 1:
         offsets = [at / speed for at in offsets]
-    # Bodies do not depend on the response, so any response's encoder gives them.
-    encoder = dialect.Encoder(_WITHOUT_USAGE, completion_id="", created=0, fingerprint="", padding=b"")
-    return _beats(offsets, stream, encoder)
+    return _beats(offsets, stream, dialect)
 
 
 _WITHOUT_USAGE = Ask(model="", stream=True)

@@ -31,7 +31,7 @@ from .openai_chat import ERROR_CONTENT_TYPE, error_body, random_id, request_id
 NAME = "content"
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
-__all__ = ["Encoder", "error_body", "headers", "parse", "random_id", "text_body"]
+__all__ = ["Encoder", "error_body", "event_bodies", "headers", "parse", "random_id"]
 
 
 def parse(body: object) -> Ask:
@@ -74,9 +74,36 @@ def headers(rng: random.Random, *, streaming: bool, processing_ms: int) -> tuple
 
 
 @functools.lru_cache(maxsize=65536)
-def text_body(text: str) -> bytes:
+def _text_body(text: str) -> bytes:
     """A text token's whole frame, the same in every response."""
     return sse.data(_DUMPS({"content": text}).encode("utf-8"))
+
+
+def event_body(event: events.Event) -> bytes:
+    """The event's whole frame: this format has no per-response part."""
+    match event:
+        case events.Text(text):
+            return _text_body(text)
+        case events.Start() | events.Finish() | events.Usage():
+            return b""
+        case events.ToolCallStart(index, call_id, name):
+            return sse.data(_DUMPS({"tool_call": {"index": index, "id": call_id, "name": name}}).encode("utf-8"))
+        case events.ToolCallArguments(index, arguments):
+            return sse.data(_DUMPS({"tool_call": {"index": index, "arguments": arguments}}).encode("utf-8"))
+        case events.Done():
+            return b"data: [DONE]\n\n"
+        case events.Error(message, type_, code):
+            return sse.data(_DUMPS({"error": {"message": message, "type": type_, "code": code}}).encode("utf-8"))
+        case events.Comment(text):
+            return sse.comment(text)
+        case events.Raw(data):
+            return data
+    raise TypeError(f"cannot encode {event!r}")
+
+
+def event_bodies(stream: list[events.Event]) -> list[bytes]:
+    """``event_body`` for a whole stream."""
+    return list(map(event_body, stream))
 
 
 class Encoder:
@@ -85,35 +112,11 @@ class Encoder:
     def __init__(self, ask: Ask, **_ignored) -> None:
         self.model = ask.model
 
-    def body(self, event: events.Event) -> bytes:
-        """The event's whole frame: this format has no per-response part."""
-        match event:
-            case events.Text(text):
-                return text_body(text)
-            case events.Start() | events.Finish() | events.Usage():
-                return b""
-            case events.ToolCallStart(index, call_id, name):
-                return sse.data(_DUMPS({"tool_call": {"index": index, "id": call_id, "name": name}}).encode("utf-8"))
-            case events.ToolCallArguments(index, arguments):
-                return sse.data(_DUMPS({"tool_call": {"index": index, "arguments": arguments}}).encode("utf-8"))
-            case events.Done():
-                return b"data: [DONE]\n\n"
-            case events.Error(message, type_, code):
-                return sse.data(_DUMPS({"error": {"message": message, "type": type_, "code": code}}).encode("utf-8"))
-            case events.Comment(text):
-                return sse.comment(text)
-            case events.Raw(data):
-                return data
-        raise TypeError(f"cannot encode {event!r}")
-
-    def bodies(self, stream: list[events.Event]) -> list[bytes]:
-        return list(map(self.body, stream))
-
     def frame(self, index: int, beat) -> bytes:
         return beat.data
 
     def encode(self, event: events.Event, index: int = 0) -> bytes:
-        return self.body(event)
+        return event_body(event)
 
     def error_response(self, error: RequestError) -> tuple[str, bytes]:
         return ERROR_CONTENT_TYPE, error_body(error)

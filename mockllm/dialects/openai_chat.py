@@ -1,9 +1,10 @@
 """OpenAI Chat Completions: request parsing, chunk encoding, error bodies.
 
 The bytes follow recorded API output (see shared/wire-format.md §2): compact
-JSON, keys in the API's order, raw UTF-8, ``data: [DONE]`` at the end. Per
-response, everything that does not change between chunks is encoded once, so
-a content chunk costs one ``json.dumps`` of its token.
+JSON, keys in the API's order, raw UTF-8, ``data: [DONE]`` at the end. An
+event's body is the same in every response and a text token's is encoded once
+per process; the response's own head and padding are joined on as each chunk
+is written (``Encoder.frame``).
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ _DELTA_TAIL = b',"logprobs":null,"finish_reason":null}]'
 
 
 @functools.lru_cache(maxsize=65536)
-def text_body(text: str) -> bytes:
+def _text_body(text: str) -> bytes:
     """A text chunk's body, the same in every response: tokens recur, so each
     is encoded once."""
     return b'{"content":' + _DUMPS(text).encode("utf-8") + b"}" + _DELTA_TAIL
@@ -230,6 +231,45 @@ def _head_rests(model: str, fingerprint: str, include_usage: bool) -> tuple[byte
 _event_text = operator.attrgetter("text")
 
 
+def event_body(event: events.Event) -> bytes:
+    """The event's part of its frame, the same in every response; the whole
+    frame for events without a head (``Encoder.frame`` adds the rest)."""
+    match event:
+        case events.Text(text):
+            return _text_body(text)
+        case events.ToolCallArguments(index, arguments):
+            return _tool_call_body({"index": index, "function": {"arguments": arguments}})
+        case events.ToolCallStart(index, call_id, name):
+            return _tool_call_body({"index": index, "id": call_id, "type": "function",
+                                    "function": {"name": name, "arguments": ""}})
+        case events.Start(content):
+            return _start_body(content)
+        case events.Finish(reason):
+            return _finish_body(reason)
+        case events.Usage(prompt_tokens, completion_tokens):
+            usage = _DUMPS(usage_object(prompt_tokens, completion_tokens)).encode("utf-8")
+            return b'"usage":' + usage + b',"choices":[]'
+        case events.Done():
+            return b"data: [DONE]\n\n"
+        case events.Error(message, type_, code):
+            error = {"message": message, "type": type_, "param": None, "code": code}
+            return sse.data(_DUMPS({"error": error}).encode("utf-8"))
+        case events.Comment(text):
+            return sse.comment(text)
+        case events.Raw(data):
+            return data
+    raise TypeError(f"cannot encode {event!r}")
+
+
+def event_bodies(stream: list[events.Event]) -> list[bytes]:
+    """``event_body`` for a whole stream, with runs of text (most of any stream)
+    looked up without a Python-level step per token."""
+    out: list[bytes] = []
+    for kind, run in itertools.groupby(stream, type):
+        out += map(_text_body, map(_event_text, run)) if kind is events.Text else map(event_body, run)
+    return out
+
+
 class Encoder:
     """Encodes the events of one response into chunk frames.
 
@@ -259,49 +299,13 @@ class Encoder:
         self.model = ask.model
         self.fingerprint = fingerprint
 
-    def body(self, event: events.Event) -> bytes:
-        """The event's part of its frame; the whole frame for events without a head."""
-        match event:
-            case events.Text(text):
-                return text_body(text)
-            case events.ToolCallArguments(index, arguments):
-                return _tool_call_body({"index": index, "function": {"arguments": arguments}})
-            case events.ToolCallStart(index, call_id, name):
-                return _tool_call_body({"index": index, "id": call_id, "type": "function",
-                                        "function": {"name": name, "arguments": ""}})
-            case events.Start(content):
-                return _start_body(content)
-            case events.Finish(reason):
-                return _finish_body(reason)
-            case events.Usage(prompt_tokens, completion_tokens):
-                usage = _DUMPS(usage_object(prompt_tokens, completion_tokens)).encode("utf-8")
-                return b'"usage":' + usage + b',"choices":[]'
-            case events.Done():
-                return b"data: [DONE]\n\n"
-            case events.Error(message, type_, code):
-                error = {"message": message, "type": type_, "param": None, "code": code}
-                return sse.data(_DUMPS({"error": error}).encode("utf-8"))
-            case events.Comment(text):
-                return sse.comment(text)
-            case events.Raw(data):
-                return data
-        raise TypeError(f"cannot encode {event!r}")
-
-    def bodies(self, stream: list[events.Event]) -> list[bytes]:
-        """``body`` for a whole stream, with runs of text (most of any stream)
-        looked up without a Python-level step per token."""
-        out: list[bytes] = []
-        for kind, run in itertools.groupby(stream, type):
-            out += map(text_body, map(_event_text, run)) if kind is events.Text else map(self.body, run)
-        return out
-
     def frame(self, index: int, beat) -> bytes:
         """The bytes of the ``index``-th beat of a script, from its body."""
         return self._framed(index, beat.data, type(beat.event))
 
     def encode(self, event: events.Event, index: int = 0) -> bytes:
         """The whole frame of one event, as the ``index``-th of the stream."""
-        return self._framed(index, self.body(event), type(event))
+        return self._framed(index, event_body(event), type(event))
 
     def _framed(self, index: int, body: bytes, kind: type) -> bytes:
         head = self._heads.get(kind)
