@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -19,6 +20,7 @@ from .errors import RequestError
 from .faults.chaos import Chaos
 from .journal import BODY_LIMIT, DEFAULT_SIZE, Journal, Outcome, request_summary
 from .library import Library, LiveLibrary
+from .script import is_large
 from .sessions import Attempts, session_key
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
@@ -105,7 +107,8 @@ async def respond(request: web.Request, scenario, ask, dialect, reshape=None, se
     state = request.app[STATE]
     session = session_key(request.headers.get("X-Mockllm-Session"), request.query.get("session"), request.remote)
     attempt = state.attempts.next(session, scenario.name)
-    script = pipeline.plan(
+    plan = functools.partial(
+        pipeline.plan,
         scenario,
         ask,
         dialect,
@@ -119,6 +122,8 @@ async def respond(request: web.Request, scenario, ask, dialect, reshape=None, se
         settle=settle,
         framed=True,
     )
+    # A huge reply takes a while to compile: other clients must not wait for it.
+    script = await asyncio.to_thread(plan) if is_large(scenario) else plan()
     labels = (("X-Mockllm-Scenario", scenario.name), ("X-Mockllm-Attempt", str(attempt)))
     if script.faults:
         labels += (("X-Mockllm-Faults", "; ".join(script.faults)),)  # labels are one line of ASCII

@@ -94,7 +94,9 @@ async def add_scenario(request: web.Request) -> web.Response:
     except UnicodeDecodeError:
         raise RequestError(400, "The scenario is not UTF-8 text.") from None
     try:
-        scenario = parse_text(text, "<request>")  # JSON is YAML, so both parse here
+        # JSON is YAML, so both parse here; off the loop, since a large
+        # scenario takes a while and other clients must not wait for it.
+        scenario = await asyncio.to_thread(parse_text, text, "<request>")
     except ScenarioErrors as exc:
         raise RequestError(
             422,

@@ -30,6 +30,7 @@ DRAIN_LIMIT = 2.0  # seconds to wait for written bytes to be acknowledged before
 # After the peer's kernel has the bytes, give the client a moment to read them:
 # an RST makes the peer drop what it has received but not yet read.
 READ_GRACE = 0.05
+YIELD_EVERY = 64  # beats written back to back before other tasks get a turn
 HIGH_WATER = 0x10000  # bytes queued in the socket's buffer before a write waits for them to drain
 
 
@@ -78,10 +79,20 @@ async def play(
         time, write = loop.time, response.write
         send = await _chunk_sender(request, response)
         frame = script.encoder.frame if script.framed else None
+        due = 0  # beats written in a row without a sleep
         for index, beat in enumerate(script.beats):
             delay = start + beat.at - time()
             if delay > 0:
                 await asyncio.sleep(delay)
+                due = 0
+            elif due == YIELD_EVERY:
+                # A long run of beats already due (no delays, or a stream
+                # running late) would otherwise hold the loop, and every
+                # other client, until it is all written.
+                await asyncio.sleep(0)
+                due = 0
+            else:
+                due += 1
             data = beat.data if frame is None else frame(index, beat)
             if send is None:
                 await write(data)

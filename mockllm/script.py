@@ -106,10 +106,29 @@ class Script:
         return dataclasses.replace(self, faults=self.faults + faults, ignored=self.ignored + ignored)
 
 
-@functools.lru_cache(maxsize=1024)
+# Replies up to this many events have their events, offsets and beats made
+# once and shared by every response. Larger ones are made per response and
+# freed when it ends: a cache of them would keep a removed scenario's
+# megabytes for the life of the process.
+SHARED_EVENTS = 4096
+
+
+def is_large(scenario: Scenario) -> bool:
+    """Whether a scenario has more events than are shared (``SHARED_EVENTS``):
+    such a reply is compiled per response, and worth compiling off the loop."""
+    return len(scenario.reply.tokens) + len(scenario.steps or ()) > SHARED_EVENTS
+
+
 def _text_events(pieces: tuple[str, ...]) -> tuple[events.Text, ...]:
-    """A reply's text events, made once: every response to a scenario repeats them."""
-    return tuple(events.Text(piece) for piece in pieces)
+    """A reply's text events: made once when the reply is small enough to share."""
+    if len(pieces) <= SHARED_EVENTS:
+        return _shared_text_events(pieces)
+    return tuple(map(events.Text, pieces))
+
+
+@functools.lru_cache(maxsize=1024)
+def _shared_text_events(pieces: tuple[str, ...]) -> tuple[events.Text, ...]:
+    return tuple(map(events.Text, pieces))
 
 
 def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: random.Random | None):
@@ -143,8 +162,14 @@ def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: r
     return [0.0, *content_at, *[finish_at] * len(closing)], [opening, *content, *closing]
 
 
-@functools.lru_cache(maxsize=1024)
 def _even_offsets(first: float, step: float, count: int) -> tuple[float, ...]:
+    if count <= SHARED_EVENTS:
+        return _shared_even_offsets(first, step, count)
+    return tuple(first + i * step for i in range(count))
+
+
+@functools.lru_cache(maxsize=1024)
+def _shared_even_offsets(first: float, step: float, count: int) -> tuple[float, ...]:
     return tuple(first + i * step for i in range(count))
 
 
@@ -218,8 +243,12 @@ def compile(
         padding=padding,
     )
     end, end_at = End.EOF, None
-    # A steady reply says the same at the same times in every response.
-    steady = scenario.steps is None and not scenario.timing.jitter and all(c.id for c in reply.tool_calls)
+    # A steady reply says the same at the same times in every response, and
+    # a small one shares its beats (SHARED_EVENTS).
+    steady = (
+        scenario.steps is None and not scenario.timing.jitter and all(c.id for c in reply.tool_calls)
+        and completion_tokens(reply) <= SHARED_EVENTS
+    )
     if scenario.steps is not None:
         steps_plan, end, end_at = step_timeline(
             scenario.steps, ask, lambda: dialect.random_id(ids_rng, "call_", 24)

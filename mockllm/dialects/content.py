@@ -26,7 +26,7 @@ from .. import events, sse, tokens
 from ..errors import RequestError
 from ..scenario import Reply
 from . import Ask
-from .openai_chat import ERROR_CONTENT_TYPE, error_body, random_id, request_id
+from .openai_chat import ERROR_CONTENT_TYPE, TOKEN_CACHE, error_body, random_id, request_id
 
 NAME = "content"
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -73,7 +73,7 @@ def headers(rng: random.Random, *, streaming: bool, processing_ms: int) -> tuple
     )
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=TOKEN_CACHE)
 def _text_body(text: str) -> bytes:
     """A text token's whole frame, the same in every response."""
     return sse.data(_DUMPS({"content": text}).encode("utf-8"))

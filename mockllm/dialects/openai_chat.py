@@ -195,7 +195,12 @@ _NO_PADDING_TABLE = (b"}\n\n",) * PADDINGS
 _DELTA_TAIL = b',"logprobs":null,"finish_reason":null}]'
 
 
-@functools.lru_cache(maxsize=65536)
+# Token bodies kept: enough for every token of a large library, few enough
+# (a few MB) that a huge reply streamed once does not stay in memory.
+TOKEN_CACHE = 16384
+
+
+@functools.lru_cache(maxsize=TOKEN_CACHE)
 def _text_body(text: str) -> bytes:
     """A text chunk's body, the same in every response: tokens recur, so each
     is encoded once."""
@@ -219,13 +224,22 @@ def _tool_call_body(call: dict) -> bytes:
     return _DUMPS({"tool_calls": [call]}).encode("utf-8") + _DELTA_TAIL
 
 
-@functools.lru_cache(maxsize=256)
 def _head_rests(model: str, fingerprint: str, include_usage: bool) -> tuple[bytes, bytes]:
-    """The part of a chunk's head after ``created``: for content chunks, and for the usage chunk."""
+    """The part of a chunk's head after ``created``: for content chunks, and for the usage chunk.
+    Kept for model names of a usual length: the name comes from the request,
+    and a cache of megabyte-long names would be a client's to fill."""
+    make = _shared_head_rests if len(model) <= 256 else _make_head_rests
+    return make(model, fingerprint, include_usage)
+
+
+def _make_head_rests(model: str, fingerprint: str, include_usage: bool) -> tuple[bytes, bytes]:
     usage_rest = (f'"model":{_DUMPS(model)},"service_tier":"default",'
                   f'"system_fingerprint":{_DUMPS(fingerprint)},').encode("utf-8")
     chunk_rest = usage_rest + (b'"usage":null,' if include_usage else b"") + b'"choices":[{"index":0,"delta":'
     return chunk_rest, usage_rest
+
+
+_shared_head_rests = functools.lru_cache(maxsize=256)(_make_head_rests)
 
 
 _event_text = operator.attrgetter("text")
