@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import logging
 import os
+import re
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -28,6 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScenarioErrors as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # ``mockllm list | head``: the reader has had enough
+        # Python would complain again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
 
@@ -205,10 +211,20 @@ def _validate(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     library = load_library(args.scenarios)
     width = max((len(name) for name in library.names), default=0)
+    columns = shutil.get_terminal_size((100, 24)).columns
     for scenario in library.scenarios.values():
         marker = "*" if scenario.name == library.default else " "
-        print(f"{scenario.name:<{width}} {marker} {scenario.description}".rstrip())
+        summary = first_sentence(scenario.description, columns - width - 4)
+        print(f"{scenario.name:<{width}} {marker} {summary}".rstrip())
     return 0
+
+
+def first_sentence(text: str, room: int) -> str:
+    """A description's first sentence, cut with an ellipsis to ``room``
+    characters (at least 20): a listing line per scenario, not a paragraph."""
+    sentence = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
+    room = max(room, 20)
+    return sentence if len(sentence) <= room else sentence[: room - 1].rstrip() + "…"
 
 
 def _play(args: argparse.Namespace) -> int:

@@ -93,6 +93,35 @@ def test_list_marks_the_default(folder, capsys):
     assert lines[0].startswith("alpha ") and lines[0].endswith("  The first one.")
 
 
+def test_list_shows_the_first_sentence_of_a_description_cut_to_the_terminal(tmp_path, capsys, monkeypatch):
+    write(tmp_path / "long.yaml", """
+        description: A first sentence that is quite long on its own. A second sentence that is never shown.
+        reply: {text: hi}
+    """)
+    write(tmp_path / "short.yaml", """
+        description: Short. And more.
+        reply: {text: hi}
+    """)
+    monkeypatch.setenv("COLUMNS", "40")
+    assert cli.main(["list", "--scenarios", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "long    A first sentence that is quite…",
+        "short   Short.",
+    ]
+
+
+def test_list_into_a_closed_pipe_ends_quietly(tmp_path):
+    for i in range(1000):  # more lines than a pipe holds, so the writer meets the closed end
+        (tmp_path / f"s{i}.yaml").write_text(f"description: {'word ' * 30}end.\nreply: {{text: hi}}\n")
+    command = [sys.executable, "-m", "mockllm", "list", "--scenarios", str(tmp_path)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        process.stdout.read(10)
+        process.stdout.close()  # like `| head -c 10`
+        stderr = process.stderr.read().decode()
+        process.wait(timeout=30)
+    assert "Traceback" not in stderr and "Broken pipe" not in stderr, stderr
+
+
 # -- play -------------------------------------------------------------------------
 
 

@@ -1,0 +1,102 @@
+"""The README's examples that show output, checked against what mockllm
+really prints or sends. In a README block, ``…`` stands for text that differs
+from run to run (ids, times, random paddings); a line that is only ``…``
+stands for any number of lines."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import aiohttp
+import openai
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def block_after(marker: str, language: str = "text") -> str:
+    """The first fenced block of ``language`` after the line ``marker``."""
+    text = README.read_text(encoding="utf-8")
+    assert marker in text, f"README.md no longer has {marker!r}"
+    found = re.search(rf"```{language}\n(.*?)```", text.split(marker, 1)[1], re.DOTALL)
+    assert found, f"no ```{language} block after {marker!r}"
+    return found[1]
+
+
+def _line_pattern(line: str) -> re.Pattern[str]:
+    return re.compile(".*".join(map(re.escape, line.split("…"))))
+
+
+def shows(expected: list[str], actual: list[str]) -> bool:
+    """Whether ``actual`` is what ``expected`` shows, elisions and all."""
+    if not expected:
+        return not actual
+    head, rest = expected[0], expected[1:]
+    if head == "…":
+        return any(shows(rest, actual[i:]) for i in range(len(actual) + 1))
+    return bool(actual) and bool(_line_pattern(head).fullmatch(actual[0])) and shows(rest, actual[1:])
+
+
+def test_shows_matches_elisions_and_refuses_a_difference():
+    assert shows(["a…c", "…", "end"], ["abbc", "x", "y", "end"])
+    assert not shows(["a…c", "end"], ["abbd", "end"])
+    assert not shows(["a", "…"], ["b"])
+
+
+async def test_the_quickstart_stream_is_what_curl_receives(builtin):
+    body = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(builtin.url + "/v1/chat/completions", json=body) as response:
+            received = (await response.read()).decode()
+    expected = block_after("Start the server, then stream a reply with curl:")
+    assert shows(expected.splitlines(), received.splitlines()), received[:600]
+
+
+async def test_the_journal_example_is_an_entry_as_the_server_records_it(builtin):
+    """The README's story: a client stops reading a long reply part way."""
+    async with openai.AsyncOpenAI(base_url=builtin.base_url, api_key="sk-test", max_retries=0) as client:
+        stream = await client.chat.completions.create(
+            model="long-reply", stream=True, messages=[{"role": "user", "content": "Tell me about streaming."}]
+        )
+        tokens = 0
+        async for chunk in stream:
+            tokens += bool(chunk.choices and chunk.choices[0].delta.content)
+            if tokens == 7:
+                break
+        await stream.close()
+    async with aiohttp.ClientSession() as session:
+        for _ in range(100):  # the entry is written once the server has seen the client go
+            async with session.get(builtin.url + "/_mockllm/journal") as response:
+                journal = await response.json()
+            if journal["entries"]:
+                break
+    shown = json.loads(block_after("Each journal entry is one exchange", "json"))
+    assert list(shown) == list(journal) == ["entries"]
+    [example], [real] = shown["entries"], journal["entries"]
+    assert list(example) == list(real)  # the same fields, in the same order
+    for key in ("method", "route", "status", "outcome", "scenario", "attempt", "faults", "ignored_faults", "error"):
+        assert example[key] == real[key], key
+    for key, value in example.items():
+        assert type(value) is type(real[key]), key
+    assert list(example["request"]) == list(real["request"])
+    assert real["tokens"] >= 7
+
+
+def test_the_failing_test_example_prints_the_journal_shown(pytester):
+    marker = "### When a test fails"
+    test = block_after(marker, "python")
+    pytester.makepyfile(test_example="import openai\n\n\n" + test)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    expected = block_after(marker).splitlines()
+    actual = result.outlines
+    assert shows(["…", *expected, "…"], actual), "\n".join(actual)
+
+
+def test_the_async_example_passes_with_pytest_asyncio(pytester):
+    test = block_after("pytest itself does not run `async def` tests", "python")
+    name, _, body = test.partition("\n")
+    pytester.makepyfile(**{Path(name.removeprefix("# ")).stem: body})
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "asyncio")
+    result.assert_outcomes(passed=1)
