@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from . import pipeline, player, router
+from . import guard, pipeline, player, router
 from .dialects import openai_chat
 from .errors import RequestError
 from .faults.chaos import Chaos
@@ -51,6 +51,15 @@ class Settings:
     admin_token: str | None = None
     strict: bool = False  # an unknown model is a 404 instead of the default
     mounts: tuple[tuple[str, str], ...] = ()  # (path, format): a front end's own backend routes
+    allow_origins: tuple[str, ...] = ()  # pages that may use the control routes (see guard.py)
+    allow_hosts: tuple[str, ...] = ()  # Host names the control routes answer beyond loopback
+
+    def __post_init__(self) -> None:
+        """Refuse what would fail at the first request, and normalize the allowances."""
+        if self.admin_token:
+            guard.check_token(self.admin_token)
+        self.allow_origins = tuple(dict.fromkeys(map(guard.origin, self.allow_origins)))
+        self.allow_hosts = tuple(dict.fromkeys(map(guard.host_name, self.allow_hosts)))
 
 
 @dataclass
@@ -58,6 +67,7 @@ class State:
     settings: Settings
     scenarios: LiveLibrary
     control_open: bool  # control routes without a token (bound to loopback)
+    guard: guard.Guard
     attempts: Attempts = field(default_factory=Attempts)
     journal: Journal = field(default_factory=Journal)
 
@@ -70,15 +80,19 @@ STATE = web.AppKey("state", State)
 log = logging.getLogger("mockllm")
 
 
-def make_app(settings: Settings, *, control_open: bool = True) -> web.Application:
-    """The application; ``control_open`` is False when bound beyond loopback,
-    and the control routes then need the admin token."""
+def make_app(settings: Settings, *, control_open: bool = True, host: str = "127.0.0.1") -> web.Application:
+    """The application for a server bound to ``host``; ``control_open`` is
+    False when bound beyond loopback, and the control routes then need the
+    admin token."""
     from . import control, reload, sandbox, streams
 
-    app = web.Application(client_max_size=settings.max_body, middlewares=[cors, record_exchange, errors])
+    app = web.Application(
+        client_max_size=settings.max_body, middlewares=[cors, record_exchange, errors, control_plane]
+    )
     # A reload keeps the default the first load had, however it was given.
     live = LiveLibrary(settings.library, settings.paths, settings.default or settings.library.default)
-    app[STATE] = State(settings, live, control_open, journal=Journal(settings.journal_size))
+    checks = guard.Guard(host, frozenset(settings.allow_origins), frozenset(settings.allow_hosts))
+    app[STATE] = State(settings, live, control_open, checks, journal=Journal(settings.journal_size))
     app.on_response_prepare.append(_cors_headers)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_get("/v1/models", models)
@@ -285,9 +299,26 @@ def error_response(error: RequestError) -> web.Response:
 
 
 @web.middleware
+async def control_plane(request: web.Request, handler) -> web.StreamResponse:
+    """Refuse a control request from a web page (see guard.py), before any handler runs."""
+    if guard.is_control(request.path):
+        refusal = request.app[STATE].guard.refusal(request.headers.get("Host"), request.headers.get("Origin"))
+        if refusal is not None:
+            raise refusal
+    return await handler(request)
+
+
+@web.middleware
 async def cors(request: web.Request, handler) -> web.StreamResponse:
-    """Answer browser preflights for every route, before routing can refuse them."""
+    """Answer browser preflights for every route, before routing can refuse
+    them; on a control route, only for an origin the user allowed."""
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        if guard.is_control(request.path):
+            # Refused here, the browser gets no grant; let through, the grant is
+            # given (by ``_cors_headers``) only to an origin the user allowed.
+            refusal = request.app[STATE].guard.refusal(request.headers.get("Host"), request.headers.get("Origin"))
+            if refusal is not None:
+                return error_response(refusal)
         asked = request.headers.get("Access-Control-Request-Headers")
         return web.Response(
             status=204,
@@ -301,5 +332,13 @@ async def cors(request: web.Request, handler) -> web.StreamResponse:
 
 
 async def _cors_headers(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers["Access-Control-Allow-Origin"] = "*"
+    """``*`` on the API routes; on a control route, a grant only for an allowed origin."""
+    if guard.is_control(request.path):
+        origin = request.headers.get("Origin")
+        response.headers.add("Vary", "Origin")  # caches must not serve one origin's answer to another
+        if not request.app[STATE].guard.grants(origin):
+            return
+        response.headers["Access-Control-Allow-Origin"] = origin
+    else:
+        response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS

@@ -82,7 +82,7 @@ async def start(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> R
     if MALFORMED_REQUESTS not in server_log.filters:
         server_log.addFilter(MALFORMED_REQUESTS)
     runner = web.AppRunner(
-        make_app(settings, control_open=control_open),
+        make_app(settings, control_open=control_open, host=host),
         handler_cancellation=True,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
         access_log=None,  # the app logs one line per exchange, with its outcome

@@ -1,0 +1,218 @@
+"""Web pages cannot drive the control plane: a foreign ``Origin`` or ``Host`` on
+a ``/_mockllm/`` route is a 403 in the API's error shape that changes nothing,
+whatever the media type; tools that send no ``Origin`` (curl, the SDKs) and the
+server's own pages keep working; ``--allow-origin`` / ``--allow-host`` widen it.
+The API routes keep answering every origin with CORS ``*``."""
+
+from __future__ import annotations
+
+import json
+
+import aiohttp
+import pytest
+
+from .fault_clients import CHAT, ask
+
+EVIL = "http://evil.example"
+FRONT_END = "http://localhost:5173"
+ERROR_KEYS = {"message", "type", "param", "code"}
+HIJACK = "name: hello\nreply: {text: 'owned by a web page'}\n"
+
+# (method, path, body, content type, success status) for every control route
+CONTROL_ROUTES = [
+    ("GET", "/_mockllm/health", None, None, 200),
+    ("GET", "/_mockllm/scenarios", None, None, 200),
+    ("POST", "/_mockllm/scenarios", HIJACK, "text/plain", 200),
+    ("POST", "/_mockllm/scenarios", "name=hello&reply=x", "application/x-www-form-urlencoded", 200),
+    ("POST", "/_mockllm/scenarios", json.dumps({"name": "hello", "reply": {"text": "owned"}}),
+     "application/json", 200),
+    ("DELETE", "/_mockllm/scenarios/hello", None, None, 204),
+    ("GET", "/_mockllm/journal", None, None, 200),
+    ("POST", "/_mockllm/reset", None, None, 204),
+]
+ROUTE_IDS = ["health", "list", "add-text-plain", "add-form", "add-json", "delete", "journal", "reset"]
+
+
+async def call(url: str, method: str, path: str, body=None, **headers: str):
+    """(status, headers, JSON body or None)."""
+    async with aiohttp.ClientSession() as session:
+        async with session.request(method, url + path, data=body, headers=headers) as response:
+            data = await response.read()
+            return response.status, response.headers, json.loads(data) if data else None
+
+
+def send(url, method, path, body, content_type, **headers):
+    if content_type:
+        headers["Content-Type"] = content_type
+    return call(url, method, path, body, **headers)
+
+
+async def hello_reply(url: str) -> str:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url + CHAT, json=ask("hello", stream=False)) as response:
+            assert response.status == 200
+            return (await response.json())["choices"][0]["message"]["content"]
+
+
+def authority(running) -> str:
+    return f"127.0.0.1:{running.port}"
+
+
+@pytest.fixture
+async def loopback(builtin):
+    return builtin
+
+
+# -- a foreign Origin --------------------------------------------------------
+
+@pytest.mark.parametrize(("method", "path", "body", "content_type", "ok"), CONTROL_ROUTES, ids=ROUTE_IDS)
+async def test_a_foreign_origin_is_refused_403_and_changes_nothing(loopback, method, path, body, content_type, ok):
+    before = await hello_reply(loopback.url)
+    status, headers, data = await send(loopback.url, method, path, body, content_type, Origin=EVIL)
+    assert status == 403
+    assert set(data["error"]) == ERROR_KEYS
+    assert data["error"]["code"] == "origin_not_allowed"
+    assert "Origin" in data["error"]["message"] and "--allow-origin" in data["error"]["message"]
+    assert "Access-Control-Allow-Origin" not in headers
+    assert await hello_reply(loopback.url) == before
+    _, _, listed = await call(loopback.url, "GET", "/_mockllm/scenarios")
+    assert "hello" in [s["name"] for s in listed["scenarios"]]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "content_type", "ok"), CONTROL_ROUTES, ids=ROUTE_IDS)
+async def test_a_tool_that_sends_no_origin_is_served(loopback, method, path, body, content_type, ok):
+    if content_type == "application/x-www-form-urlencoded":
+        body, content_type = "name: hello\nreply: {text: from a tool}\n", None  # a form is no scenario
+    status, headers, _ = await send(loopback.url, method, path, body, content_type)
+    assert status == ok
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+async def test_the_servers_own_origin_is_served_without_a_cors_grant(loopback):
+    own = f"http://{authority(loopback)}"
+    status, headers, data = await call(loopback.url, "POST", "/_mockllm/scenarios", HIJACK, Origin=own)
+    assert (status, data) == (200, {"name": "hello", "replaced": True})
+    assert "Access-Control-Allow-Origin" not in headers
+    assert await hello_reply(loopback.url) == "owned by a web page"
+
+
+@pytest.mark.parametrize("origin", ["null", "not an origin", f"http://127.0.0.1:1", "https://evil.example:443"],
+                         ids=["null", "junk", "other-port", "other-https-host"])
+async def test_origins_that_are_not_the_servers_own_are_foreign(loopback, origin):
+    status, _, data = await call(loopback.url, "GET", "/_mockllm/journal", Origin=origin)
+    assert status == 403
+    assert data["error"]["code"] == "origin_not_allowed"
+
+
+async def test_an_allowed_origin_is_served_and_granted_cors_for_itself_only(start_server):
+    running = await start_server(speed=50, allow_origins=(FRONT_END + "/",))
+    status, headers, data = await call(running.url, "GET", "/_mockllm/journal", Origin=FRONT_END)
+    assert status == 200 and data == {"entries": []}
+    assert headers["Access-Control-Allow-Origin"] == FRONT_END
+    assert "Origin" in headers["Vary"]
+    status, headers, _ = await call(running.url, "GET", "/_mockllm/journal", Origin=EVIL)
+    assert status == 403
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+# -- preflights --------------------------------------------------------------
+
+def preflight_headers(origin: str) -> dict[str, str]:
+    return {"Origin": origin, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, authorization"}
+
+
+@pytest.mark.parametrize("path", ["/_mockllm/scenarios", "/_mockllm/reset", "/_mockllm/nope"],
+                         ids=["scenarios", "reset", "unknown-control-path"])
+async def test_a_preflight_from_a_foreign_origin_gets_no_grant(loopback, path):
+    status, headers, data = await call(loopback.url, "OPTIONS", path, **preflight_headers(EVIL))
+    assert status == 403
+    assert data["error"]["code"] == "origin_not_allowed"
+    assert not any(name.lower().startswith("access-control-allow") for name in headers)
+
+
+async def test_a_preflight_from_an_allowed_origin_is_granted_for_that_origin(start_server):
+    running = await start_server(speed=50, allow_origins=(FRONT_END,))
+    status, headers, _ = await call(running.url, "OPTIONS", "/_mockllm/scenarios", **preflight_headers(FRONT_END))
+    assert status == 204
+    assert headers["Access-Control-Allow-Origin"] == FRONT_END
+    assert "authorization" in headers["Access-Control-Allow-Headers"].lower()
+    assert "post" in headers["Access-Control-Allow-Methods"].lower()
+
+
+async def test_the_api_routes_still_grant_every_origin(loopback):
+    status, headers, _ = await call(loopback.url, "OPTIONS", CHAT, **preflight_headers(EVIL))
+    assert (status, headers["Access-Control-Allow-Origin"]) == (204, "*")
+    async with aiohttp.ClientSession() as session:
+        async with session.post(loopback.url + CHAT, json=ask("hello", stream=False), headers={"Origin": EVIL}) as response:
+            assert response.status == 200
+            assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+# -- the Host header -----------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "host", ["evil.example:{port}", "evil.example", "127.0.0.1.nip.io:{port}", "localhost.evil.example:{port}"],
+    ids=["rebound-name", "rebound-name-no-port", "name-resolving-to-loopback", "localhost-prefix"],
+)
+async def test_a_foreign_host_is_refused_on_the_control_routes(loopback, host):
+    host = host.format(port=loopback.port)
+    status, headers, data = await call(loopback.url, "POST", "/_mockllm/scenarios", HIJACK,
+                                       Host=host, **{"Content-Type": "text/plain"})
+    assert status == 403
+    assert set(data["error"]) == ERROR_KEYS
+    assert data["error"]["code"] == "host_not_allowed"
+    assert "Host" in data["error"]["message"] and "--allow-host" in data["error"]["message"]
+    assert await hello_reply(loopback.url) != "owned by a web page"
+
+
+async def test_dns_rebinding_is_refused_although_origin_and_host_agree(loopback):
+    rebound = f"evil.example:{loopback.port}"
+    status, _, data = await call(loopback.url, "GET", "/_mockllm/journal", Host=rebound, Origin=f"http://{rebound}")
+    assert status == 403
+    assert data["error"]["code"] == "host_not_allowed"
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost:{port}", "LOCALHOST", "app.localhost:{port}", "127.0.0.1:{port}", "127.1.2.3", "[::1]:{port}"],
+    ids=["localhost", "localhost-upper-case", "sub-localhost", "ipv4", "ipv4-loopback-range", "ipv6"],
+)
+async def test_loopback_hosts_are_served(loopback, host):
+    status, _, data = await call(loopback.url, "GET", "/_mockllm/health", Host=host.format(port=loopback.port))
+    assert (status, data["status"]) == (200, "ok")
+
+
+async def test_the_api_routes_answer_any_host(loopback):
+    async with aiohttp.ClientSession() as session:
+        async with session.post(loopback.url + CHAT, json=ask("hello", stream=False),
+                                headers={"Host": "mockllm.internal:8000"}) as response:
+            assert response.status == 200
+        async with session.get(loopback.url + "/v1/models", headers={"Host": "mockllm.internal"}) as response:
+            assert response.status == 200
+
+
+async def test_an_allowed_host_is_served_with_its_own_origin(start_server):
+    running = await start_server(speed=50, allow_hosts=("Mockllm.Internal",))
+    host = f"mockllm.internal:{running.port}"
+    status, _, _ = await call(running.url, "GET", "/_mockllm/journal", Host=host, Origin=f"http://{host}")
+    assert status == 200
+    status, _, data = await call(running.url, "GET", "/_mockllm/journal", Host="other.internal")
+    assert (status, data["error"]["code"]) == (403, "host_not_allowed")
+
+
+# -- settings ----------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"allow_origins": ("*",)}, "expected an origin"),
+        ({"allow_origins": ("localhost:5173",)}, "expected an origin"),
+        ({"allow_origins": ("http://localhost:5173/app",)}, "expected an origin"),
+        ({"allow_hosts": ("mockllm:8000",)}, "expected a host name"),
+        ({"allow_hosts": ("http://mockllm",)}, "expected a host name"),
+    ],
+    ids=["origin-star", "origin-no-scheme", "origin-with-path", "host-with-port", "host-as-url"],
+)
+async def test_a_bad_allowance_is_a_value_error_before_anything_listens(start_server, settings, message):
+    with pytest.raises(ValueError, match=message):
+        await start_server(**settings)
