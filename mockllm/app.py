@@ -216,20 +216,17 @@ async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
     request[EXCHANGE] = exchange
     request[ARRIVED] = start
     response = None
+    failed = False
     try:
         response = await handler(request)
         return response
+    except Exception:
+        failed = True  # past the headers, the errors middleware lets it through: the stream broke
+        raise
     finally:
         played = exchange.pop("played", None)
         status = played.status if played is not None else (response.status if response is not None else None)
-        if played is not None:
-            outcome = played.outcome
-        elif response is not None and response.status < 400:
-            outcome = Outcome.COMPLETED
-        else:
-            outcome = Outcome.ERROR
-        if played is None and response is None:
-            outcome = Outcome.CLIENT_DISCONNECTED  # gone before the handler could answer
+        outcome = _outcome(played, response, failed)
         entry = request.app[STATE].journal.record(
             time=arrived,
             method=request.method,
@@ -251,6 +248,17 @@ async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
             )
 
 
+def _outcome(played: player.Played | None, response: web.StreamResponse | None, failed: bool) -> Outcome:
+    """How an exchange ended, from what the player and the handler left behind."""
+    if failed:
+        return Outcome.ERROR
+    if played is not None:
+        return played.outcome
+    if response is None:
+        return Outcome.CLIENT_DISCONNECTED  # gone before the handler could answer
+    return Outcome.COMPLETED if response.status < 400 else Outcome.ERROR
+
+
 def _retry_count(value: str) -> int | None:
     """The SDK's retry count, or None: ``isdigit`` alone lets through '²' and
     thousands of digits, which ``int`` refuses, and the entry would be lost."""
@@ -259,20 +267,37 @@ def _retry_count(value: str) -> int | None:
 
 @web.middleware
 async def errors(request: web.Request, handler) -> web.StreamResponse:
-    """Every refusal leaves in the dialect's error shape, whoever raised it."""
+    """Every refusal leaves in the dialect's error shape, whoever raised it;
+    so does a bug, as a 500 whose traceback goes to the log, not the client."""
     try:
         return await handler(request)
     except RequestError as error:
-        if EXCHANGE in request:
-            request[EXCHANGE]["error"] = error.message
-        return error_response(error)
+        return _refused(request, error)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        error = _from_http(request, exc)
-        if EXCHANGE in request:
-            request[EXCHANGE]["error"] = error.message
-        return error_response(error)
+        return _refused(request, _from_http(request, exc))
+    except Exception:
+        if _begun(request):
+            raise  # a second response cannot follow: aiohttp logs it and closes the connection
+        log.exception("%s %s: unexpected error", request.method, request.path)
+        return _refused(request, RequestError(
+            500, "The server had an error while processing your request (mockllm logged the details).",
+            type="server_error",
+        ))
+
+
+def _begun(request: web.Request) -> bool:
+    """Whether a response has been prepared (its headers may still be buffered)."""
+    played = request[EXCHANGE].get("played") if EXCHANGE in request else None
+    return bool(request.writer.output_size or (played is not None and played.status))
+
+
+def _refused(request: web.Request, error: RequestError) -> web.Response:
+    if EXCHANGE in request:
+        request[EXCHANGE]["error"] = error.message
+        request[EXCHANGE].pop("played", None)  # nothing was sent: this response is the exchange's outcome
+    return error_response(error)
 
 
 def _from_http(request: web.Request, exc: web.HTTPException) -> RequestError:
