@@ -20,6 +20,7 @@ from .faults.chaos import Chaos
 from .journal import BODY_LIMIT, DEFAULT_SIZE, Journal, Outcome, request_summary
 from .library import Library, LiveLibrary
 from .sessions import Attempts, session_key
+from .shutdown import Exchanges
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 
@@ -53,11 +54,16 @@ class Settings:
     mounts: tuple[tuple[str, str], ...] = ()  # (path, format): a front end's own backend routes
     allow_origins: tuple[str, ...] = ()  # pages that may use the control routes (see guard.py)
     allow_hosts: tuple[str, ...] = ()  # Host names the control routes answer beyond loopback
+    # Seconds open streams get to finish when the server stops. In process (tests,
+    # the pytest plugin) leftovers are ended soon; ``serve`` gives 5 s by default.
+    grace: float = 1.0
 
     def __post_init__(self) -> None:
         """Refuse what would fail at the first request, and normalize the allowances."""
         if self.admin_token:
             guard.check_token(self.admin_token)
+        if not self.grace >= 0:
+            raise ValueError(f"the grace period must be 0 seconds or more, got {self.grace}")
         self.allow_origins = tuple(dict.fromkeys(map(guard.origin, self.allow_origins)))
         self.allow_hosts = tuple(dict.fromkeys(map(guard.host_name, self.allow_hosts)))
 
@@ -69,6 +75,7 @@ class State:
     control_open: bool  # control routes without a token (bound to loopback)
     guard: guard.Guard
     attempts: Attempts = field(default_factory=Attempts)
+    exchanges: Exchanges = field(default_factory=Exchanges)
     journal: Journal = field(default_factory=Journal)
 
     @property
@@ -94,6 +101,7 @@ def make_app(settings: Settings, *, control_open: bool = True, host: str = "127.
     checks = guard.Guard(host, frozenset(settings.allow_origins), frozenset(settings.allow_hosts))
     app[STATE] = State(settings, live, control_open, checks, journal=Journal(settings.journal_size))
     app.on_response_prepare.append(_cors_headers)
+    app.on_shutdown.append(_drain)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_get("/v1/models", models)
     control.add_routes(app)
@@ -102,6 +110,18 @@ def make_app(settings: Settings, *, control_open: bool = True, host: str = "127.
     if settings.reload:
         app.cleanup_ctx.append(reload.watch)
     return app
+
+
+async def _drain(app: web.Application) -> None:
+    """Let the open streams finish for the grace period, then end the rest
+    (aiohttp has stopped accepting connections by now)."""
+    state = app[STATE]
+    grace, count = state.settings.grace, len(state.exchanges)
+    log.log(logging.WARNING if count else logging.INFO, "stopping: %d open stream%s; waiting up to %gs for %s",
+            count, "" if count == 1 else "s", grace, "it" if count == 1 else "them")
+    ended = await state.exchanges.drain(grace)
+    if ended:
+        log.warning("stopping: ended %d stream%s still open after %gs", ended, "" if ended == 1 else "s", grace)
 
 
 # -- handlers --------------------------------------------------------------
@@ -215,6 +235,8 @@ async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
     exchange: dict = {}
     request[EXCHANGE] = exchange
     request[ARRIVED] = start
+    exchanges = request.app[STATE].exchanges
+    exchanges.begin(request)
     response = None
     failed = False
     try:
@@ -227,6 +249,9 @@ async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
         played = exchange.pop("played", None)
         status = played.status if played is not None else (response.status if response is not None else None)
         outcome = _outcome(played, response, failed)
+        if outcome is Outcome.CLIENT_DISCONNECTED and exchanges.ending:
+            outcome = Outcome.SERVER_SHUTDOWN  # cancelled as a departing client cancels, but by the server
+        exchanges.end(request)
         entry = request.app[STATE].journal.record(
             time=arrived,
             method=request.method,

@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-host", action="append", metavar="HOST",
                        help="a Host name beyond loopback that /_mockllm/ answers, e.g. mockllm.internal; "
                             "repeatable (default: $MOCKLLM_ALLOW_HOSTS, comma-separated)")
+    serve.add_argument("--grace", type=_seconds, default=os.environ.get("MOCKLLM_GRACE", "5"), metavar="SECONDS",
+                       help="on SIGTERM or Ctrl-C, how long open streams may go on before the server ends "
+                            "them (default: $MOCKLLM_GRACE or 5)")
     _timing_options(serve)
     serve.set_defaults(run=_serve)
 
@@ -136,6 +139,16 @@ def _chaos(text: str) -> Chaos:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
+    return value
+
+
 def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -152,7 +165,7 @@ def _serve(args: argparse.Namespace) -> int:
             journal_size=args.journal_size, admin_token=args.admin_token or None, strict=args.strict,
             mounts=tuple(args.mount),
             allow_origins=_listed(args.allow_origin, "MOCKLLM_ALLOW_ORIGINS"),
-            allow_hosts=_listed(args.allow_host, "MOCKLLM_ALLOW_HOSTS"),
+            allow_hosts=_listed(args.allow_host, "MOCKLLM_ALLOW_HOSTS"), grace=args.grace,
         )
     except ValueError as problem:
         print(f"mockllm: {problem}", file=sys.stderr)
@@ -170,8 +183,8 @@ def _serve(args: argparse.Namespace) -> int:
         else:
             control = "disabled (not on loopback and no --admin-token)"
         print(f"mockllm listening on {running.url}", flush=True)
-        print(f"sandbox {running.url}/", flush=True)
         print(f"control routes {running.url}/_mockllm/: {control}", flush=True)
+        print(f"sandbox {running.url}/", flush=True)
 
     try:
         _run(server.serve_forever(settings, args.host, args.port, ready), args.loop)

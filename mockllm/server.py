@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,7 +21,10 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from .app import Settings, make_app
 
-SHUTDOWN_TIMEOUT = 1.0  # seconds given to open streams when the server stops
+# Seconds aiohttp gives handlers that are not API exchanges (the control routes,
+# the sandbox's files) when it stops; open streams had Settings.grace before that.
+SHUTDOWN_TIMEOUT = 1.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def is_loopback(host: str) -> bool:
@@ -101,9 +105,24 @@ async def start(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> R
 async def serve_forever(
     settings: Settings, host: str, port: int, on_ready: Callable[[RunningServer], None]
 ) -> None:
+    """Serve until SIGTERM (``docker stop``, Kubernetes) or SIGINT (Ctrl-C), then
+    stop as ``close`` does: open streams get ``settings.grace`` seconds."""
     server = await start(settings, host, port)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    handled = []
+    for number in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(number, stop.set)
+            handled.append(number)
+        except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C still raises KeyboardInterrupt
+            pass
     try:
         on_ready(server)
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
-        await server.close()
+        try:
+            await server.close()
+        finally:
+            for number in handled:
+                loop.remove_signal_handler(number)

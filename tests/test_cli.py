@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import queue
 import re
+import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -276,11 +279,11 @@ def get(url: str, **headers: str) -> tuple[int, dict[str, str]]:
         return error.code, dict(error.headers)
 
 
-def test_serve_prints_the_sandbox_url_on_the_line_after_the_listening_line(serve):
+def test_serve_prints_the_sandbox_url_after_the_listening_and_control_lines(serve):
     process = serve()
     url = process.url()
-    assert process.line() == f"sandbox {url}/\n"
     assert process.line().startswith(f"control routes {url}/_mockllm/: open")
+    assert process.line() == f"sandbox {url}/\n"
     assert get(url + "/")[0] == 200
 
 
@@ -319,3 +322,53 @@ def test_serve_refuses_bad_security_settings_with_one_line_and_exit_2(tmp_path, 
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert done.stderr.startswith("mockllm: ") and message in done.stderr
+
+
+def open_stream(url: str, scenario: str) -> socket.socket:
+    """A raw socket with a stream of ``scenario`` begun on it (its first event read)."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=30)
+    body = b'{"model": "%s", "stream": true, "messages": [{"role": "user", "content": "hi"}]}' % scenario.encode()
+    connection.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: %d\r\n\r\n%s" % (host.encode(), port.encode(), len(body), body))
+    received = b""
+    while b"data: " not in received:
+        chunk = connection.recv(65536)
+        assert chunk, f"the stream ended before its first event: {received!r}"
+        received += chunk
+    return connection
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_serve_stops_on_a_signal_ending_open_streams_after_the_grace_period_and_exits_0(serve, signal_number):
+    process = serve("--grace", "1")
+    url = process.url()
+    with open_stream(url, "stall-forever") as connection:
+        time.sleep(0.2)
+        began = time.monotonic()
+        process.process.send_signal(signal_number)
+        try:
+            _, err = process.process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("serve did not stop within 30 s of the signal")
+        took = time.monotonic() - began
+        connection.settimeout(10)
+        while connection.recv(65536):  # the server ended the stream: EOF, not a hang
+            pass
+    assert process.process.returncode == 0, err
+    assert took >= 1  # the stream had its grace period
+    assert "stopping: 1 open stream; waiting up to 1s for it" in err
+    assert "ended 1 stream still open after 1s" in err
+    assert re.search(r"POST /v1/chat/completions 200 scenario=stall-forever .* outcome=server_shutdown", err), err
+    assert "Traceback" not in err
+
+
+def test_serve_with_no_open_stream_stops_at_once_on_sigterm(serve):
+    process = serve()  # the default grace period, 5 s, is not waited for when nothing is open
+    process.url()
+    began = time.monotonic()
+    process.process.send_signal(signal.SIGTERM)
+    _, err = process.process.communicate(timeout=30)
+    assert process.process.returncode == 0
+    assert time.monotonic() - began < 4
+    assert "stopping: 0 open streams" in err
