@@ -54,6 +54,7 @@ def origin(text: str) -> str:
         parts = port = None
     if (
         parts is None or parts.scheme not in DEFAULT_PORTS or not parts.hostname
+        or not (_HOST_NAME.fullmatch(parts.hostname) or _is_address(parts.hostname))  # ASCII, as browsers send it
         or parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password
     ):
         raise ValueError(f"expected an origin such as http://localhost:5173, got {text!r}")
@@ -130,6 +131,8 @@ def _same_origin(normal: str | None, host: str) -> bool:
 
 
 def _shown(value: str) -> str:
+    """A header value as a message may quote it: cut short, escaped by ``repr``
+    (bytes that were not UTF-8 arrive as surrogates, which a body cannot carry)."""
     return repr(value if len(value) <= SHOWN else value[:SHOWN] + "…")
 
 
@@ -144,7 +147,10 @@ class Guard:
     def refusal(self, host: str | None, origin_: str | None) -> RequestError | None:
         """Why a control request with these headers is refused, or None."""
         if host is not None and not self._host_allowed(host):
-            name = _name(host) or host
+            try:
+                name = host_name(_name(host))
+            except ValueError:
+                name = "NAME"  # not a name that could be allowed; never echo it unescaped
             return RequestError(
                 403,
                 f"The control routes refuse the Host header {_shown(host)}: they answer only loopback "

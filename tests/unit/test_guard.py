@@ -81,8 +81,9 @@ def test_an_origin_is_normalized_as_browsers_send_it(text, normal):
 
 
 @pytest.mark.parametrize("text", ["*", "localhost:5173", "ftp://x", "http://x/app", "http://x?y", "http://u@x",
-                                  "http://x:99999"],
-                         ids=["star", "no-scheme", "ftp", "path", "query", "user", "bad-port"])
+                                  "http://x:99999", "http://caf\u00e9.example", "http://a\udcff", "http://a b"],
+                         ids=["star", "no-scheme", "ftp", "path", "query", "user", "bad-port", "not-punycode",
+                              "not-utf8", "space"])
 def test_a_bad_origin_is_a_value_error(text):
     with pytest.raises(ValueError, match="expected an origin such as http://localhost:5173"):
         guard.origin(text)

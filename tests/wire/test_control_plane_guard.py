@@ -6,6 +6,7 @@ The API routes keep answering every origin with CORS ``*``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
@@ -216,3 +217,21 @@ async def test_an_allowed_host_is_served_with_its_own_origin(start_server):
 async def test_a_bad_allowance_is_a_value_error_before_anything_listens(start_server, settings, message):
     with pytest.raises(ValueError, match=message):
         await start_server(**settings)
+
+
+@pytest.mark.parametrize(
+    "header", [b"Origin: http://caf\xe9.example", b"Origin: http://\xff\xfe", b"Host: \xff\xfe:8000"],
+    ids=["latin-1-origin", "not-utf8-origin", "not-utf8-host"],
+)
+async def test_header_bytes_that_are_not_ascii_are_refused_with_a_403_not_a_500(start_server, header):
+    running = await start_server(speed=50, allow_origins=(FRONT_END,))
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+    try:
+        host = b"" if header.startswith(b"Host") else b"Host: 127.0.0.1\r\n"
+        writer.write(b"GET /_mockllm/journal HTTP/1.1\r\n" + host + header + b"\r\nConnection: close\r\n\r\n")
+        answer = await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 403 "), head
+    assert json.loads(body)["error"]["code"] in {"origin_not_allowed", "host_not_allowed"}
