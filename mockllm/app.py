@@ -94,7 +94,7 @@ def make_app(settings: Settings, *, control_open: bool = True, host: str = "127.
     from . import control, reload, sandbox, streams
 
     app = web.Application(
-        client_max_size=settings.max_body, middlewares=[cors, record_exchange, errors, control_plane]
+        client_max_size=settings.max_body, middlewares=[cors, record_exchange, errors]
     )
     # A reload keeps the default the first load had, however it was given.
     live = LiveLibrary(settings.library, settings.paths, settings.default or settings.library.default)
@@ -117,11 +117,14 @@ async def _drain(app: web.Application) -> None:
     (aiohttp has stopped accepting connections by now)."""
     state = app[STATE]
     grace, count = state.settings.grace, len(state.exchanges)
-    log.log(logging.WARNING if count else logging.INFO, "stopping: %d open stream%s; waiting up to %gs for %s",
-            count, "" if count == 1 else "s", grace, "it" if count == 1 else "them")
+    if count:
+        log.warning("stopping: %d open stream%s; letting %s finish for up to %gs",
+                    count, "" if count == 1 else "s", "it" if count == 1 else "them", grace)
+    else:
+        log.info("stopping: 0 open streams")
     ended = await state.exchanges.drain(grace)
     if ended:
-        log.warning("stopping: ended %d stream%s still open after %gs", ended, "" if ended == 1 else "s", grace)
+        log.warning("stopping: ended %d stream%s still open", ended, "" if ended == 1 else "s")
 
 
 # -- handlers --------------------------------------------------------------
@@ -350,26 +353,15 @@ def error_response(error: RequestError) -> web.Response:
 
 
 @web.middleware
-async def control_plane(request: web.Request, handler) -> web.StreamResponse:
-    """Refuse a control request from a web page (see guard.py), before any handler runs."""
+async def cors(request: web.Request, handler) -> web.StreamResponse:
+    """What browsers may do: no page may drive the control routes (guard.py),
+    and preflights are answered for every other route before routing can
+    refuse them (the grant itself is ``_cors_headers``)."""
     if guard.is_control(request.path):
         refusal = request.app[STATE].guard.refusal(request.headers.get("Host"), request.headers.get("Origin"))
         if refusal is not None:
-            raise refusal
-    return await handler(request)
-
-
-@web.middleware
-async def cors(request: web.Request, handler) -> web.StreamResponse:
-    """Answer browser preflights for every route, before routing can refuse
-    them; on a control route, only for an origin the user allowed."""
+            return error_response(refusal)  # a preflight refused gets no grant
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-        if guard.is_control(request.path):
-            # Refused here, the browser gets no grant; let through, the grant is
-            # given (by ``_cors_headers``) only to an origin the user allowed.
-            refusal = request.app[STATE].guard.refusal(request.headers.get("Host"), request.headers.get("Origin"))
-            if refusal is not None:
-                return error_response(refusal)
         asked = request.headers.get("Access-Control-Request-Headers")
         return web.Response(
             status=204,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .app import Settings, make_app
+from .app import STATE, Settings, make_app
 
 # Seconds aiohttp gives handlers that are not API exchanges (the control routes,
 # the sandbox's files) when it stops; open streams had Settings.grace before that.
@@ -74,7 +74,12 @@ class RunningServer:
         return self.url + "/v1"
 
     async def close(self) -> None:
+        """Stop accepting, give open streams ``Settings.grace`` seconds, end the rest."""
         await self.runner.cleanup()
+
+    def hurry(self) -> None:
+        """End a ``close`` under way without waiting out the grace period."""
+        self.runner.app[STATE].exchanges.hurry()
 
 
 async def start(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
@@ -106,7 +111,8 @@ async def serve_forever(
     settings: Settings, host: str, port: int, on_ready: Callable[[RunningServer], None]
 ) -> None:
     """Serve until SIGTERM (``docker stop``, Kubernetes) or SIGINT (Ctrl-C), then
-    stop as ``close`` does: open streams get ``settings.grace`` seconds."""
+    stop as ``close`` does: open streams get ``settings.grace`` seconds, or
+    less if a second signal comes."""
     server = await start(settings, host, port)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -120,6 +126,8 @@ async def serve_forever(
     try:
         on_ready(server)
         await stop.wait()
+        for number in handled:
+            loop.add_signal_handler(number, server.hurry)  # a second signal: end the streams now
     finally:
         try:
             await server.close()

@@ -357,8 +357,8 @@ def test_serve_stops_on_a_signal_ending_open_streams_after_the_grace_period_and_
             pass
     assert process.process.returncode == 0, err
     assert took >= 1  # the stream had its grace period
-    assert "stopping: 1 open stream; waiting up to 1s for it" in err
-    assert "ended 1 stream still open after 1s" in err
+    assert "stopping: 1 open stream; letting it finish for up to 1s" in err
+    assert "stopping: ended 1 stream still open" in err
     assert re.search(r"POST /v1/chat/completions 200 scenario=stall-forever .* outcome=server_shutdown", err), err
     assert "Traceback" not in err
 
@@ -372,3 +372,20 @@ def test_serve_with_no_open_stream_stops_at_once_on_sigterm(serve):
     assert process.process.returncode == 0
     assert time.monotonic() - began < 4
     assert "stopping: 0 open streams" in err
+
+
+def test_a_second_signal_ends_the_grace_period_at_once(serve):
+    process = serve("--grace", "60")
+    url = process.url()
+    with open_stream(url, "stall-forever"):
+        process.process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while "stopping: 1 open stream" not in (line := process.process.stderr.readline()):
+            assert line and time.monotonic() < deadline, "serve did not log the open stream"
+        process.process.send_signal(signal.SIGINT)
+        try:
+            _, err = process.process.communicate(timeout=30)  # far less than the 60 s grace
+        except subprocess.TimeoutExpired:
+            pytest.fail("a second signal did not end the grace period")
+    assert process.process.returncode == 0
+    assert "stopping: ended 1 stream still open" in err
