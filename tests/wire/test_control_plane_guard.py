@@ -32,6 +32,8 @@ CONTROL_ROUTES = [
     ("POST", "/_mockllm/reset", None, None, 204),
 ]
 ROUTE_IDS = ["health", "list", "add-text-plain", "add-form", "add-json", "delete", "journal", "reset"]
+# What a tool sends: a form body is no scenario, so that one is left out.
+TOOL_ROUTES = [(route, id_) for route, id_ in zip(CONTROL_ROUTES, ROUTE_IDS) if id_ != "add-form"]
 
 
 async def call(url: str, method: str, path: str, body=None, **headers: str):
@@ -59,48 +61,42 @@ def authority(running) -> str:
     return f"127.0.0.1:{running.port}"
 
 
-@pytest.fixture
-async def loopback(builtin):
-    return builtin
-
-
 # -- a foreign Origin --------------------------------------------------------
 
 @pytest.mark.parametrize(("method", "path", "body", "content_type", "ok"), CONTROL_ROUTES, ids=ROUTE_IDS)
-async def test_a_foreign_origin_is_refused_403_and_changes_nothing(loopback, method, path, body, content_type, ok):
-    before = await hello_reply(loopback.url)
-    status, headers, data = await send(loopback.url, method, path, body, content_type, Origin=EVIL)
+async def test_a_foreign_origin_is_refused_403_and_changes_nothing(builtin, method, path, body, content_type, ok):
+    before = await hello_reply(builtin.url)
+    status, headers, data = await send(builtin.url, method, path, body, content_type, Origin=EVIL)
     assert status == 403
     assert set(data["error"]) == ERROR_KEYS
     assert data["error"]["code"] == "origin_not_allowed"
     assert "Origin" in data["error"]["message"] and "--allow-origin" in data["error"]["message"]
     assert "Access-Control-Allow-Origin" not in headers
-    assert await hello_reply(loopback.url) == before
-    _, _, listed = await call(loopback.url, "GET", "/_mockllm/scenarios")
+    assert await hello_reply(builtin.url) == before
+    _, _, listed = await call(builtin.url, "GET", "/_mockllm/scenarios")
     assert "hello" in [s["name"] for s in listed["scenarios"]]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "content_type", "ok"), CONTROL_ROUTES, ids=ROUTE_IDS)
-async def test_a_tool_that_sends_no_origin_is_served(loopback, method, path, body, content_type, ok):
-    if content_type == "application/x-www-form-urlencoded":
-        body, content_type = "name: hello\nreply: {text: from a tool}\n", None  # a form is no scenario
-    status, headers, _ = await send(loopback.url, method, path, body, content_type)
+@pytest.mark.parametrize(("method", "path", "body", "content_type", "ok"), [route for route, _ in TOOL_ROUTES],
+                         ids=[id_ for _, id_ in TOOL_ROUTES])
+async def test_a_tool_that_sends_no_origin_is_served(builtin, method, path, body, content_type, ok):
+    status, headers, _ = await send(builtin.url, method, path, body, content_type)
     assert status == ok
     assert "Access-Control-Allow-Origin" not in headers
 
 
-async def test_the_servers_own_origin_is_served_without_a_cors_grant(loopback):
-    own = f"http://{authority(loopback)}"
-    status, headers, data = await call(loopback.url, "POST", "/_mockllm/scenarios", HIJACK, Origin=own)
+async def test_the_servers_own_origin_is_served_without_a_cors_grant(builtin):
+    own = f"http://{authority(builtin)}"
+    status, headers, data = await call(builtin.url, "POST", "/_mockllm/scenarios", HIJACK, Origin=own)
     assert (status, data) == (200, {"name": "hello", "replaced": True})
     assert "Access-Control-Allow-Origin" not in headers
-    assert await hello_reply(loopback.url) == "owned by a web page"
+    assert await hello_reply(builtin.url) == "owned by a web page"
 
 
-@pytest.mark.parametrize("origin", ["null", "not an origin", f"http://127.0.0.1:1", "https://evil.example:443"],
+@pytest.mark.parametrize("origin", ["null", "not an origin", "http://127.0.0.1:1", "https://evil.example:443"],
                          ids=["null", "junk", "other-port", "other-https-host"])
-async def test_origins_that_are_not_the_servers_own_are_foreign(loopback, origin):
-    status, _, data = await call(loopback.url, "GET", "/_mockllm/journal", Origin=origin)
+async def test_origins_that_are_not_the_servers_own_are_foreign(builtin, origin):
+    status, _, data = await call(builtin.url, "GET", "/_mockllm/journal", Origin=origin)
     assert status == 403
     assert data["error"]["code"] == "origin_not_allowed"
 
@@ -125,8 +121,8 @@ def preflight_headers(origin: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("path", ["/_mockllm/scenarios", "/_mockllm/reset", "/_mockllm/nope"],
                          ids=["scenarios", "reset", "unknown-control-path"])
-async def test_a_preflight_from_a_foreign_origin_gets_no_grant(loopback, path):
-    status, headers, data = await call(loopback.url, "OPTIONS", path, **preflight_headers(EVIL))
+async def test_a_preflight_from_a_foreign_origin_gets_no_grant(builtin, path):
+    status, headers, data = await call(builtin.url, "OPTIONS", path, **preflight_headers(EVIL))
     assert status == 403
     assert data["error"]["code"] == "origin_not_allowed"
     assert not any(name.lower().startswith("access-control-allow") for name in headers)
@@ -141,11 +137,11 @@ async def test_a_preflight_from_an_allowed_origin_is_granted_for_that_origin(sta
     assert "post" in headers["Access-Control-Allow-Methods"].lower()
 
 
-async def test_the_api_routes_still_grant_every_origin(loopback):
-    status, headers, _ = await call(loopback.url, "OPTIONS", CHAT, **preflight_headers(EVIL))
+async def test_the_api_routes_still_grant_every_origin(builtin):
+    status, headers, _ = await call(builtin.url, "OPTIONS", CHAT, **preflight_headers(EVIL))
     assert (status, headers["Access-Control-Allow-Origin"]) == (204, "*")
     async with aiohttp.ClientSession() as session:
-        async with session.post(loopback.url + CHAT, json=ask("hello", stream=False), headers={"Origin": EVIL}) as response:
+        async with session.post(builtin.url + CHAT, json=ask("hello", stream=False), headers={"Origin": EVIL}) as response:
             assert response.status == 200
             assert response.headers["Access-Control-Allow-Origin"] == "*"
 
@@ -154,41 +150,41 @@ async def test_the_api_routes_still_grant_every_origin(loopback):
 
 @pytest.mark.parametrize(
     "host", ["evil.example:{port}", "evil.example", "127.0.0.1.nip.io:{port}", "localhost.evil.example:{port}"],
-    ids=["rebound-name", "rebound-name-no-port", "name-resolving-to-loopback", "localhost-prefix"],
+    ids=["rebound-name", "rebound-name-no-port", "name-resolving-to-builtin", "localhost-prefix"],
 )
-async def test_a_foreign_host_is_refused_on_the_control_routes(loopback, host):
-    host = host.format(port=loopback.port)
-    status, headers, data = await call(loopback.url, "POST", "/_mockllm/scenarios", HIJACK,
+async def test_a_foreign_host_is_refused_on_the_control_routes(builtin, host):
+    host = host.format(port=builtin.port)
+    status, headers, data = await call(builtin.url, "POST", "/_mockllm/scenarios", HIJACK,
                                        Host=host, **{"Content-Type": "text/plain"})
     assert status == 403
     assert set(data["error"]) == ERROR_KEYS
     assert data["error"]["code"] == "host_not_allowed"
     assert "Host" in data["error"]["message"] and "--allow-host" in data["error"]["message"]
-    assert await hello_reply(loopback.url) != "owned by a web page"
+    assert await hello_reply(builtin.url) != "owned by a web page"
 
 
-async def test_dns_rebinding_is_refused_although_origin_and_host_agree(loopback):
-    rebound = f"evil.example:{loopback.port}"
-    status, _, data = await call(loopback.url, "GET", "/_mockllm/journal", Host=rebound, Origin=f"http://{rebound}")
+async def test_dns_rebinding_is_refused_although_origin_and_host_agree(builtin):
+    rebound = f"evil.example:{builtin.port}"
+    status, _, data = await call(builtin.url, "GET", "/_mockllm/journal", Host=rebound, Origin=f"http://{rebound}")
     assert status == 403
     assert data["error"]["code"] == "host_not_allowed"
 
 
 @pytest.mark.parametrize(
     "host", ["localhost:{port}", "LOCALHOST", "app.localhost:{port}", "127.0.0.1:{port}", "127.1.2.3", "[::1]:{port}"],
-    ids=["localhost", "localhost-upper-case", "sub-localhost", "ipv4", "ipv4-loopback-range", "ipv6"],
+    ids=["localhost", "localhost-upper-case", "sub-localhost", "ipv4", "ipv4-builtin-range", "ipv6"],
 )
-async def test_loopback_hosts_are_served(loopback, host):
-    status, _, data = await call(loopback.url, "GET", "/_mockllm/health", Host=host.format(port=loopback.port))
+async def test_builtin_hosts_are_served(builtin, host):
+    status, _, data = await call(builtin.url, "GET", "/_mockllm/health", Host=host.format(port=builtin.port))
     assert (status, data["status"]) == (200, "ok")
 
 
-async def test_the_api_routes_answer_any_host(loopback):
+async def test_the_api_routes_answer_any_host(builtin):
     async with aiohttp.ClientSession() as session:
-        async with session.post(loopback.url + CHAT, json=ask("hello", stream=False),
+        async with session.post(builtin.url + CHAT, json=ask("hello", stream=False),
                                 headers={"Host": "mockllm.internal:8000"}) as response:
             assert response.status == 200
-        async with session.get(loopback.url + "/v1/models", headers={"Host": "mockllm.internal"}) as response:
+        async with session.get(builtin.url + "/v1/models", headers={"Host": "mockllm.internal"}) as response:
             assert response.status == 200
 
 
