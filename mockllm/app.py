@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from . import pipeline, player, router
+from . import guard, pipeline, player, router
 from .dialects import openai_chat
 from .errors import RequestError
 from .faults.chaos import Chaos
@@ -22,6 +22,7 @@ from .journal import BODY_LIMIT, DEFAULT_SIZE, Journal, Outcome, request_summary
 from .library import Library, LiveLibrary
 from .script import is_large
 from .sessions import Attempts, session_key
+from .shutdown import Exchanges
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 
@@ -53,6 +54,20 @@ class Settings:
     admin_token: str | None = None
     strict: bool = False  # an unknown model is a 404 instead of the default
     mounts: tuple[tuple[str, str], ...] = ()  # (path, format): a front end's own backend routes
+    allow_origins: tuple[str, ...] = ()  # pages that may use the control routes (see guard.py)
+    allow_hosts: tuple[str, ...] = ()  # Host names the control routes answer beyond loopback
+    # Seconds open streams get to finish when the server stops. In process (tests,
+    # the pytest plugin) leftovers are ended soon; ``serve`` gives 5 s by default.
+    grace: float = 1.0
+
+    def __post_init__(self) -> None:
+        """Refuse what would fail at the first request, and normalize the allowances."""
+        if self.admin_token:
+            guard.check_token(self.admin_token)
+        if not self.grace >= 0:
+            raise ValueError(f"the grace period must be 0 seconds or more, got {self.grace}")
+        self.allow_origins = tuple(dict.fromkeys(map(guard.origin, self.allow_origins)))
+        self.allow_hosts = tuple(dict.fromkeys(map(guard.host_name, self.allow_hosts)))
 
 
 @dataclass
@@ -60,7 +75,9 @@ class State:
     settings: Settings
     scenarios: LiveLibrary
     control_open: bool  # control routes without a token (bound to loopback)
+    guard: guard.Guard
     attempts: Attempts = field(default_factory=Attempts)
+    exchanges: Exchanges = field(default_factory=Exchanges)
     journal: Journal = field(default_factory=Journal)
 
     @property
@@ -72,16 +89,21 @@ STATE = web.AppKey("state", State)
 log = logging.getLogger("mockllm")
 
 
-def make_app(settings: Settings, *, control_open: bool = True) -> web.Application:
-    """The application; ``control_open`` is False when bound beyond loopback,
-    and the control routes then need the admin token."""
+def make_app(settings: Settings, *, control_open: bool = True, host: str = "127.0.0.1") -> web.Application:
+    """The application for a server bound to ``host``; ``control_open`` is
+    False when bound beyond loopback, and the control routes then need the
+    admin token."""
     from . import control, reload, sandbox, streams
 
-    app = web.Application(client_max_size=settings.max_body, middlewares=[cors, record_exchange, errors])
+    app = web.Application(
+        client_max_size=settings.max_body, middlewares=[cors, record_exchange, errors]
+    )
     # A reload keeps the default the first load had, however it was given.
     live = LiveLibrary(settings.library, settings.paths, settings.default or settings.library.default)
-    app[STATE] = State(settings, live, control_open, journal=Journal(settings.journal_size))
+    checks = guard.Guard(host, frozenset(settings.allow_origins), frozenset(settings.allow_hosts))
+    app[STATE] = State(settings, live, control_open, checks, journal=Journal(settings.journal_size))
     app.on_response_prepare.append(_cors_headers)
+    app.on_shutdown.append(_drain)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_get("/v1/models", models)
     control.add_routes(app)
@@ -90,6 +112,21 @@ def make_app(settings: Settings, *, control_open: bool = True) -> web.Applicatio
     if settings.reload:
         app.cleanup_ctx.append(reload.watch)
     return app
+
+
+async def _drain(app: web.Application) -> None:
+    """Let the open streams finish for the grace period, then end the rest
+    (aiohttp has stopped accepting connections by now)."""
+    state = app[STATE]
+    grace, count = state.settings.grace, len(state.exchanges)
+    if count:
+        log.warning("stopping: %d open stream%s; letting %s finish for up to %gs",
+                    count, "" if count == 1 else "s", "it" if count == 1 else "them", grace)
+    else:
+        log.info("stopping: 0 open streams")
+    ended = await state.exchanges.drain(grace)
+    if ended:
+        log.warning("stopping: ended %d stream%s still open", ended, "" if ended == 1 else "s")
 
 
 # -- handlers --------------------------------------------------------------
@@ -198,7 +235,8 @@ async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
     Handlers add what they learn to ``request[EXCHANGE]``; a cancelled handler
     (the client went away) is recorded before the cancellation goes on.
     """
-    if request.method == "OPTIONS" or request.path == "/" or request.path.startswith(("/_mockllm/", "/static/")):
+    if request.method == "OPTIONS" or request.path == "/" or request.path.startswith("/static/") \
+            or guard.is_control(request.path):
         return await handler(request)  # not an API exchange: the control plane and the sandbox
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -206,21 +244,23 @@ async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
     exchange: dict = {}
     request[EXCHANGE] = exchange
     request[ARRIVED] = start
+    exchanges = request.app[STATE].exchanges
+    exchanges.begin(request)
     response = None
+    failed = False
     try:
         response = await handler(request)
         return response
+    except Exception:
+        failed = True  # past the headers, the errors middleware lets it through: the stream broke
+        raise
     finally:
         played = exchange.pop("played", None)
         status = played.status if played is not None else (response.status if response is not None else None)
-        if played is not None:
-            outcome = played.outcome
-        elif response is not None and response.status < 400:
-            outcome = Outcome.COMPLETED
-        else:
-            outcome = Outcome.ERROR
-        if played is None and response is None:
-            outcome = Outcome.CLIENT_DISCONNECTED  # gone before the handler could answer
+        outcome = _outcome(played, response, failed)
+        if outcome is Outcome.CLIENT_DISCONNECTED and exchanges.ending:
+            outcome = Outcome.SERVER_SHUTDOWN  # cancelled as a departing client cancels, but by the server
+        exchanges.end(request)
         entry = request.app[STATE].journal.record(
             time=arrived,
             method=request.method,
@@ -242,6 +282,17 @@ async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
             )
 
 
+def _outcome(played: player.Played | None, response: web.StreamResponse | None, failed: bool) -> Outcome:
+    """How an exchange ended, from what the player and the handler left behind."""
+    if failed:
+        return Outcome.ERROR
+    if played is not None:
+        return played.outcome
+    if response is None:
+        return Outcome.CLIENT_DISCONNECTED  # gone before the handler could answer
+    return Outcome.COMPLETED if response.status < 400 else Outcome.ERROR
+
+
 def _retry_count(value: str) -> int | None:
     """The SDK's retry count, or None: ``isdigit`` alone lets through '²' and
     thousands of digits, which ``int`` refuses, and the entry would be lost."""
@@ -250,20 +301,37 @@ def _retry_count(value: str) -> int | None:
 
 @web.middleware
 async def errors(request: web.Request, handler) -> web.StreamResponse:
-    """Every refusal leaves in the dialect's error shape, whoever raised it."""
+    """Every refusal leaves in the dialect's error shape, whoever raised it;
+    so does a bug, as a 500 whose traceback goes to the log, not the client."""
     try:
         return await handler(request)
     except RequestError as error:
-        if EXCHANGE in request:
-            request[EXCHANGE]["error"] = error.message
-        return error_response(error)
+        return _refused(request, error)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        error = _from_http(request, exc)
-        if EXCHANGE in request:
-            request[EXCHANGE]["error"] = error.message
-        return error_response(error)
+        return _refused(request, _from_http(request, exc))
+    except Exception:
+        if _begun(request):
+            raise  # a second response cannot follow: aiohttp logs it and closes the connection
+        log.exception("%s %s: unexpected error", request.method, request.path)
+        return _refused(request, RequestError(
+            500, "The server had an error while processing your request (mockllm logged the details).",
+            type="server_error",
+        ))
+
+
+def _begun(request: web.Request) -> bool:
+    """Whether a response has been prepared (its headers may still be buffered)."""
+    played = request[EXCHANGE].get("played") if EXCHANGE in request else None
+    return bool(request.writer.output_size or (played is not None and played.status))
+
+
+def _refused(request: web.Request, error: RequestError) -> web.Response:
+    if EXCHANGE in request:
+        request[EXCHANGE]["error"] = error.message
+        request[EXCHANGE].pop("played", None)  # nothing was sent: this response is the exchange's outcome
+    return error_response(error)
 
 
 def _from_http(request: web.Request, exc: web.HTTPException) -> RequestError:
@@ -291,7 +359,13 @@ def error_response(error: RequestError) -> web.Response:
 
 @web.middleware
 async def cors(request: web.Request, handler) -> web.StreamResponse:
-    """Answer browser preflights for every route, before routing can refuse them."""
+    """What browsers may do: no page may drive the control routes (guard.py),
+    and preflights are answered for every other route before routing can
+    refuse them (the grant itself is ``_cors_headers``)."""
+    if guard.is_control(request.path):
+        refusal = request.app[STATE].guard.refusal(request.headers.get("Host"), request.headers.get("Origin"))
+        if refusal is not None:
+            return error_response(refusal)  # a preflight refused gets no grant
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         asked = request.headers.get("Access-Control-Request-Headers")
         return web.Response(
@@ -306,5 +380,13 @@ async def cors(request: web.Request, handler) -> web.StreamResponse:
 
 
 async def _cors_headers(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers["Access-Control-Allow-Origin"] = "*"
+    """``*`` on the API routes; on a control route, a grant only for an allowed origin."""
+    if guard.is_control(request.path):
+        origin = request.headers.get("Origin")
+        response.headers.add("Vary", "Origin")  # caches must not serve one origin's answer to another
+        if not request.app[STATE].guard.grants(origin):
+            return
+        response.headers["Access-Control-Allow-Origin"] = origin
+    else:
+        response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS

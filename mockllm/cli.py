@@ -64,6 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--admin-token", default=os.environ.get("MOCKLLM_ADMIN_TOKEN"), metavar="TOKEN",
                        help="bearer token for /_mockllm/ when bound beyond loopback "
                             "(default: $MOCKLLM_ADMIN_TOKEN)")
+    serve.add_argument("--allow-origin", action="append", metavar="ORIGIN",
+                       help="a web page origin, e.g. http://localhost:5173, that may use /_mockllm/; "
+                            "repeatable (default: $MOCKLLM_ALLOW_ORIGINS, comma-separated)")
+    serve.add_argument("--allow-host", action="append", metavar="HOST",
+                       help="a Host name beyond loopback that /_mockllm/ answers, e.g. mockllm.internal; "
+                            "repeatable (default: $MOCKLLM_ALLOW_HOSTS, comma-separated)")
+    serve.add_argument("--grace", type=_seconds, default=os.environ.get("MOCKLLM_GRACE", "5"), metavar="SECONDS",
+                       help="on SIGTERM or Ctrl-C, how long open streams may go on before the server ends "
+                            "them (default: $MOCKLLM_GRACE or 5)")
     _timing_options(serve)
     serve.set_defaults(run=_serve)
 
@@ -136,6 +145,16 @@ def _chaos(text: str) -> Chaos:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
+    return value
+
+
 def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -145,12 +164,18 @@ def _positive(text: str) -> float:
 
 def _serve(args: argparse.Namespace) -> int:
     library = load_library(args.scenarios, args.default)
-    settings = Settings(
-        library, speed=args.speed, seed=args.seed, max_body=args.max_body, chaos=args.chaos,
-        paths=tuple(args.scenarios), default=args.default, reload=args.reload,
-        journal_size=args.journal_size, admin_token=args.admin_token or None, strict=args.strict,
-        mounts=tuple(args.mount),
-    )
+    try:
+        settings = Settings(
+            library, speed=args.speed, seed=args.seed, max_body=args.max_body, chaos=args.chaos,
+            paths=tuple(args.scenarios), default=args.default, reload=args.reload,
+            journal_size=args.journal_size, admin_token=args.admin_token or None, strict=args.strict,
+            mounts=tuple(args.mount),
+            allow_origins=_listed(args.allow_origin, "MOCKLLM_ALLOW_ORIGINS"),
+            allow_hosts=_listed(args.allow_host, "MOCKLLM_ALLOW_HOSTS"), grace=args.grace,
+        )
+    except ValueError as problem:
+        print(f"mockllm: {problem}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr
     )
@@ -165,6 +190,7 @@ def _serve(args: argparse.Namespace) -> int:
             control = "disabled (not on loopback and no --admin-token)"
         print(f"mockllm listening on {running.url}", flush=True)
         print(f"control routes {running.url}/_mockllm/: {control}", flush=True)
+        print(f"sandbox {running.url}/", flush=True)
 
     try:
         _run(server.serve_forever(settings, args.host, args.port, ready), args.loop)
@@ -174,6 +200,13 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"mockllm: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _listed(given: list[str] | None, variable: str) -> tuple[str, ...]:
+    """A repeatable flag's values, or else its environment variable's, split at commas."""
+    if given is not None:
+        return tuple(given)
+    return tuple(item.strip() for item in os.environ.get(variable, "").split(",") if item.strip())
 
 
 def _raise_open_file_limit() -> None:

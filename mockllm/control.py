@@ -8,6 +8,8 @@ ask it what clients did.
     GET    /_mockllm/journal            the exchanges (?scenario=, ?session=)
     POST   /_mockllm/reset              clear attempt counters and the journal
 
+No web page may use them: a foreign ``Origin`` or ``Host`` is refused before
+any of these handlers runs (guard.py, applied by the app's ``cors`` middleware).
 Bound to loopback and with no admin token configured, they are open.
 Otherwise they need the token as ``Authorization: Bearer <token>``: 401
 without one, 403 with a wrong one, and 403 for everyone when the server is

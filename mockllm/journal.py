@@ -22,6 +22,7 @@ class Outcome(enum.Enum):
     COMPLETED = "completed"  # the response went out as planned (an HTTP error fault included)
     DROPPED = "dropped"  # a fault cut the connection
     CLIENT_DISCONNECTED = "client_disconnected"  # the client went away first
+    SERVER_SHUTDOWN = "server_shutdown"  # still open when the server stopped and its grace period ran out
     ERROR = "error"  # the request was refused, or the server failed
 
 

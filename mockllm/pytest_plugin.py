@@ -49,7 +49,7 @@ __all__ = ["MockLLM"]
 
 HOST = "127.0.0.1"  # loopback only: the control routes are open there and nowhere else
 START_TIMEOUT = 10.0  # seconds for the server to start listening
-STOP_TIMEOUT = 10.0  # seconds for it to stop; open streams get server.SHUTDOWN_TIMEOUT of them
+STOP_TIMEOUT = 10.0  # seconds for it to stop; open streams get Settings.grace (1 s) of them
 CONTROL_TIMEOUT = 10.0  # seconds for one control call
 MARKER_KEYWORDS = ("scenarios", "speed", "seed", "default", "chaos")
 SECTION = "mockllm journal"

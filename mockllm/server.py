@@ -12,15 +12,19 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .app import Settings, make_app
+from .app import STATE, Settings, make_app
 
-SHUTDOWN_TIMEOUT = 1.0  # seconds given to open streams when the server stops
+# Seconds aiohttp gives handlers that are not API exchanges (the control routes,
+# the sandbox's files) when it stops; open streams had Settings.grace before that.
+SHUTDOWN_TIMEOUT = 1.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def is_loopback(host: str) -> bool:
@@ -70,7 +74,12 @@ class RunningServer:
         return self.url + "/v1"
 
     async def close(self) -> None:
+        """Stop accepting, give open streams ``Settings.grace`` seconds, end the rest."""
         await self.runner.cleanup()
+
+    def hurry(self) -> None:
+        """End a ``close`` under way without waiting out the grace period."""
+        self.runner.app[STATE].exchanges.hurry()
 
 
 async def start(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
@@ -82,7 +91,7 @@ async def start(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> R
     if MALFORMED_REQUESTS not in server_log.filters:
         server_log.addFilter(MALFORMED_REQUESTS)
     runner = web.AppRunner(
-        make_app(settings, control_open=control_open),
+        make_app(settings, control_open=control_open, host=host),
         handler_cancellation=True,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
         access_log=None,  # the app logs one line per exchange, with its outcome
@@ -101,9 +110,27 @@ async def start(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> R
 async def serve_forever(
     settings: Settings, host: str, port: int, on_ready: Callable[[RunningServer], None]
 ) -> None:
+    """Serve until SIGTERM (``docker stop``, Kubernetes) or SIGINT (Ctrl-C), then
+    stop as ``close`` does: open streams get ``settings.grace`` seconds, or
+    less if a second signal comes."""
     server = await start(settings, host, port)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    handled = []
+    for number in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(number, stop.set)
+            handled.append(number)
+        except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C still raises KeyboardInterrupt
+            pass
     try:
         on_ready(server)
-        await asyncio.Event().wait()
+        await stop.wait()
+        for number in handled:
+            loop.add_signal_handler(number, server.hurry)  # a second signal: end the streams now
     finally:
-        await server.close()
+        try:
+            await server.close()
+        finally:
+            for number in handled:
+                loop.remove_signal_handler(number)

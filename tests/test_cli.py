@@ -5,9 +5,14 @@ from __future__ import annotations
 import os
 import queue
 import re
+import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import openai
@@ -238,3 +243,178 @@ def test_serve_as_a_real_process_streams_hello_to_the_openai_sdk(tmp_path):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+class ServeProcess:
+    """``mockllm serve --port 0 ARGS`` as a real process; its stdout lines are
+    read by a thread, so a wait for one is bounded."""
+
+    def __init__(self, cwd: Path, *args: str, env: dict | None = None) -> None:
+        command = [sys.executable, "-m", "mockllm", "serve", "--port", "0", *args]
+        environment = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1")
+        self.process = subprocess.Popen(
+            command, cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put("")
+
+    def line(self, timeout: float = 60) -> str:
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            pytest.fail(f"no line from serve within {timeout} s")
+        if not line:
+            pytest.fail(f"serve exited: {self.process.communicate(timeout=10)[1]}")
+        return line
+
+    def url(self) -> str:
+        """The URL of the listening line, which must come first."""
+        found = re.fullmatch(r"mockllm listening on (http://127\.0\.0\.1:(\d+))\n", self.line())
+        assert found, "the first line is not the listening line"
+        return found[1]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate(timeout=10)
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """Start ``mockllm serve`` processes with ``serve(*args, env=...)``; each is killed at the end."""
+    started: list[ServeProcess] = []
+
+    def start(*args: str, env: dict | None = None) -> ServeProcess:
+        started.append(ServeProcess(tmp_path, *args, env=env))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def get(url: str, **headers: str) -> tuple[int, dict[str, str]]:
+    """(status, headers) of a GET, whatever the status."""
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+def test_serve_prints_the_sandbox_url_after_the_listening_and_control_lines(serve):
+    process = serve()
+    url = process.url()
+    assert process.line().startswith(f"control routes {url}/_mockllm/: open")
+    assert process.line() == f"sandbox {url}/\n"
+    assert get(url + "/")[0] == 200
+
+
+def test_serve_allows_origins_and_hosts_from_flags_and_environment_variables(serve):
+    env = dict(os.environ, MOCKLLM_ALLOW_ORIGINS="http://one.test, http://two.test:5173",
+               MOCKLLM_ALLOW_HOSTS="env-host.internal")
+    url = serve("--allow-host", "flag-host.internal", env=env).url()
+    journal = url + "/_mockllm/journal"
+    port = url.rsplit(":", 1)[1]
+    for origin in ("http://one.test", "http://two.test:5173"):
+        status, headers = get(journal, Origin=origin)
+        assert (status, headers.get("Access-Control-Allow-Origin")) == (200, origin)
+    assert get(journal, Origin="http://three.test")[0] == 403
+    assert get(journal, Host=f"flag-host.internal:{port}")[0] == 200
+    # A flag given replaces its environment variable, as for every other option.
+    assert get(journal, Host=f"env-host.internal:{port}")[0] == 403
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        ((), {"MOCKLLM_ADMIN_TOKEN": b"tok\xff"}, "the admin token is not UTF-8 text"),
+        (("--admin-token", "tok\n"), {}, "the admin token has control characters"),
+        (("--allow-origin", "*"), {}, "expected an origin such as http://localhost:5173, got '*'"),
+        ((), {"MOCKLLM_ALLOW_HOSTS": "mockllm:8000"}, "expected a host name or address with no port"),
+    ],
+    ids=["token-not-utf8", "token-newline", "origin-star", "host-with-port"],
+)
+def test_serve_refuses_bad_security_settings_with_one_line_and_exit_2(tmp_path, args, env, message):
+    environment = {**os.environb, b"PYTHONUNBUFFERED": b"1"}
+    environment.update({key.encode(): value if isinstance(value, bytes) else value.encode()
+                        for key, value in env.items()})
+    done = subprocess.run([sys.executable, "-m", "mockllm", "serve", "--port", "0", *args], cwd=tmp_path,
+                          env=environment, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("mockllm: ") and message in done.stderr
+
+
+def open_stream(url: str, scenario: str) -> socket.socket:
+    """A raw socket with a stream of ``scenario`` begun on it (its first event read)."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=30)
+    body = b'{"model": "%s", "stream": true, "messages": [{"role": "user", "content": "hi"}]}' % scenario.encode()
+    connection.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: %d\r\n\r\n%s" % (host.encode(), port.encode(), len(body), body))
+    received = b""
+    while b"data: " not in received:
+        chunk = connection.recv(65536)
+        assert chunk, f"the stream ended before its first event: {received!r}"
+        received += chunk
+    return connection
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_serve_stops_on_a_signal_ending_open_streams_after_the_grace_period_and_exits_0(serve, signal_number):
+    process = serve("--grace", "1")
+    url = process.url()
+    with open_stream(url, "stall-forever") as connection:
+        time.sleep(0.2)
+        began = time.monotonic()
+        process.process.send_signal(signal_number)
+        try:
+            _, err = process.process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("serve did not stop within 30 s of the signal")
+        took = time.monotonic() - began
+        connection.settimeout(10)
+        while connection.recv(65536):  # the server ended the stream: EOF, not a hang
+            pass
+    assert process.process.returncode == 0, err
+    assert took >= 1  # the stream had its grace period
+    assert "stopping: 1 open stream; letting it finish for up to 1s" in err
+    assert "stopping: ended 1 stream still open" in err
+    assert re.search(r"POST /v1/chat/completions 200 scenario=stall-forever .* outcome=server_shutdown", err), err
+    assert "Traceback" not in err
+
+
+def test_serve_with_no_open_stream_stops_at_once_on_sigterm(serve):
+    process = serve()  # the default grace period, 5 s, is not waited for when nothing is open
+    process.url()
+    began = time.monotonic()
+    process.process.send_signal(signal.SIGTERM)
+    _, err = process.process.communicate(timeout=30)
+    assert process.process.returncode == 0
+    assert time.monotonic() - began < 4
+    assert "stopping: 0 open streams" in err
+
+
+def test_a_second_signal_ends_the_grace_period_at_once(serve):
+    process = serve("--grace", "60")
+    url = process.url()
+    with open_stream(url, "stall-forever"):
+        process.process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while "stopping: 1 open stream" not in (line := process.process.stderr.readline()):
+            assert line and time.monotonic() < deadline, "serve did not log the open stream"
+        process.process.send_signal(signal.SIGINT)
+        try:
+            _, err = process.process.communicate(timeout=30)  # far less than the 60 s grace
+        except subprocess.TimeoutExpired:
+            pytest.fail("a second signal did not end the grace period")
+    assert process.process.returncode == 0
+    assert "stopping: ended 1 stream still open" in err

@@ -86,7 +86,7 @@ def test_to_json_gives_plain_json_values_with_the_outcome_as_its_string():
 @pytest.mark.parametrize("outcome", list(Outcome), ids=[o.value for o in Outcome])
 def test_every_outcome_serializes_to_its_documented_name(outcome):
     assert record(Journal(), outcome=outcome).to_json()["outcome"] == outcome.value
-    assert outcome.value in ("completed", "dropped", "client_disconnected", "error")
+    assert outcome.value in ("completed", "dropped", "client_disconnected", "server_shutdown", "error")
 
 
 # -- request_summary -------------------------------------------------------

@@ -1,4 +1,5 @@
-"""A browser page on another origin can call every route: preflights and response headers."""
+"""A browser page on another origin can call every API route: preflights and
+response headers. (The control routes refuse it: test_control_plane_guard.py.)"""
 
 from __future__ import annotations
 
