@@ -210,7 +210,9 @@ def _text_of(content: object) -> str:
 def error_body(error: RequestError) -> bytes:
     """The API's error object, 4-space pretty-printed with a trailing newline."""
     body = {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
-    return (_PRETTY({**body, **error.details}) + "\n").encode("utf-8")
+    # Last line of defence: a message that echoes a header decoded with surrogate
+    # escapes still leaves as JSON (the escape ``\\udcff``), never as a 500.
+    return (_PRETTY({**body, **error.details}) + "\n").encode("utf-8", "backslashreplace")
 
 
 ERROR_CONTENT_TYPE = "application/json; charset=utf-8"
