@@ -15,7 +15,6 @@ import json
 import operator
 import random
 import string
-from collections.abc import Mapping
 
 from .. import events, sse, tokens
 from ..errors import RequestError
@@ -123,7 +122,9 @@ def _choices(body: dict) -> None:
     if n > 1:
         raise RequestError(
             400,
-            f"Unsupported value: 'n' must be 1 with mockllm, which answers with one choice; got {n}.",
+            # The API's own pattern for a value a model does not support.
+            f"Unsupported value: 'n' does not support {n} with this model. "
+            "Only the default (1) value is supported (mockllm answers with one choice).",
             param="n",
             code="unsupported_value",
         )

@@ -260,7 +260,8 @@ FETCH_ONCE = """async ([api, scenario, session, reuse]) => {
             body += decoder.decode(value, {stream: true});
         }
     } catch (error) {
-        return {fetch: "resolved", status: response.status, read: "rejected", error: error.name + ": " + error.message, body};
+        const failure = error.name + ": " + error.message;
+        return {fetch: "resolved", status: response.status, read: "rejected", error: failure, body};
     }
     return {fetch: "resolved", status: response.status, read: "done", body};
 }"""

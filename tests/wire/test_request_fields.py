@@ -23,7 +23,8 @@ REFUSED = [
     ({"messages": [{"role": None, "content": "hi"}]}, "messages[0].role",
      "Invalid type for 'messages[0].role': expected a string, but got null instead."),
     ({"messages": [{"role": "user", "content": 5}]}, "messages[0].content",
-     "Invalid type for 'messages[0].content': expected one of a string or array of objects, but got an integer instead."),
+     "Invalid type for 'messages[0].content': expected one of a string or array of objects, "
+     "but got an integer instead."),
     ({"messages": [{"role": "user", "content": {"text": "hi"}}]}, "messages[0].content", None),
     ({"messages": [{"role": "user", "content": ["hi"]}]}, "messages[0].content[0]",
      "Invalid type for 'messages[0].content[0]': expected an object, but got a string instead."),
@@ -33,7 +34,8 @@ REFUSED = [
     ({"n": -1}, "n", "Invalid 'n': integer below minimum value. Expected a value >= 1, but got -1 instead."),
     ({"n": 0}, "n", "Invalid 'n': integer below minimum value. Expected a value >= 1, but got 0 instead."),
     ({"n": "2"}, "n", "Invalid type for 'n': expected an integer, but got a string instead."),
-    ({"n": 2}, "n", None),
+    ({"n": 2}, "n", "Unsupported value: 'n' does not support 2 with this model. "
+                    "Only the default (1) value is supported (mockllm answers with one choice)."),
     ({"max_tokens": -5}, "max_tokens",
      "Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, but got -5 instead."),
     ({"max_tokens": 1.5}, "max_tokens",
@@ -73,9 +75,11 @@ REFUSED = [
      "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified."),
     ({"seed": 1.5}, "seed", "Invalid type for 'seed': expected an integer, but got a decimal number instead."),
     ({"seed": True}, "seed", "Invalid type for 'seed': expected an integer, but got a boolean instead."),
-    ({"stop": 5}, "stop", "Invalid type for 'stop': expected one of a string or array of strings, but got an integer instead."),
+    ({"stop": 5}, "stop",
+     "Invalid type for 'stop': expected one of a string or array of strings, but got an integer instead."),
     ({"stop": ["a", "b", "c", "d", "e"]}, "stop",
-     "Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with length 5 instead."),
+     "Invalid 'stop': array too long. Expected an array with maximum length 4, "
+     "but got an array with length 5 instead."),
     ({"stop": ["a", 2]}, "stop[1]", "Invalid type for 'stop[1]': expected a string, but got an integer instead."),
     ({"user": {"id": 1}}, "user", "Invalid type for 'user': expected a string, but got an object instead."),
     ({"logprobs": "yes"}, "logprobs", "Invalid type for 'logprobs': expected a boolean, but got a string instead."),
