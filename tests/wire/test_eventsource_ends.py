@@ -108,3 +108,10 @@ async def test_on_a_fresh_stream_after_n_past_the_end_still_acts_after_the_last_
     got = await get(server, "/v1/stream/short?format=content")
     assert got.error is not None
     assert text_of(got.messages) == "a b" and got.messages[-1].data != "[DONE]"
+
+
+@pytest.mark.parametrize("scenario", ["drop-reset", "error-event"])
+async def test_an_eventsource_at_a_mount_ends_too(start_server, scenario):
+    server = await start_server(speed=50, mounts=(("/api/chat", "content"),))
+    connections = await reconnect_until_closed(server, f"/api/chat?scenario={scenario}")
+    assert connections[-1].status == 204 and len(connections) <= 6
