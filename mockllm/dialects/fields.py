@@ -76,8 +76,8 @@ def required(body: Mapping, key: str, prefix: str = ""):
     return body[key]
 
 
-def string(body: Mapping, key: str, *, prefix: str = "", required_: bool = False, default=None):
-    value = _present(body, key, prefix, required_)
+def string(body: Mapping, key: str, *, prefix: str = "", required: bool = False, default=None):
+    value = _present(body, key, prefix, required)
     if value is _ABSENT:
         return default
     if not isinstance(value, str):
@@ -94,8 +94,8 @@ def boolean(body: Mapping, key: str, *, prefix: str = "", default: bool | None =
     return value
 
 
-def obj(body: Mapping, key: str, *, prefix: str = "", required_: bool = False):
-    value = _present(body, key, prefix, required_)
+def obj(body: Mapping, key: str, *, prefix: str = "", required: bool = False):
+    value = _present(body, key, prefix, required)
     if value is _ABSENT:
         return None
     if not isinstance(value, dict):
@@ -123,14 +123,14 @@ def decimal(body: Mapping, key: str, *, minimum: float, maximum: float, default=
     return value
 
 
-def _present(body: Mapping, key: str, prefix: str, required_: bool):
+def _present(body: Mapping, key: str, prefix: str, required: bool):
     """The value, or ``_ABSENT`` for an optional key that is missing or null."""
     if key not in body:
-        if required_:
+        if required:
             raise missing(prefix + key)
         return _ABSENT
     value = body[key]
-    if value is None and not required_:
+    if value is None and not required:
         return _ABSENT
     return value
 

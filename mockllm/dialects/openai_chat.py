@@ -46,7 +46,7 @@ def parse(body: object) -> Ask:
     field's type and range, with the API's message, ``param`` and ``code``."""
     if not isinstance(body, dict):
         raise RequestError(400, "The request body must be a JSON object.", code="invalid_type")
-    model = fields.string(body, "model", required_=True)
+    model = fields.string(body, "model", required=True)
     messages = _messages(body)
     _choices(body)
     fields.integer(body, "max_tokens", minimum=1)
@@ -99,7 +99,7 @@ def _messages(body: dict) -> list[dict]:
         at = f"messages[{i}]"
         if not isinstance(message, dict):
             raise fields.type_error(at, "an object", message)
-        role = fields.string(message, "role", prefix=at + ".", required_=True)
+        role = fields.string(message, "role", prefix=at + ".", required=True)
         if role not in ROLES:
             raise fields.invalid_value(at + ".role", role, ROLES)
         content = message.get("content")
@@ -110,8 +110,8 @@ def _messages(body: dict) -> list[dict]:
         for j, part in enumerate(content):
             if not isinstance(part, dict):
                 raise fields.type_error(f"{at}.content[{j}]", "an object", part)
-            if fields.string(part, "type", prefix=f"{at}.content[{j}].", required_=True) == "text":
-                fields.string(part, "text", prefix=f"{at}.content[{j}].", required_=True)
+            if fields.string(part, "type", prefix=f"{at}.content[{j}].", required=True) == "text":
+                fields.string(part, "text", prefix=f"{at}.content[{j}].", required=True)
     return messages
 
 
@@ -167,11 +167,11 @@ def _tools(body: dict) -> None:
             at = f"tools[{i}]"
             if not isinstance(tool, dict):
                 raise fields.type_error(at, "an object", tool)
-            type_ = fields.string(tool, "type", prefix=at + ".", required_=True)
+            type_ = fields.string(tool, "type", prefix=at + ".", required=True)
             if type_ not in TOOL_TYPES:
                 raise fields.invalid_value(at + ".type", type_, TOOL_TYPES)
-            definition = fields.obj(tool, type_, prefix=at + ".", required_=True)
-            fields.string(definition, "name", prefix=f"{at}.{type_}.", required_=True)
+            definition = fields.obj(tool, type_, prefix=at + ".", required=True)
+            fields.string(definition, "name", prefix=f"{at}.{type_}.", required=True)
     choice = body.get("tool_choice")
     if choice is None:
         return
@@ -181,8 +181,8 @@ def _tools(body: dict) -> None:
     elif isinstance(choice, dict):
         type_ = fields.string(choice, "type", prefix="tool_choice.", default="function")
         if type_ in TOOL_TYPES:
-            definition = fields.obj(choice, type_, prefix="tool_choice.", required_=True)
-            fields.string(definition, "name", prefix=f"tool_choice.{type_}.", required_=True)
+            definition = fields.obj(choice, type_, prefix="tool_choice.", required=True)
+            fields.string(definition, "name", prefix=f"tool_choice.{type_}.", required=True)
     else:
         # Sic: the API's own wording says "one of" twice.
         raise fields.type_error("tool_choice", "one of one of 'none', 'auto', or 'required' or object", choice)

@@ -48,5 +48,5 @@ def test_an_integer_out_of_type_or_range_is_refused_with_its_code(body, code):
 
 def test_a_required_string_may_not_be_null():
     with pytest.raises(RequestError) as raised:
-        fields.string({"model": None}, "model", required_=True)
+        fields.string({"model": None}, "model", required=True)
     assert raised.value.message == "Invalid type for 'model': expected a string, but got null instead."
