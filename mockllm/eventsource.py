@@ -72,6 +72,8 @@ class _ErrorsEnd:
         return self._id_line + data if isinstance(event, events.Error) else data
 
     def __getattr__(self, name: str):
+        if name.startswith("_"):  # not yet set (a copy being made): not the encoder's
+            raise AttributeError(name)
         return getattr(self._encoder, name)
 
 
