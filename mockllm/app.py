@@ -9,6 +9,7 @@ import asyncio
 import functools
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -200,9 +201,40 @@ async def json_body(request: web.Request) -> object:
             f"We could not parse the JSON body of your request ({reason}). "
             "The API expects a JSON object as the request body.",
         ) from None
+    # A lone surrogate (``"\\ud800"``) decodes, but no UTF-8 can carry it: echoed
+    # into a stream, an error or the journal it would break the response. Only a
+    # body with a surrogate escape can hold one, so others pay one byte search.
+    if _SURROGATE_ESCAPE.search(raw) and (lone := _lone_surrogate(body)) is not None:
+        _note_request(request, request_summary(raw))
+        raise RequestError(
+            400,
+            f"We could not parse the JSON body of your request (lone surrogate {lone!r} is not a character). "
+            "The API expects a JSON object as the request body.",
+        )
     # A small body is kept as decoded here (bytes bound its characters); no second decode.
     _note_request(request, body if len(raw) <= BODY_LIMIT else request_summary(raw))
     return body
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value: object) -> str | None:
+    """The first lone surrogate in a decoded body, if any: an escaped pair
+    decodes to one character, so any surrogate left stands alone. Iterative:
+    the body may be nested as deep as the decoder allows."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item)  # keys
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and (found := _SURROGATE.search(item)):
+            return found.group()
+    return None
 
 
 def _note_request(request: web.Request, summary: object) -> None:

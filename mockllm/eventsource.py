@@ -8,6 +8,15 @@ A reconnect sends ``Last-Event-ID: N``; the stream then resumes right after
 event N, each remaining event keeping its gap to the one before it, so a
 drop loses and repeats nothing. Once the last event has been delivered there
 is nothing to resume: the answer is 204, which stops the browser reconnecting.
+
+Every stream must reach that 204 however its faults strike:
+
+- a resume with nothing left is a 204 whatever the faults (``settled``);
+- a resumed script is marked ``resumed``, so a fault waiting for more tokens
+  than are left does not cut it again (``Trigger.locate``);
+- an error event a fault adds carries the reply's last id (``_ErrorsEnd``):
+  the provider's error ends the stream, and the reconnect it causes is told
+  there is nothing left rather than given the rest of the answer.
 """
 
 from __future__ import annotations
@@ -45,8 +54,27 @@ def numbered(script: Script, *, retry: float, last_event_id: int | None = None) 
     announce = Beat(0.0, b"retry: %d\n\n" % round(retry * 1000))
     end_at = None if script.end_at is None else max(0.0, script.end_at + shift)
     return dataclasses.replace(
-        script, headers=_with_headers(script.headers), beats=(announce, *kept), end_at=end_at
+        script, headers=_with_headers(script.headers), beats=(announce, *kept), end_at=end_at,
+        encoder=_ErrorsEnd(script.encoder, number), resumed=bool(last_event_id),
     )
+
+
+class _ErrorsEnd:
+    """The dialect's encoder, but an error event (one a fault adds) carries the
+    reply's last id: after the provider's error nothing is left to resume."""
+
+    def __init__(self, encoder, last_id: int) -> None:
+        self._encoder = encoder
+        self._id_line = b"id: %d\n" % last_id
+
+    def encode(self, event: events.Event, index: int = 0) -> bytes:
+        data = self._encoder.encode(event, index)
+        return self._id_line + data if isinstance(event, events.Error) else data
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):  # not yet set (a copy being made): not the encoder's
+            raise AttributeError(name)
+        return getattr(self._encoder, name)
 
 
 def _with_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
@@ -85,6 +113,16 @@ def last_event_id(header: str | None) -> int | None:
 
 
 _DIGITS = len(str(sys.maxsize)) - 1  # counts this long convert exactly; longer ones are past any reply
+
+
+def settled(script: Script, unfaulted: Script) -> Script:
+    """After the faults, for a resume: ``script`` as the faults left it,
+    ``unfaulted`` as numbering left it. Nothing left to send is a 204 whatever
+    the faults: a drop or a status there would make the browser come back, or
+    report an error, for a reply it already has in full."""
+    if unfaulted.status == 204:
+        return unfaulted
+    return nothing_left_is_finished(script)
 
 
 def nothing_left_is_finished(script: Script) -> Script:

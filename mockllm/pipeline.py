@@ -36,13 +36,14 @@ def plan(
     created: int = 0,
     chaos: Chaos = Chaos(),
     reshape: Callable[[script.Script], script.Script] | None = None,
-    settle: Callable[[script.Script], script.Script] | None = None,
+    settle: Callable[[script.Script, script.Script], script.Script] | None = None,
     framed: bool = False,
 ) -> script.Script:
     """The script for one response: compiled, reshaped for its route (ids and
     resume for EventSource), then the attempt's faults and any drawn by chaos
     (the server's ``--chaos`` and the scenario's own), then settled by the
-    route once the faults are known (EventSource: nothing left is a 204).
+    route once the faults are known, from the script before them and after
+    (EventSource: nothing left is a 204).
 
     ``framed``: the player asks to keep the script framed (``Script.framed``)
     when nothing rewrites its bytes; everyone else gets the final bytes."""
@@ -56,4 +57,4 @@ def plan(
     final = faults.apply(compiled, [*scenario.faults_for(attempt), *drawn], rng, speed)
     if not framed:
         final = final.materialized()
-    return settle(final) if settle is not None else final
+    return settle(final, compiled) if settle is not None else final

@@ -73,6 +73,10 @@ class Script:
     # written. Compiled scripts start so, and no response holds bytes of its
     # own per token; whatever reads or rewrites bytes asks for ``materialized``.
     framed: bool = False
+    # True: the script continues a response the client already received in
+    # part (a resume), so an ``after: N`` with fewer than N tokens left does
+    # not act: it acted on the connection that delivered them.
+    resumed: bool = False
 
     @property
     def body(self) -> bytes:

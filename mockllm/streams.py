@@ -98,5 +98,5 @@ async def _event_source(request: web.Request, scenario: Scenario, dialect) -> we
     reshape = functools.partial(
         eventsource.numbered, retry=scenario.timing.retry / speed, last_event_id=resume
     )
-    settle = eventsource.nothing_left_is_finished if resume is not None else None
+    settle = eventsource.settled if resume is not None else None
     return await respond(request, scenario, ask, dialect, reshape=reshape, settle=settle)

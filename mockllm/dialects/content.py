@@ -25,7 +25,7 @@ import random
 from .. import events, sse, tokens
 from ..errors import RequestError
 from ..scenario import Reply
-from . import Ask
+from . import Ask, fields, openai_chat
 from .openai_chat import ERROR_CONTENT_TYPE, TOKEN_CACHE, error_body, random_id, request_id
 
 NAME = "content"
@@ -35,7 +35,8 @@ __all__ = ["Encoder", "error_body", "event_bodies", "headers", "parse", "random_
 
 
 def parse(body: object) -> Ask:
-    """``{"message": "..."}`` or ``{"messages": [...]}``, as front ends send them."""
+    """``{"message": "..."}`` or ``{"messages": [...]}``, as front ends send them;
+    a field of the wrong type is refused, in the API's words, never ignored."""
     if not isinstance(body, dict):
         raise RequestError(400, "The request body must be a JSON object.", code="invalid_type")
     message = body.get("message")
@@ -47,14 +48,30 @@ def parse(body: object) -> Ask:
         raise RequestError(400, "'message' must be a string.", param="message", code="invalid_type")
     if messages is not None and not isinstance(messages, list):
         raise RequestError(400, "'messages' must be a list.", param="messages", code="invalid_type")
+    for i, item in enumerate(messages or []):
+        _check_message(item, f"messages[{i}]")
     texts = [_text_of(m) for m in messages or []]
     prompt = message if message is not None else next(
         (t for m, t in zip(reversed(messages), reversed(texts)) if not isinstance(m, dict) or m.get("role", "user") == "user"),
         "",
     )
-    model = body.get("model") if isinstance(body.get("model"), str) else ""
+    model = fields.string(body, "model", default="")
     all_text = texts + ([message] if message else [])
     return Ask(model=model, prompt=prompt, stream=True, prompt_tokens=sum(len(tokens.words(t)) for t in all_text))
+
+
+def _check_message(message: object, at: str) -> None:
+    """A message is a string or an object whose role and content, if given, are well typed."""
+    if isinstance(message, str):
+        return
+    if not isinstance(message, dict):
+        raise fields.type_error(at, "one of a string or object", message)
+    role = fields.string(message, "role", prefix=at + ".")
+    if role is not None and role not in openai_chat.ROLES:
+        raise fields.invalid_value(at + ".role", role, openai_chat.ROLES)
+    content = message.get("content")
+    if content is not None and not isinstance(content, (str, list)):
+        raise fields.type_error(at + ".content", "one of a string or array of objects", content)
 
 
 def _text_of(message: object) -> str:

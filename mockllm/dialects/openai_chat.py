@@ -15,12 +15,11 @@ import json
 import operator
 import random
 import string
-from collections.abc import Mapping
 
 from .. import events, sse, tokens
 from ..errors import RequestError
 from ..scenario import Reply
-from . import Ask
+from . import Ask, fields
 
 NAME = "openai-chat"
 _ALNUM = string.ascii_letters + string.digits
@@ -34,32 +33,35 @@ _PRETTY = json.JSONEncoder(ensure_ascii=False, indent=4).encode
 
 # -- requests --------------------------------------------------------------
 
+ROLES = ("system", "assistant", "user", "function", "tool", "developer")
+MAX_CHOICES = 128  # the API's ceiling for ``n``
+MAX_STOP = 4
+MAX_TOP_LOGPROBS = 20
+TOOL_TYPES = ("function", "custom")
+TOOL_CHOICES = ("none", "auto", "required")
+
+
 def parse(body: object) -> Ask:
-    """Validate a decoded request body the way the real API does."""
+    """Validate a decoded request body the way the real API does: each known
+    field's type and range, with the API's message, ``param`` and ``code``."""
     if not isinstance(body, dict):
         raise RequestError(400, "The request body must be a JSON object.", code="invalid_type")
-    model = _require(body, "model", str, "a string")
-    messages = _require(body, "messages", list, "an array")
-    if not messages:
-        raise RequestError(
-            400,
-            "Invalid 'messages': empty array. Expected an array with minimum length 1, "
-            "but got an empty array instead.",
-            param="messages",
-            code="empty_array",
-        )
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict):
-            raise _type_error(f"messages[{i}]", "an object", message)
-        if not isinstance(message.get("role"), str):
-            raise RequestError(
-                400,
-                f"Missing required parameter: 'messages[{i}].role'.",
-                param=f"messages[{i}].role",
-                code="missing_required_parameter",
-            )
-    stream = _optional(body, "stream", bool, "a boolean", False)
-    options = _optional(body, "stream_options", dict, "an object", None) or {}
+    model = fields.string(body, "model", required=True)
+    messages = _messages(body)
+    _choices(body)
+    fields.integer(body, "max_tokens", minimum=1)
+    fields.integer(body, "max_completion_tokens", minimum=1)
+    fields.decimal(body, "temperature", minimum=0, maximum=2)
+    fields.decimal(body, "top_p", minimum=0, maximum=1)
+    fields.decimal(body, "presence_penalty", minimum=-2, maximum=2)
+    fields.decimal(body, "frequency_penalty", minimum=-2, maximum=2)
+    fields.integer(body, "seed")
+    fields.string(body, "user")
+    _stop(body)
+    _logprobs(body)
+    _tools(body)
+    stream = fields.boolean(body, "stream")
+    options = fields.obj(body, "stream_options") or {}
     if options and not stream:
         raise RequestError(
             400,
@@ -67,8 +69,8 @@ def parse(body: object) -> Ask:
             param="stream_options",
             code="invalid_value",
         )
-    include_usage = _optional(options, "include_usage", bool, "a boolean", False, "stream_options.")
-    obfuscation = _optional(options, "include_obfuscation", bool, "a boolean", True, "stream_options.")
+    include_usage = fields.boolean(options, "include_usage", prefix="stream_options.")
+    obfuscation = fields.boolean(options, "include_obfuscation", prefix="stream_options.", default=True)
     texts = [_text_of(m.get("content")) for m in messages]
     prompt = next((t for m, t in zip(reversed(messages), reversed(texts)) if m["role"] == "user"), "")
     return Ask(
@@ -81,33 +83,115 @@ def parse(body: object) -> Ask:
     )
 
 
-def _require(body: Mapping, key: str, kind: type, what: str):
-    if key not in body:
+def _messages(body: dict) -> list[dict]:
+    messages = fields.required(body, "messages")
+    if not isinstance(messages, list):
+        raise fields.type_error("messages", "an array of objects", messages)
+    if not messages:
         raise RequestError(
-            400, f"Missing required parameter: '{key}'.", param=key, code="missing_required_parameter"
+            400,
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, "
+            "but got an empty array instead.",
+            param="messages",
+            code="empty_array",
         )
-    return _optional(body, key, kind, what, None)
+    for i, message in enumerate(messages):
+        at = f"messages[{i}]"
+        if not isinstance(message, dict):
+            raise fields.type_error(at, "an object", message)
+        role = fields.string(message, "role", prefix=at + ".", required=True)
+        if role not in ROLES:
+            raise fields.invalid_value(at + ".role", role, ROLES)
+        content = message.get("content")
+        if content is None or isinstance(content, str):
+            continue
+        if not isinstance(content, list):
+            raise fields.type_error(at + ".content", "one of a string or array of objects", content)
+        for j, part in enumerate(content):
+            if not isinstance(part, dict):
+                raise fields.type_error(f"{at}.content[{j}]", "an object", part)
+            if fields.string(part, "type", prefix=f"{at}.content[{j}].", required=True) == "text":
+                fields.string(part, "text", prefix=f"{at}.content[{j}].", required=True)
+    return messages
 
 
-def _optional(body: Mapping, key: str, kind: type, what: str, default, prefix: str = ""):
-    value = body.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        raise _type_error(prefix + key, what, value)
-    return value
+def _choices(body: dict) -> None:
+    """``n`` as the API bounds it; above 1 refused: mockllm streams one choice,
+    and a client asking for several would silently get a reply of the wrong shape."""
+    n = fields.integer(body, "n", minimum=1, maximum=MAX_CHOICES, default=1)
+    if n > 1:
+        raise RequestError(
+            400,
+            # The API's own pattern for a value a model does not support.
+            f"Unsupported value: 'n' does not support {n} with this model. "
+            "Only the default (1) value is supported (mockllm answers with one choice).",
+            param="n",
+            code="unsupported_value",
+        )
 
 
-def _type_error(param: str, what: str, value: object) -> RequestError:
-    got = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
-        type(value), "a number"
-    )
-    return RequestError(
-        400,
-        f"Invalid type for '{param}': expected {what}, but got {got} instead.",
-        param=param,
-        code="invalid_type",
-    )
+def _stop(body: dict) -> None:
+    stop = body.get("stop")
+    if stop is None or isinstance(stop, str):
+        return
+    if not isinstance(stop, list):
+        raise fields.type_error("stop", "one of a string or array of strings", stop)
+    if len(stop) > MAX_STOP:
+        raise RequestError(
+            400,
+            f"Invalid 'stop': array too long. Expected an array with maximum length {MAX_STOP}, "
+            f"but got an array with length {len(stop)} instead.",
+            param="stop",
+            code="array_above_max_length",
+        )
+    for i, item in enumerate(stop):
+        if not isinstance(item, str):
+            raise fields.type_error(f"stop[{i}]", "a string", item)
+
+
+def _logprobs(body: dict) -> None:
+    logprobs = fields.boolean(body, "logprobs")
+    top = fields.integer(body, "top_logprobs", minimum=0, maximum=MAX_TOP_LOGPROBS)
+    if top is not None and not logprobs:
+        raise RequestError(
+            400, "The 'top_logprobs' parameter is only allowed when 'logprobs' is enabled.", param="top_logprobs"
+        )
+
+
+def _tools(body: dict) -> None:
+    tools = body.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise fields.type_error("tools", "an array of objects", tools)
+        for i, tool in enumerate(tools):
+            at = f"tools[{i}]"
+            if not isinstance(tool, dict):
+                raise fields.type_error(at, "an object", tool)
+            type_ = fields.string(tool, "type", prefix=at + ".", required=True)
+            if type_ not in TOOL_TYPES:
+                raise fields.invalid_value(at + ".type", type_, TOOL_TYPES)
+            definition = fields.obj(tool, type_, prefix=at + ".", required=True)
+            fields.string(definition, "name", prefix=f"{at}.{type_}.", required=True)
+    choice = body.get("tool_choice")
+    if choice is None:
+        return
+    if isinstance(choice, str):
+        if choice not in TOOL_CHOICES:
+            raise fields.invalid_value("tool_choice", choice, TOOL_CHOICES)
+    elif isinstance(choice, dict):
+        type_ = fields.string(choice, "type", prefix="tool_choice.", default="function")
+        if type_ in TOOL_TYPES:
+            definition = fields.obj(choice, type_, prefix="tool_choice.", required=True)
+            fields.string(definition, "name", prefix=f"tool_choice.{type_}.", required=True)
+    else:
+        # Sic: the API's own wording says "one of" twice.
+        raise fields.type_error("tool_choice", "one of one of 'none', 'auto', or 'required' or object", choice)
+    if not tools:
+        raise RequestError(
+            400,
+            "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+            param="tool_choice",
+        )
 
 
 def _text_of(content: object) -> str:
@@ -127,7 +211,9 @@ def _text_of(content: object) -> str:
 def error_body(error: RequestError) -> bytes:
     """The API's error object, 4-space pretty-printed with a trailing newline."""
     body = {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
-    return (_PRETTY({**body, **error.details}) + "\n").encode("utf-8")
+    # Last line of defence: a message that echoes a header decoded with surrogate
+    # escapes still leaves as JSON (the escape ``\\udcff``), never as a 500.
+    return (_PRETTY({**body, **error.details}) + "\n").encode("utf-8", "backslashreplace")
 
 
 ERROR_CONTENT_TYPE = "application/json; charset=utf-8"

@@ -64,7 +64,10 @@ def apply(script: Script, specs: Sequence[FaultSpec], rng: random.Random, speed:
         if not script.streaming and not spec.fault.acts_before_body(trigger):
             ignored.append(spec.describe())
             continue
-        script = spec.fault.apply(script, trigger.locate(script, speed), ctx)
+        cut = trigger.locate(script, speed)
+        if cut is None:
+            continue  # the trigger is past what this script has to send
+        script = spec.fault.apply(script, cut, ctx)
         applied.append(spec.describe())
     if not applied and not ignored:
         return script

@@ -46,7 +46,8 @@ class Trigger:
     at: float | None = None
     before_headers: bool = False
 
-    def locate(self, script: Script, speed: float) -> Cut:
+    def locate(self, script: Script, speed: float) -> Cut | None:
+        """Where the fault acts; None when it does not act on this script."""
         beats = script.beats
         if self.before_headers:
             return Cut(0, script.headers_at, before_headers=True)
@@ -66,6 +67,8 @@ class Trigger:
                     return Cut(i, beat.at)
                 seen += beat.tokens
                 last_content = i
+        if script.resumed and seen < wanted:
+            return None  # a resume with fewer tokens left than the trigger waits for
         # Fewer tokens than asked for: act right after the last one.
         index = last_content + 1 if last_content >= 0 else _first_after_opening(script)
         return Cut(index, _time_after(script, index))

@@ -131,3 +131,29 @@ async def test_a_finished_streams_reconnect_gets_204_and_the_eventsource_stays_c
         ("/v1/stream/clean", 204, str(total)),
     ]
     assert [e["attempt"] for e in entries] == [1, 2]
+
+
+@pytest.mark.parametrize("format_", ["content", "openai"])
+@pytest.mark.parametrize("scenario", ["drop-reset", "drop-close", "error-event"])
+async def test_a_builtin_fault_on_every_attempt_still_lets_the_eventsource_close(page, start_server, scenario, format_):
+    # Each connection is cut (or ends in the provider's error) again; the
+    # stream still ends: the tail shorter than the cut arrives whole, an
+    # error event carries the reply's last id, and the reconnect after is a 204.
+    server = await start_server(speed=50)  # retry: 20 ms
+    await page.goto(server.url + "/_mockllm/health")
+    log = await page.evaluate(LISTEN, f"{server.url}/v1/stream/{scenario}?format={format_}")
+    assert shape(log)[-2:] == ["error 0", "error 2"]  # the last reconnect was refused for good
+    assert 1 <= shape(log).count("open") <= 6  # a bounded number of connections, not a loop
+    messages = [event for event in log if event["kind"] == "message"]
+    numbers = [int(m["id"]) for m in messages]
+    assert numbers == sorted(set(numbers))  # nothing repeated, in order
+    entries = await journal(server)
+    assert entries[-1]["status"] == 204 and all(e["status"] == 200 for e in entries[:-1])
+    assert entries[-1]["request"]["last_event_id"] == messages[-1]["id"]
+    if scenario == "error-event":
+        assert len(entries) == 2 and "error" in json.loads(messages[-1]["data"])
+        assert text_of(log[:-3]) == "Four tokens arrive, then"  # nothing of the answer after the error
+    else:
+        assert messages[-1]["data"] == "[DONE]"
+        assert numbers == list(range(1, len(numbers) + 1))  # nothing lost either
+        assert entries[0]["outcome"] == "dropped"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -230,3 +231,81 @@ async def test_a_buffered_reader_gets_the_exact_text_even_from_fragments(page, s
     assert (result["status"], result["text"], result["errors"]) == (200, TEXT, [])
     if "fragment" in message:
         assert result["reads"] > WORDS  # the same small reads the naive reader choked on
+
+
+# -- failures a browser replays, and failures it shows -------------------------------
+
+# A "simple" cross-origin POST (text/plain, no custom headers: no preflight),
+# so the page decides whether the POST goes on a fresh connection to mockllm
+# or on one a first GET left open. The scenario is the model, the session
+# comes in the query. Returns what the page saw.
+FETCH_ONCE = """async ([api, scenario, session, reuse]) => {
+    if (reuse) await (await fetch(api + "/v1/models")).text();  // leaves a kept-alive connection
+    let response;
+    try {
+        response = await fetch(api + "/v1/chat/completions?session=" + session, {
+            method: "POST", headers: {"Content-Type": "text/plain"},
+            body: JSON.stringify({model: scenario, messages: [{role: "user", content: "hi"}], stream: true}),
+        });
+    } catch (error) {
+        return {fetch: "rejected", error: error.name + ": " + error.message};
+    }
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let body = "";
+    try {
+        while (true) {
+            const {done, value} = await reader.read();
+            if (done) break;
+            body += decoder.decode(value, {stream: true});
+        }
+    } catch (error) {
+        const failure = error.name + ": " + error.message;
+        return {fetch: "resolved", status: response.status, read: "rejected", error: failure, body};
+    }
+    return {fetch: "resolved", status: response.status, read: "done", body};
+}"""
+
+
+async def chat_journal(server) -> list[tuple[int, str, int]]:
+    """(attempt, outcome, tokens) of each chat request the server saw."""
+    async with aiohttp.ClientSession() as session:
+        async with session.get(server.url + "/_mockllm/journal") as response:
+            entries = (await response.json())["entries"]
+    return [(e["attempt"], e["outcome"], e["tokens"]) for e in entries if e["route"] == "/v1/chat/completions"]
+
+
+@pytest.mark.parametrize("reuse", [False, True], ids=["fresh-connection", "reused-connection"])
+async def test_a_reset_after_the_headers_is_seen_by_fetch_and_never_replayed(page, start_server, other_origin, reuse):
+    server = await start_server(speed=50)
+    await page.goto(other_origin + "/")
+    first = await page.evaluate(FETCH_ONCE, [server.url, "reset-after-headers-then-ok", "s1", reuse])
+    assert (first["fetch"], first["status"], first["read"]) == ("resolved", 200, "rejected")
+    assert first["error"] == "TypeError: network error" and first["body"] == ""
+    assert await chat_journal(server) == [(1, "dropped", 0)]  # one request: the browser did not replay it
+    again = await page.evaluate(FETCH_ONCE, [server.url, "reset-after-headers-then-ok", "s1", reuse])
+    assert (again["fetch"], again["status"], again["read"]) == ("resolved", 200, "done")  # the page's own retry
+    assert "Second time lucky" in "".join(
+        json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+        for line in again["body"].split("\n") if line.startswith("data: {")
+    )
+
+
+async def test_flaky_then_ok_fails_fetch_on_a_fresh_connection(page, start_server, other_origin):
+    server = await start_server(speed=50)
+    await page.goto(other_origin + "/")
+    seen = await page.evaluate(FETCH_ONCE, [server.url, "flaky-then-ok", "s1", False])
+    assert seen == {"fetch": "rejected", "error": "TypeError: Failed to fetch"}
+    assert await chat_journal(server) == [(1, "dropped", 0)]
+
+
+async def test_chromium_replays_flaky_then_ok_silently_on_a_reused_connection(page, start_server, other_origin):
+    # The reset comes before any response byte on a connection that has served
+    # a request: Chromium takes it for a keep-alive race and sends the POST
+    # again, so the page sees a normal reply and never the failure.
+    server = await start_server(speed=50)
+    await page.goto(other_origin + "/")
+    seen = await page.evaluate(FETCH_ONCE, [server.url, "flaky-then-ok", "s1", True])
+    assert (seen["fetch"], seen["status"], seen["read"]) == ("resolved", 200, "done")
+    assert seen["body"].endswith("data: [DONE]\n\n")
+    assert await chat_journal(server) == [(1, "dropped", 0), (2, "completed", 9)]  # two POSTs, one fetch()

@@ -12,8 +12,11 @@ import sys
 
 import pytest
 
-from mockllm import events, eventsource, sse
+from mockllm import events, eventsource, faults, sse
 from mockllm.dialects import Ask, content
+from mockllm.faults import FaultSpec, Trigger
+from mockllm.faults.body import Drop, ErrorEvent
+from mockllm.faults.head import Status
 from mockllm.scenario import Reply, Scenario, Timing
 from mockllm.script import Beat, End, Script, compile
 
@@ -227,3 +230,58 @@ def test_a_compiled_content_reply_is_numbered_from_its_first_token():
     assert [round(beat.at, 6) for beat in resumed.beats] == [0.0, 0.1, 0.2]
     assert resumed.body == b'retry: 250\n\nid: 2\ndata: {"content":" there"}\n\nid: 3\ndata: [DONE]\n\n'
     assert eventsource.numbered(compiled, retry=0.25, last_event_id=3).status == 204
+
+
+# -- every stream ends: resumed scripts, error ids, settled -------------------------
+
+PLAIN = Scenario("s", Reply(tokens=("a", " b", " c", " d")), timing=Timing(first_token=0.2, per_token=0.1))
+
+
+def numbered_plain(last_event_id=None) -> Script:
+    compiled = compile(PLAIN, Ask(model="s", stream=True), content, rng=random.Random(1))
+    return eventsource.numbered(compiled, retry=1.0, last_event_id=last_event_id)
+
+
+def faulted(base: Script, *specs: FaultSpec) -> Script:
+    return faults.apply(base, specs, random.Random(2))
+
+
+@pytest.mark.parametrize(("last", "resumed"), [(None, False), (0, False), (1, True), (4, True)],
+                         ids=["fresh", "after-zero", "after-one", "before-done"])
+def test_a_script_is_resumed_once_something_was_delivered(last, resumed):
+    assert numbered_plain(last).resumed is resumed
+
+
+def test_an_after_n_past_the_end_of_a_resumed_script_does_not_act():
+    drop = FaultSpec(Drop(), Trigger(after=3))
+    resumed = faulted(numbered_plain(2), drop)  # c, d and [DONE] left: two tokens
+    assert (resumed.end, resumed.faults) == (End.EOF, ())
+    assert resumed.body.endswith(b"id: 5\ndata: [DONE]\n\n")
+
+
+def test_an_after_n_past_the_end_of_a_fresh_script_still_acts_after_the_last_token():
+    fresh = faulted(numbered_plain(), FaultSpec(Drop(), Trigger(after=9)))
+    assert (fresh.end, fresh.faults) == (End.RESET, ("drop(after=9)",))
+    assert b"[DONE]" not in fresh.body and b'id: 4\ndata: {"content":" d"}' in fresh.body
+
+
+@pytest.mark.parametrize(("last", "after"), [(None, 1), (2, 1), (None, 0)], ids=["fresh", "resumed", "at-once"])
+def test_an_error_event_a_fault_adds_carries_the_replys_last_id(last, after):
+    broken = faulted(numbered_plain(last), FaultSpec(ErrorEvent(message="boom"), Trigger(after=after)))
+    *_, error = broken.beats
+    assert error.data == b'id: 5\ndata: {"error":{"message":"boom","type":"server_error","code":null}}\n\n'
+    assert eventsource.numbered(numbered_plain(), retry=1.0, last_event_id=5).status == 204
+
+
+def test_settled_keeps_a_finished_resume_whatever_the_faults_made_of_it():
+    nothing_left = numbered_plain(5)
+    assert nothing_left.status == 204
+    refused = faulted(nothing_left, FaultSpec(Status(code=429)))
+    assert refused.status == 429  # what the faults alone would send
+    assert eventsource.settled(refused, nothing_left) == nothing_left
+
+
+def test_settled_passes_a_resume_with_something_left_as_the_faults_made_it():
+    base = numbered_plain(2)
+    cut = faulted(base, FaultSpec(Drop(), Trigger(after=1)))
+    assert eventsource.settled(cut, base) == cut

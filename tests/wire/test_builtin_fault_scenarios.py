@@ -367,6 +367,13 @@ async def test_drop_then_ok_fails_mid_stream_despite_retries_then_succeeds_when_
         assert await stream_into(client, "drop-then-ok", []) == text("drop-then-ok")
 
 
+async def test_reset_after_headers_then_ok_fails_despite_retries_then_succeeds_when_asked_again(builtin, session):
+    async with sdk(builtin, session, max_retries=openai.DEFAULT_MAX_RETRIES) as client:
+        with pytest.raises(openai.APIConnectionError):  # the response had begun: not retried
+            await stream_into(client, "reset-after-headers-then-ok", [])
+        assert await stream_into(client, "reset-after-headers-then-ok", []) == text("reset-after-headers-then-ok")
+
+
 # -- the library itself ---------------------------------------------------------------
 
 TESTED_HERE = {row[0] for table in (HTTP_ERRORS, BREAKS, EXACT) for row in table} | {
@@ -378,6 +385,7 @@ TESTED_HERE = {row[0] for table in (HTTP_ERRORS, BREAKS, EXACT) for row in table
     "flaky-then-ok",
     "rate-limited-then-ok",
     "drop-then-ok",
+    "reset-after-headers-then-ok",
 }
 FAULT_BUILTINS = sorted(
     name for name, s in LIBRARY.scenarios.items() if s.faults or s.attempts or name in TESTED_HERE
