@@ -147,7 +147,16 @@ class LiveLibrary:
 
     def reload(self) -> Library:
         """Load the files again; on ``ScenarioErrors`` the last good set stays."""
-        self._files = load_library(self._paths, self._default)
+        return self.use_files(self.load_files())
+
+    def load_files(self) -> Library:
+        """The files' library, loaded afresh. It changes nothing, so a server
+        runs it in a thread and hands the result to ``use_files`` on its loop."""
+        return load_library(self._paths, self._default)
+
+    def use_files(self, files: Library) -> Library:
+        """Swap in ``files`` (from ``load_files``); run-time additions and removals still apply."""
+        self._files = files
         self._rebuild()
         return self.current
 
