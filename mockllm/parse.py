@@ -13,13 +13,13 @@ import json
 import re
 from pathlib import Path
 
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import events, tokens
 from .errors import ScenarioError, ScenarioErrors
-from .faults import FAULTS, FaultSpec, Trigger
+from .faults import FAULTS, FaultSpec, Stall, Trigger
 from .faults.chaos import Chaos
-from .limits import MAX_TOKENS
+from .limits import MAX_FAULTS, MAX_TOKENS
 from .patterns import Pattern
 from .scenario import (
     FINISH_REASONS,
@@ -242,6 +242,9 @@ class ScenarioReader(NodeReader):
         return Timing(**values)
 
     def faults(self, node: Node, keypath: str) -> tuple[FaultSpec, ...]:
+        if isinstance(node, SequenceNode) and len(node.value) > MAX_FAULTS:
+            self.problem(node, keypath, f"{len(node.value)} faults; a list holds at most {MAX_FAULTS} (mockllm.limits)")
+            return ()
         return self.each(node, keypath, self.fault)
 
     def fault(self, node: Node, keypath: str) -> FaultSpec | None:
@@ -285,7 +288,13 @@ class ScenarioReader(NodeReader):
             probability = self.fraction(params["probability"], join(keypath, "probability"))
         if len(self.problems) > before:
             return None
-        return FaultSpec(cls(**values), trigger, probability)
+        fault = cls(**values)
+        if isinstance(fault, Stall) and fault.seconds and fault.heartbeat and fault.seconds / fault.heartbeat > MAX_TOKENS:
+            # Each ping is a beat of the compiled script, built per response.
+            self.problem(params_node, keypath, f"sends {fault.seconds / fault.heartbeat:.0f} heartbeats; "
+                         f"a stall sends at most {MAX_TOKENS} (mockllm.limits)")
+            return None
+        return FaultSpec(fault, trigger, probability)
 
     def fault_param(self, node: Node, keypath: str, meta) -> object:
         kind = meta["kind"]

@@ -35,27 +35,34 @@ def line_of(node: Node) -> int:
     return node.start_mark.line + 1
 
 
-class _TooDeep(yaml.MarkedYAMLError):
-    pass
+class _Refused(yaml.MarkedYAMLError):
+    """A bound of ``limits`` passed while composing."""
 
 
 class _Loader(yaml.SafeLoader):
     """The safe loader, refusing nesting deeper than ``MAX_DEPTH`` where the
-    composer would otherwise recurse until Python gives up."""
+    composer would otherwise recurse until Python gives up, and more than
+    ``MAX_VALUES`` values before reading on."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
+        self._values = 0
 
     def compose_node(self, parent, index):
         self._depth += 1
+        self._values += 1
         try:
             if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
-                raise _TooDeep(problem=f"nested more than {MAX_DEPTH} deep", problem_mark=mark)
+                raise _Refused(problem=f"nested more than {MAX_DEPTH} deep", problem_mark=self._mark())
+            if self._values > MAX_VALUES:
+                raise _Refused(problem=f"holds more than {MAX_VALUES} values", problem_mark=self._mark())
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def _mark(self):
+        return self.peek_event().start_mark
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,7 @@ def compose(text: str, path: str) -> Composed:
         raise _fatal(path, 1, f"the scenario is {size} bytes, larger than {MAX_SOURCE_BYTES} bytes (mockllm.limits)")
     try:
         node = yaml.compose(text, Loader=_Loader)
-    except _TooDeep as exc:
+    except _Refused as exc:
         raise _fatal(path, exc.problem_mark.line + 1, f"{exc.problem} (mockllm.limits)") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -62,6 +62,8 @@ HOSTILE = [
     ("status-204", "reply: {text: hi}\nfaults:\n  - status: {code: 204}\n", 3, "faults[0].status.code: a 204 response has no body"),
     ("status-304", "reply: {text: hi}\nfaults:\n  - status: {code: 304}\n", 3, "faults[0].status.code: a 304 response has no body"),
     # Sizes past the limits.
+    ("too-many-faults", "reply: {text: hi}\nfaults:\n" + "  - duplicate_done\n" * 5000, 3, f"faults: 5000 faults; a list holds at most {limits.MAX_FAULTS}"),
+    ("heartbeat-flood", "reply: {text: hi}\nfaults:\n  - stall: {for: 1000000s, heartbeat: 1ms}\n", 3, f"faults[0].stall: sends 1000000000 heartbeats; a stall sends at most {limits.MAX_TOKENS}"),
     ("too-many-tokens", "reply:\n  tokenize: chars\n  text: '" + "x" * (limits.MAX_TOKENS + 1) + "'\n", 2, f"reply: {limits.MAX_TOKENS + 1} tokens (text tokens and tool-call argument fragments); a scenario holds at most {limits.MAX_TOKENS}"),
     ("too-many-values", "reply:\n  tokens: [" + "x, " * limits.MAX_VALUES + "]\n", 2, f"holds more than {limits.MAX_VALUES} values"),
     ("too-big", "reply: {text: hi}\ndescription: '" + "x" * limits.MAX_SOURCE_BYTES + "'\n", 1, f"larger than {limits.MAX_SOURCE_BYTES} bytes"),
