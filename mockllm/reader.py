@@ -110,6 +110,7 @@ def shorten(value: str) -> str:
 def join(keypath: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{keypath}[{key}]"
+    key = key.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate, escaped: printable
     return f"{keypath}.{key}" if keypath else key
 
 

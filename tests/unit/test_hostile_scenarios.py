@@ -91,6 +91,12 @@ def test_an_unsupported_tag_is_reported_with_every_other_problem_and_never_built
     assert found[-1] == f"{PATH}:2: timing.per_token: expected a duration like 250ms, 1.5s or 2m, got '5x'"
 
 
+def test_a_problem_under_a_key_with_a_lone_surrogate_can_be_printed():
+    [found] = problems('reply:\n  tool_calls:\n    - {name: f, arguments: {"\\ud800": .inf}}\n')
+    assert found == f"{PATH}:3: reply.tool_calls[0].arguments.\\ud800: JSON has no infinity or NaN, got '.inf'"
+    found.encode("utf-8")
+
+
 def test_an_infinite_argument_is_refused_as_json_has_none():
     found = problems("reply:\n  tool_calls:\n    - {name: f, arguments: {x: .inf}}\n")
     assert found == [f"{PATH}:3: reply.tool_calls[0].arguments.x: JSON has no infinity or NaN, got '.inf'"]

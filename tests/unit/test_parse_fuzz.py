@@ -94,6 +94,7 @@ def outcome(text: str) -> str:
         for problem in exc.problems:
             assert isinstance(problem.line, int) and problem.line >= 1, problem
             assert problem.message, problem
+            str(problem).encode("utf-8")  # validate can print it
         return "refused"
     pipeline.plan(scenario, Ask(model="fuzz", prompt="hi", stream=True), openai_chat, created=1)
     return "ok"
