@@ -28,10 +28,12 @@ class ScenarioError(MockllmError):
 
 
 class ScenarioErrors(MockllmError):
-    """All the problems found in one load; nothing from that load is used."""
+    """All the problems found in one load; nothing from that load is used.
+    ``warnings`` (``scenario.ScenarioWarning``) are those found beside them."""
 
-    def __init__(self, problems: Iterable[ScenarioError]) -> None:
+    def __init__(self, problems: Iterable[ScenarioError], warnings: Iterable[object] = ()) -> None:
         self.problems = tuple(problems)
+        self.warnings = tuple(warnings)
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

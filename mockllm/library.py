@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 from .errors import ScenarioError, ScenarioErrors
 from .parse import parse_file
-from .scenario import Scenario
+from .scenario import Scenario, ScenarioWarning
 
 BUILTIN = "builtin"  # a ``--scenarios`` value naming the built-in library
 DEFAULT_SCENARIO = "hello"  # the default when the built-in library is loaded
@@ -39,6 +39,11 @@ class Library:
     def names(self) -> list[str]:
         return list(self.scenarios)
 
+    @property
+    def warnings(self) -> list[ScenarioWarning]:
+        """Every scenario's warnings, in load order: for ``serve`` to log."""
+        return [warning for scenario in self.scenarios.values() for warning in scenario.warnings]
+
 
 def resolve(path: str | Path) -> Path:
     """A ``--scenarios`` value as a path: ``builtin`` names the built-in library."""
@@ -54,9 +59,12 @@ def scenario_files(path: Path) -> list[Path]:
 
 
 def load_scenarios(paths: Iterable[str | Path]) -> list[Scenario]:
-    """Parse every file under ``paths``; ``builtin`` names the built-in library."""
+    """Parse every file under ``paths``; ``builtin`` names the built-in library.
+
+    On failure the ``ScenarioErrors`` carries every file's warnings too."""
     loaded: list[Scenario] = []
     problems: list[ScenarioError] = []
+    warnings: list[ScenarioWarning] = []
     seen: dict[str, Scenario] = {}
     for path in paths:
         try:
@@ -69,7 +77,9 @@ def load_scenarios(paths: Iterable[str | Path]) -> list[Scenario]:
                 scenario = parse_file(file)
             except ScenarioErrors as exc:
                 problems.extend(exc.problems)
+                warnings.extend(exc.warnings)
                 continue
+            warnings.extend(scenario.warnings)
             if scenario.name in seen:
                 first = seen[scenario.name]
                 problems.append(
@@ -83,7 +93,7 @@ def load_scenarios(paths: Iterable[str | Path]) -> list[Scenario]:
             seen[scenario.name] = scenario
             loaded.append(scenario)
     if problems:
-        raise ScenarioErrors(problems)
+        raise ScenarioErrors(problems, warnings)
     return loaded
 
 
@@ -137,7 +147,16 @@ class LiveLibrary:
 
     def reload(self) -> Library:
         """Load the files again; on ``ScenarioErrors`` the last good set stays."""
-        self._files = load_library(self._paths, self._default)
+        return self.use_files(self.load_files())
+
+    def load_files(self) -> Library:
+        """The files' library, loaded afresh. It changes nothing, so a server
+        runs it in a thread and hands the result to ``use_files`` on its loop."""
+        return load_library(self._paths, self._default)
+
+    def use_files(self, files: Library) -> Library:
+        """Swap in ``files`` (from ``load_files``); run-time additions and removals still apply."""
+        self._files = files
         self._rebuild()
         return self.current
 

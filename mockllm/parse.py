@@ -13,12 +13,14 @@ import json
 import re
 from pathlib import Path
 
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import events, tokens
 from .errors import ScenarioError, ScenarioErrors
-from .faults import FAULTS, FaultSpec, Trigger
+from .faults import FAULTS, FaultSpec, Stall, Trigger
 from .faults.chaos import Chaos
+from .limits import MAX_FAULTS, MAX_TOKENS
+from .patterns import Pattern
 from .scenario import (
     FINISH_REASONS,
     Attempt,
@@ -33,7 +35,8 @@ from .scenario import (
     UsageStep,
 )
 from .reader import TAG, NodeReader, describe, join, parse_duration, suggest
-from .yamlsource import compose, line_of, scalar_value, to_python
+from .script import completion_tokens
+from .yamlsource import compose, line_of
 
 __all__ = ["parse_duration", "parse_file", "parse_text", "reply_of"]
 
@@ -59,15 +62,19 @@ def parse_file(path: Path | str) -> Scenario:
 
 
 def parse_text(text: str, path: str, default_name: str | None = None) -> Scenario:
-    node = compose(text, path)
-    if node is None:
+    """The scenario in ``text``; ``ScenarioErrors`` (with the warnings found
+    too) naming every problem. Its own warnings are in ``Scenario.warnings``."""
+    composed = compose(text, path)
+    if composed.node is None:
         raise ScenarioErrors([ScenarioError(path, 1, "the file holds no scenario")])
-    reader = ScenarioReader(path)
-    scenario = reader.scenario(node, default_name)
-    if reader.problems or scenario is None:
+    reader = ScenarioReader(path, composed.refused)
+    scenario = reader.scenario(composed.node, default_name)
+    warnings = tuple(sorted(reader.warnings, key=lambda w: w.line))
+    problems = composed.problems + reader.problems
+    if problems or scenario is None:
         # In file order, not the order the reader visits keys in.
-        raise ScenarioErrors(sorted(reader.problems, key=lambda p: p.line or 0))
-    return scenario
+        raise ScenarioErrors(sorted(problems, key=lambda p: p.line or 0), warnings)
+    return dataclasses.replace(scenario, warnings=warnings)
 
 
 def reply_of(steps: tuple[Step, ...]) -> Reply:
@@ -144,7 +151,7 @@ class ScenarioReader(NodeReader):
             line=line_of(fields.get("name", node)),
         )
 
-    def match(self, node: Node, keypath: str) -> re.Pattern[str] | None:
+    def match(self, node: Node, keypath: str) -> Pattern | None:
         fields = self.mapping(node, keypath, ("prompt",))
         if fields and "prompt" in fields:
             return self.regex(fields["prompt"], join(keypath, "prompt"))
@@ -179,7 +186,13 @@ class ScenarioReader(NodeReader):
             finish = self.choice(fields["finish_reason"], join(keypath, "finish_reason"), FINISH_REASONS)
         if finish is None:
             return None
-        return Reply(tokens=pieces, tool_calls=tool_calls, finish_reason=finish)
+        reply = Reply(tokens=pieces, tool_calls=tool_calls, finish_reason=finish)
+        count = completion_tokens(reply)
+        if count > MAX_TOKENS:
+            self.problem(node, keypath, f"{count} tokens (text tokens and tool-call argument fragments); "
+                         f"a scenario holds at most {MAX_TOKENS} (mockllm.limits)")
+            return None
+        return reply
 
     def tool_call(self, node: Node, keypath: str) -> ToolCall | None:
         fields = self.mapping(node, keypath, ("name", "arguments", "id"))
@@ -200,7 +213,7 @@ class ScenarioReader(NodeReader):
     def arguments(self, node: Node, keypath: str) -> str | None:
         """A JSON string as written, or a mapping that is serialised for the user."""
         if isinstance(node, MappingNode):
-            return self.text(node, keypath, json.dumps(to_python(node), ensure_ascii=False))
+            return json.dumps(self.plain(node, keypath), ensure_ascii=False)
         text = self.string(node, keypath)
         if text is not None:
             try:
@@ -229,6 +242,9 @@ class ScenarioReader(NodeReader):
         return Timing(**values)
 
     def faults(self, node: Node, keypath: str) -> tuple[FaultSpec, ...]:
+        if isinstance(node, SequenceNode) and len(node.value) > MAX_FAULTS:
+            self.problem(node, keypath, f"{len(node.value)} faults; a list holds at most {MAX_FAULTS} (mockllm.limits)")
+            return ()
         return self.each(node, keypath, self.fault)
 
     def fault(self, node: Node, keypath: str) -> FaultSpec | None:
@@ -272,7 +288,13 @@ class ScenarioReader(NodeReader):
             probability = self.fraction(params["probability"], join(keypath, "probability"))
         if len(self.problems) > before:
             return None
-        return FaultSpec(cls(**values), trigger, probability)
+        fault = cls(**values)
+        if isinstance(fault, Stall) and fault.seconds and fault.heartbeat and fault.seconds / fault.heartbeat > MAX_TOKENS:
+            # Each ping is a beat of the compiled script, built per response.
+            self.problem(params_node, keypath, f"sends {fault.seconds / fault.heartbeat:.0f} heartbeats; "
+                         f"a stall sends at most {MAX_TOKENS} (mockllm.limits)")
+            return None
+        return FaultSpec(fault, trigger, probability)
 
     def fault_param(self, node: Node, keypath: str, meta) -> object:
         kind = meta["kind"]
@@ -287,13 +309,16 @@ class ScenarioReader(NodeReader):
             return value
         if kind == "choice":
             return self.choice(node, keypath, meta["options"])
+        if kind == "status":
+            return self.status(node, keypath)
         if kind == "headers":
             return self.headers(node, keypath)
         # Text parameters take numbers as written (a status message "404").
         text = self._scalar(node, keypath, ("str", "int", "float"), "a string")
         if text is None:
             return None
-        return text if isinstance(text, str) else node.value
+        text = text if isinstance(text, str) else node.value
+        return self.header_value(node, keypath, text) if meta.get("header") else text
 
     def trigger(self, cls, params: dict[str, Node], keypath: str) -> Trigger | None:
         given = [key for key in TRIGGER_KEYS if key in params]
@@ -307,7 +332,10 @@ class ScenarioReader(NodeReader):
         if key == "after":
             if isinstance(node, ScalarNode) and node.value == "done":
                 return Trigger(done=True)
-            count = scalar_value(node) if isinstance(node, ScalarNode) and node.tag == TAG + "int" else None
+            is_count = isinstance(node, ScalarNode) and node.tag == TAG + "int"
+            count = self.value(node, join(keypath, key)) if is_count else None
+            if is_count and count is None:
+                return None  # too many digits: already a problem
             if count is None or count < 0:
                 self.problem(node, join(keypath, key), f"expected a token count or 'done', got {describe(node)}")
                 return None
@@ -386,7 +414,7 @@ class ScenarioReader(NodeReader):
             # Fragments need not be JSON on their own, so only a mapping is serialised.
             arg_node = fields["arguments"]
             if isinstance(arg_node, MappingNode):
-                arguments = json.dumps(to_python(arg_node), ensure_ascii=False)
+                arguments = json.dumps(self.plain(arg_node, join(keypath, "arguments")), ensure_ascii=False)
             else:
                 arguments = self.string(arg_node, join(keypath, "arguments"))
         if len(self.problems) > before:

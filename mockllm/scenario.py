@@ -5,7 +5,6 @@ All durations are float seconds; nothing past the parser sees another unit.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,7 @@ from . import events
 if TYPE_CHECKING:
     from .faults import FaultSpec
     from .faults.chaos import Chaos
+    from .patterns import Pattern
 
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
 
@@ -96,11 +96,25 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
+class ScenarioWarning:
+    """Something legal that was probably not meant (``per_token: 40``, which
+    is 40 seconds). Never fails a load; printed as ``path:line: warning: message``."""
+
+    path: str
+    line: int
+    message: str  # with the key path in front, as printed
+    keypath: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: warning: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
     reply: Reply  # with ``steps``: what the steps say, for ``stream: false``
     description: str = ""
-    match_prompt: re.Pattern[str] | None = None
+    match_prompt: Pattern | None = None
     timing: Timing = field(default_factory=Timing)
     seed: int | None = None
     faults: tuple[FaultSpec, ...] = ()
@@ -109,6 +123,7 @@ class Scenario:
     chaos: Chaos | None = None  # random faults drawn per response
     source: str | None = None  # the file it came from, for listings and errors
     line: int = 1
+    warnings: tuple[ScenarioWarning, ...] = ()  # for serve and the control route to show
 
     def faults_for(self, attempt: int) -> tuple[FaultSpec, ...]:
         """Attempt N (1-based) uses ``attempts[N-1]``, the last entry repeating."""

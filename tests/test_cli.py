@@ -21,6 +21,7 @@ import pytest
 from mockllm import cli, pipeline, server
 from mockllm.dialects import Ask, openai_chat
 from mockllm.library import load_library
+from tests.unit.test_hostile_scenarios import HOSTILE
 
 BEAT = re.compile(r"^@(\d+\.\d{3})s data: (.+)\\n\\n$")
 
@@ -77,6 +78,35 @@ def test_validate_bad_files_exits_1_with_one_line_per_problem(folder, tmp_path, 
 def test_validate_a_missing_path_exits_1(tmp_path, capsys):
     assert cli.main(["validate", str(tmp_path / "nope")]) == 1
     assert capsys.readouterr().err == f"{tmp_path / 'nope'}: no such file or directory\n"
+
+
+def test_validate_prints_warnings_and_still_exits_0_when_there_are_only_warnings(tmp_path, capsys):
+    path = write(tmp_path / "slow.yaml", "reply: {text: hi}\ntiming:\n  first_token: 9\n  per_token: 40\n  jitter: 10s\n")
+    assert cli.main(["validate", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out == "ok: 1 scenario\n"
+    assert err.splitlines() == [
+        f"{path}:4: warning: timing.per_token: 40 with no unit means 40 seconds; did you mean 40ms? Write 40s to keep seconds.",
+    ]
+
+
+def test_validate_prints_warnings_among_a_files_problems_in_line_order(tmp_path, capsys):
+    path = write(tmp_path / "bad.yaml", "reply: {text: hi}\ntiming: {retry: 15}\nseed: x\n")
+    assert cli.main(["validate", str(path)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"{path}:2: warning: timing.retry: 15 with no unit means 15 seconds; did you mean 15ms? Write 15s to keep seconds.",
+        f"{path}:3: seed: expected a whole number, got 'x'",
+    ]
+
+
+@pytest.mark.parametrize(("text", "line"), [case[1:3] for case in HOSTILE], ids=[case[0] for case in HOSTILE])
+def test_validate_a_hostile_file_prints_located_problems_and_exits_1(tmp_path, capsys, text, line):
+    path = write(tmp_path / "hostile.yaml", text)
+    assert cli.main(["validate", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err and all(note.startswith(f"{path}:") for note in err.splitlines()), err[:2000]
+    assert f"{path}:{line}: " in err
 
 
 # -- list -------------------------------------------------------------------------

@@ -160,8 +160,14 @@ def choice(options: Sequence[str], default: Any = dataclasses.MISSING, *, doc: s
     return dataclasses.field(default=default, metadata=_meta("choice", None, doc, options=tuple(options)))
 
 
-def text(default: Any = dataclasses.MISSING, *, doc: str = ""):
-    return dataclasses.field(default=default, metadata=_meta("text", None, doc))
+def text(default: Any = dataclasses.MISSING, *, header: bool = False, doc: str = ""):
+    """A string; ``header``: sent as a header value, so no control characters."""
+    return dataclasses.field(default=default, metadata=_meta("text", None, doc, header=header))
+
+
+def http_status(default: Any = dataclasses.MISSING, *, doc: str = ""):
+    """An HTTP status sent with a body: 200 to 599, but not 204 or 304."""
+    return dataclasses.field(default=default, metadata=_meta("status", None, doc))
 
 
 def headers(doc: str = ""):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ..errors import RequestError
 from ..script import Beat, End, Script
-from .base import Context, Cut, Fault, count, duration, headers, text
+from .base import Context, Cut, Fault, duration, headers, http_status, text
 
 # What the real API answers with each status: error type, code, message.
 _STATUS_ERRORS = {
@@ -88,7 +88,7 @@ class Status(Fault):
     stream_only = False
     always_shown = ("code",)  # the code is what a reader of a label looks for
 
-    code: int = count(500, minimum=100, doc="the HTTP status")
+    code: int = http_status(500, doc="the HTTP status")
     message: str | None = text(None, doc="the error message (default: the real API's for that status)")
     type: str | None = text(None, doc="the error type (default: the real API's)")
     error_code: str | None = text(None, doc="the error's `code` field (default: the real API's)")
@@ -117,9 +117,9 @@ class ContentType(Fault):
     name = "content_type"
     stream_only = False
 
-    value: str = text("text/html; charset=utf-8", doc="the Content-Type sent")
+    value: str = text("text/html; charset=utf-8", header=True, doc="the Content-Type sent")
     body: str = text(_PROXY_PAGE, doc="the body sent (default: an nginx 502 page)")
-    status: int = count(200, minimum=100, doc="the HTTP status")
+    status: int = http_status(200, doc="the HTTP status")
 
     def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
         head = (("Content-Type", self.value), *_request_id(script))

@@ -154,7 +154,7 @@ ERRORS = [
     ("  - fragment: {bytes: 0}\n",
      "4: faults[0].fragment.bytes: expected a whole number of at least 1, got 0"),
     ("  - coalesce: {events: 1.5}\n", "4: faults[0].coalesce.events: expected a whole number, got '1.5'"),
-    ("  - status: {code: 99}\n", "4: faults[0].status.code: expected a whole number of at least 100, got 99"),
+    ("  - status: {code: 99}\n", "4: faults[0].status.code: expected an HTTP status from 200 to 599, got 99"),
     ("  - stall: {for: 5x}\n",
      "4: faults[0].stall.for: expected a duration like 250ms, 1.5s or 2m, got '5x'"),
     ("  - stall: {heartbeat: forever}\n",

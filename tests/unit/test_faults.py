@@ -695,7 +695,7 @@ def test_labels_name_the_fault_and_the_parameters_given(written, label):
     ("written", "label"),
     [
         ("{status: {code: 503, message: \"h\\xe9llo\\nw\\u00f6rld\"}}", r"status(code=503,message=h\xe9llo\nw\xf6rld)"),
-        ("{status: {headers: {x-note: \"caf\\xe9\\r\\n\"}}}", r"status(code=500,headers={x-note:caf\xe9\r\n})"),
+        ("{status: {headers: {x-note: \"caf\\xe9\\t\"}}}", r"status(code=500,headers={x-note:caf\xe9\t})"),
         ("{error_event: {message: \"東京\\tgo\"}}", r"error_event(message=\u6771\u4eac\tgo)"),
         ("{content_type: {body: \"<p>\\n</p>\"}}", r"content_type(body=<p>\n</p>)"),
     ],

@@ -4,13 +4,13 @@ every problem as ``path:line: keypath: message``."""
 from __future__ import annotations
 
 import dataclasses
-import re
 import textwrap
 
 import pytest
 
 from mockllm.errors import ScenarioError, ScenarioErrors
 from mockllm.parse import parse_duration, parse_file, parse_text
+from mockllm.patterns import compile_pattern
 from mockllm.scenario import Attempt, Reply, Scenario, Timing, ToolCall
 
 PATH = "scenarios/bad.yaml"
@@ -59,7 +59,7 @@ def test_full_scenario_file_becomes_the_expected_frozen_value(tmp_path):
     assert parse_file(path) == Scenario(
         name="greeter",
         description="Greets, then asks for the weather and the time.",
-        match_prompt=re.compile("(?i)weather"),
+        match_prompt=compile_pattern("(?i)weather"),
         reply=Reply(
             tokens=("Hi", " there!"),
             tool_calls=(
@@ -228,7 +228,7 @@ ERRORS = [
     ),
     (
         "name: x\nmatch:\n  prompt: '(unclosed'\nreply: {text: hi}\n",
-        [f"{PATH}:3: match.prompt: invalid regular expression: missing ), unterminated subpattern at position 0"],
+        [f"{PATH}:3: match.prompt: invalid regular expression: missing ): (unclosed; see https://github.com/google/re2/wiki/Syntax"],
     ),
     (
         "name: x\nreply:\n  text: hi\n  finish_reason: stpo\n",
@@ -351,7 +351,7 @@ LONE_SURROGATES = [
     ('name: x\nreply:\n  tool_calls:\n    - name: "f\\ud83c"\n', [f"{PATH}:4: reply.tool_calls[0].name: {LONE}"]),
     (
         'name: x\nreply:\n  tool_calls:\n    - name: f\n      arguments: {a: "\\ud83c"}\n',
-        [f"{PATH}:5: reply.tool_calls[0].arguments: {LONE}"],
+        [f"{PATH}:5: reply.tool_calls[0].arguments.a: {LONE}"],
     ),
     (
         'name: x\nreply: {text: hi}\nfaults:\n  - error_event: {message: "\\ud83c"}\n',

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 
 from mockllm import reload, server
 from mockllm.app import Settings
-from mockllm.library import load_library
+from mockllm.library import LiveLibrary, load_library
 
 from .fault_clients import CHAT, ask, contents_of
 
@@ -161,3 +162,92 @@ async def test_scenarios_added_at_run_time_survive_a_reload(reloading, folder):
     write(folder, "greet", "reply: {text: reloaded greeting}\n")
     assert await eventually(reloading, "greet", (200, "reloaded greeting")) == (200, "reloaded greeting")
     assert await reply_of(reloading, "live") == (200, "added live")
+
+
+async def logged(caplog, text: str) -> list[str]:
+    """The mockllm log messages, once one contains ``text`` or the deadline passes."""
+    give_up = time.monotonic() + DEADLINE
+    while True:
+        messages = [record.getMessage() for record in caplog.records if record.name == "mockllm"]
+        if any(text in message for message in messages) or time.monotonic() > give_up:
+            return messages
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("reply: {text: hello there}\nseed: " + "9" * 5000 + "\n", 2),
+        ("reply: {text: hello there}\ndescription: " + "[" * 5000 + "]" * 5000 + "\n", 2),
+    ],
+    ids=["5000-digit-seed", "5000-nested-lists"],
+)
+async def test_a_file_python_cannot_read_is_logged_and_later_edits_are_still_served(
+    reloading, folder, caplog, text, line
+):
+    caplog.set_level(logging.ERROR, logger="mockllm")
+    path = write(folder, "greet", text)
+    messages = await logged(caplog, f"{path}:{line}: ")
+    assert any(f"{path}:{line}: " in message for message in messages), messages
+    assert await reply_of(reloading, "greet") == (200, "hello there")
+
+    write(folder, "greet", "reply: {text: fixed at last}\n")
+    assert await eventually(reloading, "greet", (200, "fixed at last")) == (200, "fixed at last")
+
+
+async def test_the_watcher_outlives_any_error_and_logs_it_when_it_happens(reloading, folder, caplog, monkeypatch):
+    caplog.set_level(logging.ERROR, logger="mockllm")
+    real = LiveLibrary.load_files
+    calls = []
+
+    def fails_once(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug below the watcher")
+        return real(self)
+
+    monkeypatch.setattr(LiveLibrary, "load_files", fails_once)
+    write(folder, "greet", "reply: {text: first edit}\n")
+    await logged(caplog, "reload failed")
+    [record] = [r for r in caplog.records if r.name == "mockllm"]
+    assert record.exc_info is not None and "a bug below the watcher" in str(record.exc_info[1])
+    assert await reply_of(reloading, "greet") == (200, "hello there")
+
+    write(folder, "greet", "reply: {text: second edit}\n")
+    assert await eventually(reloading, "greet", (200, "second edit")) == (200, "second edit")
+
+
+async def test_a_slow_load_runs_off_the_event_loop_so_requests_keep_answering(reloading, folder, monkeypatch):
+    real = LiveLibrary.load_files
+    loading, loaded = threading.Event(), threading.Event()
+
+    def slow(self):
+        loading.set()
+        time.sleep(3)  # a huge library: on the loop, every request would wait this long
+        try:
+            return real(self)
+        finally:
+            loaded.set()
+
+    monkeypatch.setattr(LiveLibrary, "load_files", slow)
+    write(folder, "greet", "reply: {text: slowly loaded}\n")
+    assert await asyncio.to_thread(loading.wait, DEADLINE)
+    waits = []
+    async with aiohttp.ClientSession() as session:
+        while not loaded.is_set():
+            began = time.monotonic()
+            async with session.get(reloading.url + "/_mockllm/health") as response:
+                assert response.status == 200
+            waits.append(time.monotonic() - began)
+            await asyncio.sleep(0.05)
+    assert len(waits) > 1 and max(waits) < 1.5, waits
+    assert await eventually(reloading, "greet", (200, "slowly loaded")) == (200, "slowly loaded")
+
+
+async def test_warnings_are_logged_on_reload_and_the_file_is_served(reloading, folder, caplog):
+    caplog.set_level(logging.WARNING, logger="mockllm")
+    path = write(folder, "greet", "reply: {text: slow greeting}\ntiming: {first_token: 12}\n")
+    assert await eventually(reloading, "greet", (200, "slow greeting")) == (200, "slow greeting")
+    expected = f"{path}:2: warning: timing.first_token: 12 with no unit means 12 seconds"
+    messages = await logged(caplog, expected)
+    assert any(expected in message for message in messages), messages
