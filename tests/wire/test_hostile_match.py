@@ -49,13 +49,3 @@ async def test_a_catastrophic_pattern_and_prompt_cost_other_clients_nothing(star
     assert [status for status, _ in results[:3]] == [200, 200, 200]
     assert all(text != "matched" for _, text in results[:3])
     assert matched == "matched"
-
-
-async def test_a_prompt_with_a_lone_surrogate_is_matched_not_a_500(start_server, write_scenario):
-    write_scenario("emoji", "match: {prompt: 'party'}\nreply: {text: matched}\n")
-    running = await start_server([write_scenario.folder])  # no default: no match is a 404
-    body = '{"model": "x", "stream": false, "messages": [{"role": "user", "content": "party \\ud83c time"}]}'
-    async with aiohttp.ClientSession() as session:
-        async with session.post(running.url + CHAT, data=body, headers={"Content-Type": "application/json"}) as response:
-            assert response.status == 200, await response.text()
-            assert (await response.json())["choices"][0]["message"]["content"] == "matched"
