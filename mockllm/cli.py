@@ -236,18 +236,14 @@ def _run(coroutine, loop: str) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    """Problems and warnings on stderr, each file's in line order; exit 1 only
-    for problems: a warning never fails a load."""
+    """Problems and warnings on stderr, by file and line; exit 1 only for
+    problems: a warning never fails a load."""
     try:
         scenarios = load_scenarios(args.paths)
         problems, warnings = (), [w for s in scenarios for w in s.warnings]
     except ScenarioErrors as exc:
         scenarios, problems, warnings = None, exc.problems, exc.warnings
-    files: dict[str, int] = {}
-    notes = [*problems, *warnings]
-    for note in notes:
-        files.setdefault(note.path, len(files))
-    for note in sorted(notes, key=lambda n: (files[n.path], n.line or 0)):
+    for note in sorted([*problems, *warnings], key=lambda n: (n.path, n.line or 0)):
         print(note, file=sys.stderr)
     if scenarios is None:
         return 1

@@ -99,6 +99,13 @@ def test_validate_prints_warnings_among_a_files_problems_in_line_order(tmp_path,
     ]
 
 
+def test_validate_prints_one_files_warning_and_anothers_problem_in_file_order(tmp_path, capsys):
+    warned = write(tmp_path / "a.yaml", "reply: {text: hi}\ntiming: {per_token: 40}\n")
+    broken = write(tmp_path / "b.yaml", "reply: {text: hi}\nseed: x\n")
+    assert cli.main(["validate", str(tmp_path)]) == 1
+    assert [line.split(":")[0] for line in capsys.readouterr().err.splitlines()] == [str(warned), str(broken)]
+
+
 @pytest.mark.parametrize(("text", "line"), [case[1:3] for case in HOSTILE], ids=[case[0] for case in HOSTILE])
 def test_validate_a_hostile_file_prints_located_problems_and_exits_1(tmp_path, capsys, text, line):
     path = write(tmp_path / "hostile.yaml", text)
