@@ -180,6 +180,8 @@ def _serve(args: argparse.Namespace) -> int:
         level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr
     )
     _raise_open_file_limit()
+    for warning in library.warnings:  # they never stop a load, but a user should see them
+        logging.getLogger("mockllm").warning("%s", warning)
 
     def ready(running: server.RunningServer) -> None:
         if running.control_open:

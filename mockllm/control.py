@@ -109,7 +109,10 @@ async def add_scenario(request: web.Request) -> web.Response:
         ) from None
     scenario = dataclasses.replace(scenario, source="(added at run time)")
     replaced = state.scenarios.add(scenario)
-    return web.json_response({"name": scenario.name, "replaced": replaced}, status=200 if replaced else 201)
+    warnings = [{"line": w.line, "message": w.message} for w in scenario.warnings]
+    return web.json_response(
+        {"name": scenario.name, "replaced": replaced, "warnings": warnings}, status=200 if replaced else 201
+    )
 
 
 async def remove_scenario(request: web.Request) -> web.Response:

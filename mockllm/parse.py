@@ -190,7 +190,7 @@ class ScenarioReader(NodeReader):
         count = completion_tokens(reply)
         if count > MAX_TOKENS:
             self.problem(node, keypath, f"{count} tokens (text tokens and tool-call argument fragments); "
-                         f"a scenario holds at most {MAX_TOKENS} (mockllm.limits)")
+                         f"a scenario holds at most {MAX_TOKENS} (a limit of mockllm)")
             return None
         return reply
 
@@ -243,7 +243,7 @@ class ScenarioReader(NodeReader):
 
     def faults(self, node: Node, keypath: str) -> tuple[FaultSpec, ...]:
         if isinstance(node, SequenceNode) and len(node.value) > MAX_FAULTS:
-            self.problem(node, keypath, f"{len(node.value)} faults; a list holds at most {MAX_FAULTS} (mockllm.limits)")
+            self.problem(node, keypath, f"{len(node.value)} faults; a list holds at most {MAX_FAULTS} (a limit of mockllm)")
             return ()
         return self.each(node, keypath, self.fault)
 
@@ -292,7 +292,7 @@ class ScenarioReader(NodeReader):
         if isinstance(fault, Stall) and fault.seconds and fault.heartbeat and fault.seconds / fault.heartbeat > MAX_TOKENS:
             # Each ping is a beat of the compiled script, built per response.
             self.problem(params_node, keypath, f"sends {fault.seconds / fault.heartbeat:.0f} heartbeats; "
-                         f"a stall sends at most {MAX_TOKENS} (mockllm.limits)")
+                         f"a stall sends at most {MAX_TOKENS} (a limit of mockllm)")
             return None
         return FaultSpec(fault, trigger, probability)
 

@@ -75,7 +75,7 @@ def _explain(reason: str) -> str:
         counts = reason.partition(": ")[2].strip("{}")
         return f"repeats {counts} times; RE2 allows at most {MAX_REPEAT} (nested repeats multiply)"
     if reason.startswith("pattern too large"):
-        return f"too large for RE2 to compile in {MAX_REGEX_MEMORY // 2**20} MiB (mockllm.limits)"
+        return f"too large for RE2 to compile in {MAX_REGEX_MEMORY // 2**20} MiB (a limit of mockllm)"
     feature = next((name for start, name in _UNSUPPORTED if reason.startswith(start)), None)
     if feature is None and re.match(r"invalid escape sequence: \\[1-9]", reason):
         feature = "backreferences \\1"

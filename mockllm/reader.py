@@ -144,7 +144,7 @@ class NodeReader:
         if node.tag == TAG + "int" and len(node.value) > MAX_INT_DIGITS:
             self.problem(
                 node, keypath,
-                f"a whole number of {len(node.value)} digits is too long (at most {MAX_INT_DIGITS}, mockllm.limits)",
+                f"a whole number of {len(node.value)} digits is too long (at most {MAX_INT_DIGITS}, a limit of mockllm)",
             )
             return None
         return scalar_value(node)

@@ -82,11 +82,11 @@ def compose(text: str, path: str) -> Composed:
     raise ``ScenarioErrors``."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_SOURCE_BYTES:
-        raise _fatal(path, 1, f"the scenario is {size} bytes, larger than {MAX_SOURCE_BYTES} bytes (mockllm.limits)")
+        raise _fatal(path, 1, f"the scenario is {size} bytes, larger than {MAX_SOURCE_BYTES} bytes (a limit of mockllm)")
     try:
         node = yaml.compose(text, Loader=_Loader)
     except _Refused as exc:
-        raise _fatal(path, exc.problem_mark.line + 1, f"{exc.problem} (mockllm.limits)") from None
+        raise _fatal(path, exc.problem_mark.line + 1, f"{exc.problem} (a limit of mockllm)") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -137,7 +137,7 @@ def _measure(node: Node, path: str, depth: int, sizes: dict, open_: set) -> tupl
             values += count
             height = max(height, tall + 1)
             if values > MAX_VALUES:
-                message = f"holds more than {MAX_VALUES} values, counting each alias expanded (mockllm.limits)"
+                message = f"holds more than {MAX_VALUES} values, counting each alias expanded (a limit of mockllm)"
                 return 0, 0, ScenarioError(path, line_of(node), message)
         open_.discard(key)
         sizes[key] = values, height
@@ -148,7 +148,7 @@ def _measure(node: Node, path: str, depth: int, sizes: dict, open_: set) -> tupl
 
 
 def _too_deep(path: str, node: Node) -> ScenarioError:
-    return ScenarioError(path, line_of(node), f"nested more than {MAX_DEPTH} deep, aliases followed (mockllm.limits)")
+    return ScenarioError(path, line_of(node), f"nested more than {MAX_DEPTH} deep, aliases followed (a limit of mockllm)")
 
 
 def _children(node: Node) -> list[Node]:

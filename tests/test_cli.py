@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import re
@@ -455,3 +456,18 @@ def test_a_second_signal_ends_the_grace_period_at_once(serve):
             pytest.fail("a second signal did not end the grace period")
     assert process.process.returncode == 0
     assert "stopping: ended 1 stream still open" in err
+
+
+def test_serve_logs_each_scenario_warning_at_start_up(tmp_path, monkeypatch, caplog):
+    write(tmp_path / "slow.yaml", "reply: {text: hi}\ntiming: {per_token: 40}\n")
+
+    async def stop_at_once(*args, **kwargs):
+        return None
+
+    monkeypatch.setattr(server, "serve_forever", stop_at_once)
+    with caplog.at_level(logging.WARNING, logger="mockllm"):
+        assert cli.main(["serve", "--scenarios", str(tmp_path), "--port", "0"]) == 0
+    assert [r.getMessage() for r in caplog.records if "warning:" in r.getMessage()] == [
+        f"{tmp_path / 'slow.yaml'}:2: warning: timing.per_token: 40 with no unit means 40 seconds; "
+        "did you mean 40ms? Write 40s to keep seconds."
+    ]

@@ -45,7 +45,7 @@ def test_patterns_of_the_same_text_are_equal():
         ("a{2,1001}", "repeats 1001 times; RE2 allows at most 1000"),
         ("(a{100}){100}", "repeats 100 times; RE2 allows at most 1000 (nested repeats multiply)"),
         ("a{1000}{1000}", "invalid regular expression: bad repetition operator: {1000}{1000}; see"),
-        ("[\\p{L}\\p{N}]{1000}", "too large for RE2 to compile in 8 MiB (mockllm.limits)"),
+        ("[\\p{L}\\p{N}]{1000}", "too large for RE2 to compile in 8 MiB (a limit of mockllm)"),
         ("(unclosed", "invalid regular expression: missing ): (unclosed; see"),
     ],
     ids=["lookahead", "lookbehind", "backreference", "named-backreference", "verbose", "possessive",

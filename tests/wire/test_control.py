@@ -76,7 +76,7 @@ async def test_the_list_gives_each_scenarios_name_description_and_source_file_in
 
 async def test_a_new_yaml_scenario_is_201_and_selectable_by_model_and_match_rule_at_once(two):
     status, _, data = await add(two, "name: fresh\ndescription: Added.\nmatch: {prompt: sonnet}\nreply: {text: so fresh}\n")
-    assert (status, data) == (201, {"name": "fresh", "replaced": False})
+    assert (status, data) == (201, {"name": "fresh", "replaced": False, "warnings": []})
     assert await names(two) == ["first", "second", "fresh"]
     assert await chat(two, "fresh") == (200, "fresh", "so fresh")
     assert await chat(two, "gpt-4o", "write a sonnet") == (200, "fresh", "so fresh")
@@ -89,13 +89,13 @@ async def test_a_new_yaml_scenario_is_201_and_selectable_by_model_and_match_rule
 async def test_a_json_body_is_accepted_like_yaml(two):
     body = json.dumps({"name": "from-json", "reply": {"tokens": ["a", "b"]}, "timing": {"per_token": "1ms"}})
     status, _, data = await add(two, body)
-    assert (status, data) == (201, {"name": "from-json", "replaced": False})
+    assert (status, data) == (201, {"name": "from-json", "replaced": False, "warnings": []})
     assert await chat(two, "from-json") == (200, "from-json", "ab")
 
 
 async def test_adding_an_existing_name_replaces_it_with_200_and_keeps_its_place_in_match_order(two):
     status, _, data = await add(two, "name: first\nmatch: {prompt: poem}\nreply: {text: first again}\n")
-    assert (status, data) == (200, {"name": "first", "replaced": True})
+    assert (status, data) == (200, {"name": "first", "replaced": True, "warnings": []})
     assert await names(two) == ["first", "second"]
     # Both rules still match; "first" still wins, so it kept its place instead of moving last.
     assert await chat(two, "gpt-4o", "a poem please") == (200, "first", "first again")
@@ -248,3 +248,14 @@ async def test_reset_restarts_attempt_counting_and_clears_the_journal(start_serv
             assert response.headers["X-Mockllm-Attempt"] == "1"
     [entry] = (await call(server, "GET", f"{CONTROL}/journal"))[2]["entries"]
     assert entry["attempt"] == 1
+
+
+async def test_a_scenario_added_with_a_doubtful_duration_is_added_with_its_warning(builtin):
+    text = "name: slowpoke\nreply: {text: hi}\ntiming: {per_token: 40}\n"
+    status, _, data = await call(builtin, "POST", f"{CONTROL}/scenarios", data=text)
+    assert status == 201
+    assert data["name"] == "slowpoke"
+    assert [w["line"] for w in data["warnings"]] == [3]
+    assert "40 with no unit means 40 seconds" in data["warnings"][0]["message"]
+    status, _, data = await call(builtin, "POST", f"{CONTROL}/scenarios", data="name: fine\nreply: {text: hi}\n")
+    assert data["warnings"] == []

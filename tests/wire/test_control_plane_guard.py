@@ -88,7 +88,7 @@ async def test_a_tool_that_sends_no_origin_is_served(builtin, method, path, body
 async def test_the_servers_own_origin_is_served_without_a_cors_grant(builtin):
     own = f"http://{authority(builtin)}"
     status, headers, data = await call(builtin.url, "POST", "/_mockllm/scenarios", HIJACK, Origin=own)
-    assert (status, data) == (200, {"name": "hello", "replaced": True})
+    assert (status, data) == (200, {"name": "hello", "replaced": True, "warnings": []})
     assert "Access-Control-Allow-Origin" not in headers
     assert await hello_reply(builtin.url) == "owned by a web page"
 
