@@ -11,3 +11,4 @@ MAX_TOKENS = 100_000  # text tokens, tool-call fragments and steps of one scenar
 MAX_FAULTS = 16  # faults in one list: they compose, and duplicate_done doubles every [DONE]
 MAX_INT_DIGITS = 1000  # characters of a written whole number (Python refuses over 4300)
 MAX_REGEX_MEMORY = 8 * 1024 * 1024  # bytes RE2 may use to compile one `match.prompt`
+MAX_WRITES = 200_000  # writes `fragment` and `bandwidth` cut one response into (each costs a beat)

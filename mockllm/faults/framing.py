@@ -6,10 +6,19 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ..limits import MAX_WRITES
 from ..script import Beat, Script
 from .base import Context, Cut, Fault, choice, count, duration
 
 BOM = b"\xef\xbb\xbf"
+
+
+def _piece_size(script: Script, size: int) -> int:
+    """``size``, or larger where a response would otherwise be cut into more
+    than ``MAX_WRITES`` writes: one byte a write of a megabyte stream would
+    hold a million beats in memory."""
+    total = sum(len(beat.data) for beat in script.beats)
+    return max(size, -(-total // MAX_WRITES))
 
 
 def _split(beat: Beat, size: int) -> list[Beat]:
@@ -26,7 +35,8 @@ class Fragment(Fault):
     """Every event in tiny writes, cut at fixed offsets regardless of line and
     UTF-8 boundaries. The pieces go ``interval`` apart so that each reaches the
     client as a read of its own; the interval is a property of the transport,
-    so ``--speed`` does not shrink it."""
+    so ``--speed`` does not shrink it. A response is cut into at most
+    ``MAX_WRITES`` writes: pieces grow for a stream that long."""
 
     name = "fragment"
 
@@ -35,10 +45,11 @@ class Fragment(Fault):
 
     def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
         gap = self.interval
+        size = _piece_size(script, self.bytes)
         beats: list[Beat] = []
         free = 0.0  # when the previous piece has gone
         for beat in script.beats:
-            for piece in _split(beat, self.bytes):
+            for piece in _split(beat, size):
                 at = max(beat.at, free)
                 beats.append(piece._replace(at=at))
                 free = at + gap
@@ -65,7 +76,8 @@ class Coalesce(Fault):
 
 @dataclass(frozen=True, slots=True)
 class Bandwidth(Fault):
-    """A slow pipe: no more than ``bytes_per_second`` leave the server."""
+    """A slow pipe: no more than ``bytes_per_second`` leave the server, in at
+    most ``MAX_WRITES`` writes."""
 
     name = "bandwidth"
 
@@ -73,7 +85,7 @@ class Bandwidth(Fault):
 
     def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
         rate = self.bytes_per_second * ctx.speed
-        size = max(1, int(rate // 50))  # one write per 20 ms of pipe time
+        size = _piece_size(script, max(1, int(rate // 50)))  # one write per 20 ms of pipe time
         beats: list[Beat] = []
         free = script.headers_at
         for beat in script.beats:

@@ -727,3 +727,16 @@ def test_status_apply_called_directly_with_a_cut_and_context():
     result = Status(code=404).apply(base, Trigger().locate(base, 1.0), Context(random.Random(0)))
     assert result.status == 404
     assert json.loads(result.body)["error"]["code"] == "model_not_found"
+
+
+@pytest.mark.parametrize("fault", ["[{fragment: {bytes: 1}}]", "[{bandwidth: {bytes_per_second: 1}}]"],
+                         ids=["fragment", "bandwidth"])
+def test_a_long_stream_is_cut_into_a_bounded_number_of_writes_with_the_same_bytes(fault, monkeypatch):
+    from mockllm.faults import framing
+
+    monkeypatch.setattr(framing, "MAX_WRITES", 500)  # the bound, made small enough to test quickly
+    text = "name: long\nreply: {text: " + " ".join(["word"] * 400) + "}\n"
+    base, faulted = run(fault, text)
+    assert len(base.body) > 2000  # one byte a write would be far more than 500 writes
+    assert faulted.body == base.body
+    assert len(faulted.beats) <= 500 + len(base.beats)  # a piece never spans two events
