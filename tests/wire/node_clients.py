@@ -51,3 +51,18 @@ async def run_node(script: str, server, specs: list[dict[str, Any]], *, timeout:
     results = json.loads(out)["results"]
     assert len(results) == len(specs), f"node {script} answered {len(results)} of {len(specs)} specs"
     return results
+
+
+def kept(tokens: tuple[str, ...], text: str) -> str:
+    """How much of a reply of ``tokens`` the ``text`` an app got is, as a fault
+    table says it: ``all``, ``first N``, ``all but token N``, ``U+FFFD`` (bytes
+    replaced) or ``other``."""
+    if text == "".join(tokens):
+        return "all"
+    for n in range(len(tokens)):
+        if text == "".join(tokens[:n]):
+            return f"first {n}"
+    for i in range(len(tokens)):
+        if text == "".join(tokens[:i] + tokens[i + 1 :]):
+            return f"all but token {i + 1}"
+    return "U+FFFD" if "\ufffd" in text else "other"

@@ -15,14 +15,52 @@ import pytest
 from mockllm.library import load_library
 from mockllm.scenario import Scenario
 
-from .node_clients import run_node
+from .node_clients import kept, run_node
 
 SCRIPT = "ai-sdk-chat.mjs"
 LIBRARY = load_library()
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts]
 TOOLS = sorted({call.name for s in CLEAN for call in s.reply.tool_calls})
+FAULTY = [s.name for s in LIBRARY.scenarios.values() if s.faults or s.attempts]
 # The SDK's own names for the wire's finish reasons.
 FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool-calls", "content_filter": "content-filter"}
+NO_RETRIES = {"maxRetries": 0}
+
+# What streamText gives an app for each fault scenario's first attempt (no
+# retries): (scenario, the text it keeps, finishReason, the last part's kind,
+# the class of what iterating the stream throws, the classes of its error
+# parts). docs/node-clients.md explains each row.
+FAULT_TABLE = [
+    ("bad-utf8", "U+FFFD", "stop", "finish", None, ()),
+    ("bom", "all", "stop", "finish", None, ()),
+    ("coalesced", "all", "stop", "finish", None, ()),
+    ("cr-only", "all", "stop", "finish", None, ()),
+    ("crlf", "all", "stop", "finish", None, ()),
+    ("done-then-hang", "all", None, "abort", None, ()),
+    ("drop-close", "first 5", None, "text-delta", "APICallError", ()),
+    ("drop-reset", "first 5", None, "text-delta", "APICallError", ()),
+    ("drop-then-ok", "first 4", None, "text-delta", "APICallError", ()),
+    ("duplicate-done", "all", "stop", "finish", None, ()),
+    ("error-event", "first 4", "error", "finish", None, ("StreamProviderError",)),
+    ("flaky-then-ok", "first 0", None, "error", None, ("APICallError",)),
+    ("fragmented-chinese", "all", "stop", "finish", None, ()),
+    ("heartbeat-stall", "first 3", None, "abort", None, ()),
+    ("html-200", "first 0", "interrupted", "finish", None, ()),
+    ("malformed-json", "all but token 4", "stop", "finish", None, ("JSONParseError",)),
+    ("no-data-prefix", "all but token 4", "stop", "finish", None, ()),
+    ("no-done", "all", "stop", "finish", None, ()),
+    ("no-finish", "all", "interrupted", "finish", None, ()),
+    ("proxy-error-page", "first 0", None, "error", None, ("APICallError",)),
+    ("rate-limited", "first 0", None, "error", None, ("APICallError",)),
+    ("rate-limited-then-ok", "first 0", None, "error", None, ("APICallError",)),
+    ("reset-after-headers-then-ok", "first 0", None, "error", None, ("APICallError",)),
+    ("server-error", "first 0", None, "error", None, ("APICallError",)),
+    ("slow-headers", "all", "stop", "finish", None, ()),
+    ("slow-pipe", "all", "stop", "finish", None, ()),
+    ("stall-forever", "first 3", None, "abort", None, ()),
+    ("truncated-json", "all but token 4", "stop", "finish", None, ("JSONParseError",)),
+    ("wrong-schema", "all but token 4", "stop", "finish", None, ("TypeValidationError",)),
+]
 
 
 def tokens(name: str) -> tuple[str, ...]:
@@ -59,6 +97,26 @@ async def test_every_clean_builtin_reaches_the_app_exactly(builtin, stream):
     assert all(r["requests"] == 1 for r in results)
     if stream:
         assert [r["error_parts"] for r in results] == [[]] * len(CLEAN)
+
+
+async def test_each_fault_scenario_reaches_the_app_as_the_table_says(builtin):
+    assert sorted(row[0] for row in FAULT_TABLE) == sorted(FAULTY), "a built-in fault scenario needs its row"
+    # The deadline only ends the stalls: every other reply is over in well under a second.
+    specs = [{"model": row[0], "stream": True, "options": NO_RETRIES, "abort_after_ms": 1000} for row in FAULT_TABLE]
+    results = await run_node(SCRIPT, builtin, specs)
+
+    seen = [
+        (
+            row[0],
+            kept(tokens(row[0]), r["text"]),
+            r["finish_reason"],
+            r["parts"][-1],
+            r["error"] and r["error"]["class"],
+            tuple(part["class"] for part in r["error_parts"]),
+        )
+        for row, r in zip(FAULT_TABLE, results)
+    ]
+    assert seen == FAULT_TABLE
 
 
 async def test_a_reset_mid_stream_is_thrown_from_the_stream_as_an_api_call_error(builtin):

@@ -14,14 +14,50 @@ import pytest
 from mockllm.library import load_library
 from mockllm.scenario import Scenario
 
-from .node_clients import run_node
+from .node_clients import kept, run_node
 
 SCRIPT = "openai-chat.mjs"
 LIBRARY = load_library()
 # Scenarios with faults or attempts cannot come back exactly; the faults that
 # matter most to a Node app have their own tests below.
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts]
+FAULTY = [s.name for s in LIBRARY.scenarios.values() if s.faults or s.attempts]
 NO_RETRIES = {"maxRetries": 0}
+
+# What an app gets from each fault scenario's first attempt (no retries):
+# (scenario, the text it keeps, finish_reason, the class of what it throws).
+# docs/node-clients.md explains each row.
+FAULT_TABLE = [
+    ("bad-utf8", "U+FFFD", "stop", None),
+    ("bom", "all", "stop", None),
+    ("coalesced", "all", "stop", None),
+    ("cr-only", "all", "stop", None),
+    ("crlf", "all", "stop", None),
+    ("done-then-hang", "all", "stop", None),
+    ("drop-close", "first 5", None, "TypeError"),
+    ("drop-reset", "first 5", None, "TypeError"),
+    ("drop-then-ok", "first 4", None, "TypeError"),
+    ("duplicate-done", "all", "stop", None),
+    ("error-event", "first 4", None, "APIError"),
+    ("flaky-then-ok", "first 0", None, "APIConnectionError"),
+    ("fragmented-chinese", "all", "stop", None),
+    ("heartbeat-stall", "first 3", None, None),  # until the app aborts, then a silent end
+    ("html-200", "first 0", None, None),
+    ("malformed-json", "first 3", None, "SyntaxError"),
+    ("no-data-prefix", "all but token 4", "stop", None),
+    ("no-done", "all", "stop", None),
+    ("no-finish", "all", None, None),
+    ("proxy-error-page", "first 0", None, "InternalServerError"),
+    ("rate-limited", "first 0", None, "RateLimitError"),
+    ("rate-limited-then-ok", "first 0", None, "RateLimitError"),
+    ("reset-after-headers-then-ok", "first 0", None, "TypeError"),
+    ("server-error", "first 0", None, "InternalServerError"),
+    ("slow-headers", "all", "stop", None),
+    ("slow-pipe", "all", "stop", None),
+    ("stall-forever", "first 3", None, None),  # until the app aborts, then a silent end
+    ("truncated-json", "first 3", None, "SyntaxError"),
+    ("wrong-schema", "first 3", None, "TypeError"),  # the app's loop: chunk.choices is not iterable
+]
 
 
 def tokens(name: str) -> tuple[str, ...]:
@@ -63,6 +99,19 @@ async def test_every_clean_builtin_reassembles_exactly(builtin, stream):
     ids = [call["id"] for r in results for call in r["tool_calls"]]
     assert all(isinstance(i, str) and i for i in ids), ids
     assert all(r["requests"] == 1 for r in results)
+
+
+async def test_each_fault_scenario_reaches_the_app_as_the_table_says(builtin):
+    assert sorted(row[0] for row in FAULT_TABLE) == sorted(FAULTY), "a built-in fault scenario needs its row"
+    # The deadline only ends the stalls: every other reply is over in well under a second.
+    specs = [{"model": row[0], "stream": True, "options": NO_RETRIES, "abort_after_ms": 1000} for row in FAULT_TABLE]
+    results = await run_node(SCRIPT, builtin, specs)
+
+    seen = [
+        (row[0], kept(tokens(row[0]), r["text"]), r["finish_reason"], r["error"] and r["error"]["class"])
+        for row, r in zip(FAULT_TABLE, results)
+    ]
+    assert seen == FAULT_TABLE
 
 
 async def test_a_rate_limit_that_clears_is_retried_until_the_reply_streams(builtin):
