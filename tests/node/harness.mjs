@@ -11,8 +11,8 @@
 // A client script is `run(async (spec, {url, fetch, signal, seen}) => {...})`:
 // it makes one call with its SDK and writes what the app would get into `seen`
 // as it arrives, so what came before an exception is kept. `signal` aborts the
-// call after `spec.abort_after_ms`, as an app's own deadline would (SDK
-// timeouts stop at the response headers; a stalled body needs this). Specs
+// call after `spec.abort_after_ms`, as an app's own deadline would (openai-node's
+// timeout stops at the response headers; a stalled body needs this). Specs
 // run one after another, in order, in this one process (node start-up costs
 // ~100 ms).
 
@@ -51,7 +51,7 @@ export function describe(error, depth = 0) {
   if (!(error instanceof Object)) return { class: typeof error, message: String(error) };
   const out = { class: error.constructor?.name ?? 'Object', name: error.name, message: error.message };
   for (const [key, value] of Object.entries(error)) {
-    if (key === 'cause' || key === 'errors' || key === 'lastError') continue;
+    if (key === 'cause' || key === 'errors' || key === 'lastError') continue; // below; lastError is in errors
     const plain = plainJson(value);
     if (plain !== undefined) out[key] = plain;
   }

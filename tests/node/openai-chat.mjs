@@ -5,7 +5,13 @@ import OpenAI from 'openai';
 import { run } from './harness.mjs';
 
 run(async (spec, { url, fetch, signal, seen }) => {
-  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'sk-test', fetch, defaultHeaders: spec.headers, ...spec.options });
+  const client = new OpenAI({
+    baseURL: `${url}/v1`,
+    apiKey: 'sk-test',
+    fetch,
+    defaultHeaders: spec.headers,
+    ...spec.options,
+  });
   const request = { model: spec.model, messages: [{ role: 'user', content: spec.prompt }] };
   if (!spec.stream) {
     const { choices } = await client.chat.completions.create(request, { signal });
