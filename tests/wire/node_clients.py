@@ -1,0 +1,68 @@
+"""The official Node clients, each driven by a small script in ``tests/node/``.
+
+A test hands :func:`run_node` a running server and a list of specs; one node
+process makes the calls in order and answers one JSON object, so a test pays
+node's start-up once for many requests::
+
+    results = await run_node("openai-chat.mjs", builtin, [{"model": "hello", "stream": True}])
+    results[0] == {"text": "Hello! ...", "tool_calls": [], "finish_reason": "stop",
+                   "requests": 1, "error": None, ...}
+
+A spec says ``model`` (the scenario), ``stream``, and optionally ``prompt``,
+``headers``, ``options`` (handed to the SDK), ``tools`` and ``abort_after_ms``;
+``tests/node/harness.mjs`` documents the result. The packages are the exact
+versions in ``tests/node/package-lock.json``, which ``scripts/test`` installs
+with ``npm ci``; a missing install fails the test, it never skips it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+NODE_DIR = Path(__file__).resolve().parents[1] / "node"
+TIMEOUT = 60.0  # seconds for a whole batch; a hung client fails instead of hanging the suite
+
+
+async def run_node(script: str, server, specs: list[dict[str, Any]], *, timeout: float = TIMEOUT) -> list[dict]:
+    """Run ``tests/node/<script>`` against ``server`` once for all ``specs``;
+    what the client saw for each spec, in order."""
+    if not (NODE_DIR / "node_modules").is_dir():
+        raise AssertionError(f"{NODE_DIR / 'node_modules'} is missing: scripts/test installs it (npm ci)")
+    job = json.dumps({"url": server.url, "specs": specs}).encode()
+    process = await asyncio.create_subprocess_exec(
+        "node",
+        str(NODE_DIR / script),
+        cwd=NODE_DIR,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(job), timeout)
+    except asyncio.TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"node {script} did not answer within {timeout} s") from None
+    if process.returncode != 0:
+        raise AssertionError(f"node {script} exited with {process.returncode}:\n{err.decode(errors='replace')}")
+    results = json.loads(out)["results"]
+    assert len(results) == len(specs), f"node {script} answered {len(results)} of {len(specs)} specs"
+    return results
+
+
+def kept(tokens: tuple[str, ...], text: str) -> str:
+    """How much of a reply of ``tokens`` the ``text`` an app got is, as a fault
+    table says it: ``all``, ``first N``, ``all but token N``, ``U+FFFD`` (bytes
+    replaced) or ``other``."""
+    if text == "".join(tokens):
+        return "all"
+    for n in range(len(tokens)):
+        if text == "".join(tokens[:n]):
+            return f"first {n}"
+    for i in range(len(tokens)):
+        if text == "".join(tokens[:i] + tokens[i + 1 :]):
+            return f"all but token {i + 1}"
+    return "U+FFFD" if "\ufffd" in text else "other"
