@@ -22,6 +22,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mockllm.library import load_library
+
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 TIMEOUT = 60.0  # seconds for a whole batch; a hung client fails instead of hanging the suite
 
@@ -66,3 +68,21 @@ def kept(tokens: tuple[str, ...], text: str) -> str:
         if text == "".join(tokens[:i] + tokens[i + 1 :]):
             return f"all but token {i + 1}"
     return "U+FFFD" if "\ufffd" in text else "other"
+
+
+LIBRARY = load_library()  # the built-in scenarios, as the tests' servers load them
+
+
+def tokens(name: str) -> tuple[str, ...]:
+    """The text tokens of a built-in scenario."""
+    return LIBRARY.get(name).reply.tokens
+
+
+def as_seen(result: dict) -> dict:
+    """What a client script reported, in the shape the tests compare."""
+    return {
+        "text": result["text"],
+        "tool_calls": [(call["name"], call["arguments"]) for call in result["tool_calls"]],
+        "finish_reason": result["finish_reason"],
+        "error": result["error"],
+    }

@@ -12,13 +12,11 @@ import json
 
 import pytest
 
-from mockllm.library import load_library
 from mockllm.scenario import Scenario
 
-from .node_clients import kept, run_node
+from .node_clients import LIBRARY, as_seen, kept, run_node, tokens
 
 SCRIPT = "ai-sdk-chat.mjs"
-LIBRARY = load_library()
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts]
 TOOLS = sorted({call.name for s in CLEAN for call in s.reply.tool_calls})
 FAULTY = [s.name for s in LIBRARY.scenarios.values() if s.faults or s.attempts]
@@ -63,10 +61,6 @@ FAULT_TABLE = [
 ]
 
 
-def tokens(name: str) -> tuple[str, ...]:
-    return LIBRARY.get(name).reply.tokens
-
-
 def as_scripted(scenario: Scenario) -> dict:
     reply = scenario.reply
     return {
@@ -75,15 +69,6 @@ def as_scripted(scenario: Scenario) -> dict:
         "tool_calls": [(call.name, json.loads(call.arguments)) for call in reply.tool_calls],
         "finish_reason": FINISH[reply.finish_reason],
         "error": None,
-    }
-
-
-def as_seen(result: dict) -> dict:
-    return {
-        "text": result["text"],
-        "tool_calls": [(call["name"], call["arguments"]) for call in result["tool_calls"]],
-        "finish_reason": result["finish_reason"],
-        "error": result["error"],
     }
 
 

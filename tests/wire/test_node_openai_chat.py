@@ -11,13 +11,11 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from mockllm.library import load_library
 from mockllm.scenario import Scenario
 
-from .node_clients import kept, run_node
+from .node_clients import LIBRARY, as_seen, kept, run_node, tokens
 
 SCRIPT = "openai-chat.mjs"
-LIBRARY = load_library()
 # Scenarios with faults or attempts cannot come back exactly; the faults that
 # matter most to a Node app have their own tests below.
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts]
@@ -60,10 +58,6 @@ FAULT_TABLE = [
 ]
 
 
-def tokens(name: str) -> tuple[str, ...]:
-    return LIBRARY.get(name).reply.tokens
-
-
 def as_scripted(scenario: Scenario) -> dict:
     reply = scenario.reply
     return {
@@ -71,15 +65,6 @@ def as_scripted(scenario: Scenario) -> dict:
         "tool_calls": [(call.name, call.arguments) for call in reply.tool_calls],
         "finish_reason": reply.finish_reason,
         "error": None,
-    }
-
-
-def as_seen(result: dict) -> dict:
-    return {
-        "text": result["text"],
-        "tool_calls": [(call["name"], call["arguments"]) for call in result["tool_calls"]],
-        "finish_reason": result["finish_reason"],
-        "error": result["error"],
     }
 
 
