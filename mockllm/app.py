@@ -1,4 +1,5 @@
-"""The aiohttp application: routes, middlewares and the glue of the pipeline.
+"""The factory: the aiohttp application, its routes and its middlewares.
+It sits at the top: it imports the route modules, and nothing imports it.
 
     request ─▶ dialect.parse ─▶ router.select ─▶ pipeline.plan ─▶ player.play
 """
@@ -6,26 +7,18 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
 import logging
-import re
 import time
-from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from . import guard, pipeline, player, router
+from . import control, guard, player, reload, router, sandbox, streams
 from .dialects import openai_chat
 from .errors import RequestError
-from .faults.chaos import Chaos
-from .journal import BODY_LIMIT, DEFAULT_SIZE, Journal, Outcome, request_summary
-from .library import Library, LiveLibrary
-from .script import is_large
-from .sessions import Attempts, session_key
-from .shutdown import Exchanges
-
-DEFAULT_MAX_BODY = 10 * 1024 * 1024
+from .exchange import ARRIVED, EXCHANGE, error_response, json_body, respond
+from .journal import Journal, Outcome
+from .library import LiveLibrary
+from .state import STATE, Settings, State
 
 # Browsers only let a page send these after a preflight; ``*`` would not cover
 # Authorization, so the list is explicit (plus whatever the preflight asks for).
@@ -40,53 +33,6 @@ EXPOSE_HEADERS = (
     "x-mockllm-scenario, x-mockllm-attempt, x-mockllm-faults"
 )
 
-
-@dataclass
-class Settings:
-    library: Library
-    speed: float = 1.0
-    seed: int = 0
-    max_body: int = DEFAULT_MAX_BODY
-    chaos: Chaos = Chaos()
-    paths: tuple[str, ...] = ()  # where ``library`` came from: what a reload reads
-    default: str | None = None
-    reload: bool = False
-    journal_size: int = DEFAULT_SIZE
-    admin_token: str | None = None
-    strict: bool = False  # an unknown model is a 404 instead of the default
-    mounts: tuple[tuple[str, str], ...] = ()  # (path, format): a front end's own backend routes
-    allow_origins: tuple[str, ...] = ()  # pages that may use the control routes (see guard.py)
-    allow_hosts: tuple[str, ...] = ()  # Host names the control routes answer beyond loopback
-    # Seconds open streams get to finish when the server stops. In process (tests,
-    # the pytest plugin) leftovers are ended soon; ``serve`` gives 5 s by default.
-    grace: float = 1.0
-
-    def __post_init__(self) -> None:
-        """Refuse what would fail at the first request, and normalize the allowances."""
-        if self.admin_token:
-            guard.check_token(self.admin_token)
-        if not self.grace >= 0:
-            raise ValueError(f"the grace period must be 0 seconds or more, got {self.grace}")
-        self.allow_origins = tuple(dict.fromkeys(map(guard.origin, self.allow_origins)))
-        self.allow_hosts = tuple(dict.fromkeys(map(guard.host_name, self.allow_hosts)))
-
-
-@dataclass
-class State:
-    settings: Settings
-    scenarios: LiveLibrary
-    control_open: bool  # control routes without a token (bound to loopback)
-    guard: guard.Guard
-    attempts: Attempts = field(default_factory=Attempts)
-    exchanges: Exchanges = field(default_factory=Exchanges)
-    journal: Journal = field(default_factory=Journal)
-
-    @property
-    def library(self) -> Library:
-        return self.scenarios.current
-
-
-STATE = web.AppKey("state", State)
 log = logging.getLogger("mockllm")
 
 
@@ -94,8 +40,6 @@ def make_app(settings: Settings, *, control_open: bool = True, host: str = "127.
     """The application for a server bound to ``host``; ``control_open`` is
     False when bound beyond loopback, and the control routes then need the
     admin token."""
-    from . import control, reload, sandbox, streams
-
     app = web.Application(
         client_max_size=settings.max_body, middlewares=[cors, record_exchange, errors]
     )
@@ -138,44 +82,6 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     scenario = router.select(state.library, ask, request.headers.get("X-Mockllm-Scenario"), strict=state.settings.strict)
     return await respond(request, scenario, ask, openai_chat)
 
-
-async def respond(request: web.Request, scenario, ask, dialect, reshape=None, settle=None) -> web.StreamResponse:
-    """Plan the response for ``scenario`` and play it: the part every route shares."""
-    start = request[ARRIVED] if ARRIVED in request else asyncio.get_running_loop().time()
-    state = request.app[STATE]
-    session = session_key(request.headers.get("X-Mockllm-Session"), request.query.get("session"), request.remote)
-    attempt = state.attempts.next(session, scenario.name)
-    plan = functools.partial(
-        pipeline.plan,
-        scenario,
-        ask,
-        dialect,
-        seed=state.settings.seed,
-        session=session,
-        attempt=attempt,
-        speed=state.settings.speed,
-        created=int(time.time()),
-        chaos=state.settings.chaos,
-        reshape=reshape,
-        settle=settle,
-        framed=True,
-    )
-    # A huge reply takes a while to compile: other clients must not wait for it.
-    script = await asyncio.to_thread(plan) if is_large(scenario) else plan()
-    labels = (("X-Mockllm-Scenario", scenario.name), ("X-Mockllm-Attempt", str(attempt)))
-    if script.faults:
-        labels += (("X-Mockllm-Faults", "; ".join(script.faults)),)  # labels are one line of ASCII
-    played = player.Played()
-    request[EXCHANGE].update(
-        scenario=scenario.name, session=session, attempt=attempt, faults=script.faults,
-        ignored_faults=script.ignored, played=played,
-    )
-    # The stream plays in a task of its own, so that each of its many wake-ups
-    # resumes one coroutine instead of the whole chain of middlewares above.
-    # Cancelling the handler (the client left) cancels the task it awaits.
-    return await asyncio.get_running_loop().create_task(player.play(request, script, start, played, labels))
-
-
 async def models(request: web.Request) -> web.Response:
     library = request.app[STATE].library
     data = [
@@ -184,82 +90,7 @@ async def models(request: web.Request) -> web.Response:
     ]
     return web.json_response({"object": "list", "data": data})
 
-
-async def json_body(request: web.Request) -> object:
-    """The decoded JSON body; 400 for bytes that are not UTF-8 JSON, 413 past the cap."""
-    raw = await request.read()
-    try:
-        body = _DECODER.decode(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        _note_request(request, request_summary(raw))
-        raise RequestError(400, "The request body is not valid UTF-8.") from None
-    except (ValueError, RecursionError) as exc:  # RecursionError: nesting too deep to decode
-        _note_request(request, request_summary(raw))
-        reason = exc if isinstance(exc, ValueError) else "nested too deeply"
-        raise RequestError(
-            400,
-            f"We could not parse the JSON body of your request ({reason}). "
-            "The API expects a JSON object as the request body.",
-        ) from None
-    # A lone surrogate (``"\\ud800"``) decodes, but no UTF-8 can carry it: echoed
-    # into a stream, an error or the journal it would break the response. Only a
-    # body with a surrogate escape can hold one, so others pay one byte search.
-    if _SURROGATE_ESCAPE.search(raw) and (lone := _lone_surrogate(body)) is not None:
-        _note_request(request, request_summary(raw))
-        raise RequestError(
-            400,
-            f"We could not parse the JSON body of your request (lone surrogate {lone!r} is not a character). "
-            "The API expects a JSON object as the request body.",
-        )
-    # A small body is kept as decoded here (bytes bound its characters); no second decode.
-    _note_request(request, body if len(raw) <= BODY_LIMIT else request_summary(raw))
-    return body
-
-
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _lone_surrogate(value: object) -> str | None:
-    """The first lone surrogate in a decoded body, if any: an escaped pair
-    decodes to one character, so any surrogate left stands alone. Iterative:
-    the body may be nested as deep as the decoder allows."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item)  # keys
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str) and (found := _SURROGATE.search(item)):
-            return found.group()
-    return None
-
-
-def _note_request(request: web.Request, summary: object) -> None:
-    """Keep what the journal shows of the body."""
-    if EXCHANGE in request:
-        request[EXCHANGE]["request"] = summary
-
-
-def _not_json(constant: str) -> object:
-    """Python's decoder accepts NaN and Infinity; JSON, and the real API, do not."""
-    raise ValueError(f"{constant} is not valid JSON")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_not_json)  # made once: json.loads with options makes one per call
-
-
 # -- middlewares -----------------------------------------------------------
-
-# When the request arrived (loop time): every delay of its script counts from here.
-ARRIVED = web.RequestKey("arrived", float) if hasattr(web, "RequestKey") else "mockllm.arrived"
-# What the handler learned, for the journal. RequestKey is aiohttp 3.12+;
-# older versions take a plain string key without a warning.
-EXCHANGE = web.RequestKey("exchange", dict) if hasattr(web, "RequestKey") else "mockllm.exchange"
-
-
 @web.middleware
 async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
     """One journal entry and one log line per API exchange, however it ends.
@@ -379,15 +210,6 @@ def _from_http(request: web.Request, exc: web.HTTPException) -> RequestError:
             413, f"Request body too large: the limit is {limit} bytes.", code="request_too_large"
         )
     return RequestError(exc.status, exc.reason)
-
-
-def error_response(error: RequestError) -> web.Response:
-    return web.Response(
-        status=error.status,
-        body=openai_chat.error_body(error),
-        headers={"Content-Type": openai_chat.ERROR_CONTENT_TYPE, **error.headers},
-    )
-
 
 @web.middleware
 async def cors(request: web.Request, handler) -> web.StreamResponse:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 
 from . import __version__, pipeline, server, streams
-from .app import DEFAULT_MAX_BODY, Settings
+from .state import DEFAULT_MAX_BODY, Settings
 from .journal import DEFAULT_SIZE
 from .dialects import Ask, openai_chat
 from .errors import ScenarioErrors

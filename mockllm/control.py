@@ -24,7 +24,7 @@ import hmac
 
 from aiohttp import web
 
-from .app import STATE, State
+from .state import STATE, State
 from .errors import RequestError, ScenarioErrors
 from .parse import NAME, parse_text
 

@@ -211,7 +211,7 @@ class ServerThread:
 
     def __init__(self, options: Options, library: Library) -> None:
         from . import server
-        from .app import Settings
+        from .state import Settings
         from .faults import FAULTS
         from .faults.chaos import Chaos, parse_spec
 

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from .errors import ScenarioErrors
 from .library import BUILTIN, LiveLibrary, resolve, scenario_files
+from .state import STATE
 
 INTERVAL = 0.5
 log = logging.getLogger("mockllm")
@@ -46,8 +47,6 @@ def snapshot(paths: Iterable[str]) -> dict[str, tuple[int, int]]:
 
 async def watch(app: web.Application) -> AsyncIterator[None]:
     """An aiohttp cleanup context: the watcher runs while the app does."""
-    from .app import STATE
-
     state = app[STATE]
     paths = list(state.settings.paths) or [BUILTIN]
     # Taken at start-up, before any request: an edit from then on is a change.

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .app import STATE, Settings, make_app
+from .app import make_app
+from .state import STATE, Settings
 
 # Seconds aiohttp gives handlers that are not API exchanges (the control routes,
 # the sandbox's files) when it stops; open streams had Settings.grace before that.

@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from . import eventsource, router
-from .app import EXCHANGE, STATE, json_body, respond
+from .exchange import EXCHANGE, json_body, respond
+from .state import STATE
 from .dialects import Ask, content, openai_chat
 from .errors import RequestError
 from .scenario import Scenario

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from mockllm import server
-from mockllm.app import Settings
+from mockllm.state import Settings
 from mockllm.library import load_library
 
 pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs throwaway projects

@@ -18,7 +18,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from mockllm import server
-from mockllm.app import Settings, make_app
+from mockllm.app import make_app
+from mockllm.state import Settings
 from mockllm.library import load_library
 
 from .fault_clients import CHAT, ask

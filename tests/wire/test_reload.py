@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from mockllm import reload, server
-from mockllm.app import Settings
+from mockllm.state import Settings
 from mockllm.library import LiveLibrary, load_library
 
 from .fault_clients import CHAT, ask, contents_of

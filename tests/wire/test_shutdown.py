@@ -10,7 +10,7 @@ import logging
 import aiohttp
 import pytest
 
-from mockllm.app import STATE
+from mockllm.state import STATE
 
 from .fault_clients import CHAT, ask
 

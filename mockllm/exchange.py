@@ -1,0 +1,140 @@
+"""What every API route shares for one exchange: reading the JSON body,
+planning and playing the response, and rendering a refusal.
+
+    request ─▶ json_body ─▶ (the route's dialect parses, the router selects) ─▶ respond ─▶ player
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import re
+import time
+
+from aiohttp import web
+
+from . import pipeline, player
+from .dialects import openai_chat
+from .errors import RequestError
+from .journal import BODY_LIMIT, request_summary
+from .script import is_large
+from .sessions import session_key
+from .state import STATE
+
+# When the request arrived (loop time): every delay of its script counts from here.
+ARRIVED = web.RequestKey("arrived", float) if hasattr(web, "RequestKey") else "mockllm.arrived"
+# What the handler learned, for the journal. RequestKey is aiohttp 3.12+;
+# older versions take a plain string key without a warning.
+EXCHANGE = web.RequestKey("exchange", dict) if hasattr(web, "RequestKey") else "mockllm.exchange"
+
+
+async def respond(request: web.Request, scenario, ask, dialect, reshape=None, settle=None) -> web.StreamResponse:
+    """Plan the response for ``scenario`` and play it: the part every route shares."""
+    start = request[ARRIVED] if ARRIVED in request else asyncio.get_running_loop().time()
+    state = request.app[STATE]
+    session = session_key(request.headers.get("X-Mockllm-Session"), request.query.get("session"), request.remote)
+    attempt = state.attempts.next(session, scenario.name)
+    plan = functools.partial(
+        pipeline.plan,
+        scenario,
+        ask,
+        dialect,
+        seed=state.settings.seed,
+        session=session,
+        attempt=attempt,
+        speed=state.settings.speed,
+        created=int(time.time()),
+        chaos=state.settings.chaos,
+        reshape=reshape,
+        settle=settle,
+        framed=True,
+    )
+    # A huge reply takes a while to compile: other clients must not wait for it.
+    script = await asyncio.to_thread(plan) if is_large(scenario) else plan()
+    labels = (("X-Mockllm-Scenario", scenario.name), ("X-Mockllm-Attempt", str(attempt)))
+    if script.faults:
+        labels += (("X-Mockllm-Faults", "; ".join(script.faults)),)  # labels are one line of ASCII
+    played = player.Played()
+    request[EXCHANGE].update(
+        scenario=scenario.name, session=session, attempt=attempt, faults=script.faults,
+        ignored_faults=script.ignored, played=played,
+    )
+    # The stream plays in a task of its own, so that each of its many wake-ups
+    # resumes one coroutine instead of the whole chain of middlewares above.
+    # Cancelling the handler (the client left) cancels the task it awaits.
+    return await asyncio.get_running_loop().create_task(player.play(request, script, start, played, labels))
+
+
+async def json_body(request: web.Request) -> object:
+    """The decoded JSON body; 400 for bytes that are not UTF-8 JSON, 413 past the cap."""
+    raw = await request.read()
+    try:
+        body = _DECODER.decode(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        _note_request(request, request_summary(raw))
+        raise RequestError(400, "The request body is not valid UTF-8.") from None
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting too deep to decode
+        _note_request(request, request_summary(raw))
+        reason = exc if isinstance(exc, ValueError) else "nested too deeply"
+        raise RequestError(
+            400,
+            f"We could not parse the JSON body of your request ({reason}). "
+            "The API expects a JSON object as the request body.",
+        ) from None
+    # A lone surrogate (``"\\ud800"``) decodes, but no UTF-8 can carry it: echoed
+    # into a stream, an error or the journal it would break the response. Only a
+    # body with a surrogate escape can hold one, so others pay one byte search.
+    if _SURROGATE_ESCAPE.search(raw) and (lone := _lone_surrogate(body)) is not None:
+        _note_request(request, request_summary(raw))
+        raise RequestError(
+            400,
+            f"We could not parse the JSON body of your request (lone surrogate {lone!r} is not a character). "
+            "The API expects a JSON object as the request body.",
+        )
+    # A small body is kept as decoded here (bytes bound its characters); no second decode.
+    _note_request(request, body if len(raw) <= BODY_LIMIT else request_summary(raw))
+    return body
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value: object) -> str | None:
+    """The first lone surrogate in a decoded body, if any: an escaped pair
+    decodes to one character, so any surrogate left stands alone. Iterative:
+    the body may be nested as deep as the decoder allows."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item)  # keys
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and (found := _SURROGATE.search(item)):
+            return found.group()
+    return None
+
+
+def _note_request(request: web.Request, summary: object) -> None:
+    """Keep what the journal shows of the body."""
+    if EXCHANGE in request:
+        request[EXCHANGE]["request"] = summary
+
+
+def _not_json(constant: str) -> object:
+    """Python's decoder accepts NaN and Infinity; JSON, and the real API, do not."""
+    raise ValueError(f"{constant} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_not_json)  # made once: json.loads with options makes one per call
+
+
+def error_response(error: RequestError) -> web.Response:
+    return web.Response(
+        status=error.status,
+        body=openai_chat.error_body(error),
+        headers={"Content-Type": openai_chat.ERROR_CONTENT_TYPE, **error.headers},
+    )

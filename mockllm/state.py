@@ -1,0 +1,66 @@
+"""What a running server holds: its settings, and the state every route
+shares (the live scenarios, attempt counters, open exchanges, the journal).
+Below every route module; the factory (``app.make_app``) builds it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from . import guard
+from .faults.chaos import Chaos
+from .journal import DEFAULT_SIZE, Journal
+from .library import Library, LiveLibrary
+from .sessions import Attempts
+from .shutdown import Exchanges
+
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+
+@dataclass
+class Settings:
+    library: Library
+    speed: float = 1.0
+    seed: int = 0
+    max_body: int = DEFAULT_MAX_BODY
+    chaos: Chaos = Chaos()
+    paths: tuple[str, ...] = ()  # where ``library`` came from: what a reload reads
+    default: str | None = None
+    reload: bool = False
+    journal_size: int = DEFAULT_SIZE
+    admin_token: str | None = None
+    strict: bool = False  # an unknown model is a 404 instead of the default
+    mounts: tuple[tuple[str, str], ...] = ()  # (path, format): a front end's own backend routes
+    allow_origins: tuple[str, ...] = ()  # pages that may use the control routes (see guard.py)
+    allow_hosts: tuple[str, ...] = ()  # Host names the control routes answer beyond loopback
+    # Seconds open streams get to finish when the server stops. In process (tests,
+    # the pytest plugin) leftovers are ended soon; ``serve`` gives 5 s by default.
+    grace: float = 1.0
+
+    def __post_init__(self) -> None:
+        """Refuse what would fail at the first request, and normalize the allowances."""
+        if self.admin_token:
+            guard.check_token(self.admin_token)
+        if not self.grace >= 0:
+            raise ValueError(f"the grace period must be 0 seconds or more, got {self.grace}")
+        self.allow_origins = tuple(dict.fromkeys(map(guard.origin, self.allow_origins)))
+        self.allow_hosts = tuple(dict.fromkeys(map(guard.host_name, self.allow_hosts)))
+
+
+@dataclass
+class State:
+    settings: Settings
+    scenarios: LiveLibrary
+    control_open: bool  # control routes without a token (bound to loopback)
+    guard: guard.Guard
+    attempts: Attempts = field(default_factory=Attempts)
+    exchanges: Exchanges = field(default_factory=Exchanges)
+    journal: Journal = field(default_factory=Journal)
+
+    @property
+    def library(self) -> Library:
+        return self.scenarios.current
+
+
+STATE = web.AppKey("state", State)
