@@ -13,14 +13,14 @@ import time
 from collections.abc import Sequence
 
 from . import __version__, pipeline, server, streams
-from .state import DEFAULT_MAX_BODY, Settings
-from .journal import DEFAULT_SIZE
 from .dialects import Ask, openai_chat
 from .errors import ScenarioErrors
 from .faults import FAULTS
 from .faults.chaos import Chaos, parse_spec
+from .journal import DEFAULT_SIZE
 from .library import load_library, load_scenarios
 from .script import Script
+from .state import DEFAULT_MAX_BODY, Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,9 +24,9 @@ import hmac
 
 from aiohttp import web
 
-from .state import STATE, State
 from .errors import RequestError, ScenarioErrors
 from .parse import NAME, parse_text
+from .state import STATE, State
 
 PREFIX = "/_mockllm"
 

@@ -21,6 +21,7 @@ from .faults import FAULTS, FaultSpec, Stall, Trigger
 from .faults.chaos import Chaos
 from .limits import MAX_FAULTS, MAX_TOKENS
 from .patterns import Pattern
+from .reader import TAG, NodeReader, describe, join, parse_duration, suggest
 from .scenario import (
     FINISH_REASONS,
     Attempt,
@@ -34,7 +35,6 @@ from .scenario import (
     ToolCallStep,
     UsageStep,
 )
-from .reader import TAG, NodeReader, describe, join, parse_duration, suggest
 from .script import completion_tokens
 from .yamlsource import compose, line_of
 

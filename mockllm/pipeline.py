@@ -12,7 +12,7 @@ from types import ModuleType
 
 from . import faults, script
 from .dialects import Ask
-from .faults.chaos import Chaos
+from .faults.chaos import NO_CHAOS, Chaos
 from .scenario import Scenario
 
 
@@ -34,7 +34,7 @@ def plan(
     attempt: int = 1,
     speed: float = 1.0,
     created: int = 0,
-    chaos: Chaos = Chaos(),
+    chaos: Chaos = NO_CHAOS,
     reshape: Callable[[script.Script], script.Script] | None = None,
     settle: Callable[[script.Script, script.Script], script.Script] | None = None,
     framed: bool = False,

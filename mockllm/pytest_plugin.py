@@ -211,9 +211,9 @@ class ServerThread:
 
     def __init__(self, options: Options, library: Library) -> None:
         from . import server
-        from .state import Settings
         from .faults import FAULTS
         from .faults.chaos import Chaos, parse_spec
+        from .state import Settings
 
         try:
             chaos = parse_spec(options.chaos, FAULTS) if options.chaos else Chaos()

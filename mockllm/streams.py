@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from . import eventsource, router
-from .exchange import EXCHANGE, json_body, respond
-from .state import STATE
 from .dialects import Ask, content, openai_chat
 from .errors import RequestError
+from .exchange import EXCHANGE, json_body, respond
 from .scenario import Scenario
+from .state import STATE
 
 FORMATS = {"openai": openai_chat, "content": content}
 OWN_ROUTES = ("/v1/", "/_mockllm/", "/static/")  # and "/": no mount may shadow these

@@ -10,8 +10,8 @@ import openai
 import pytest
 
 from mockllm import server
-from mockllm.state import Settings
 from mockllm.library import load_library
+from mockllm.state import Settings
 
 pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs throwaway projects
 

@@ -320,7 +320,7 @@ def _head_rests(model: str, fingerprint: str, include_usage: bool) -> tuple[byte
 
 def _make_head_rests(model: str, fingerprint: str, include_usage: bool) -> tuple[bytes, bytes]:
     usage_rest = (f'"model":{_DUMPS(model)},"service_tier":"default",'
-                  f'"system_fingerprint":{_DUMPS(fingerprint)},').encode("utf-8")
+                  f'"system_fingerprint":{_DUMPS(fingerprint)},').encode()
     chunk_rest = usage_rest + (b'"usage":null,' if include_usage else b"") + b'"choices":[{"index":0,"delta":'
     return chunk_rest, usage_rest
 
@@ -366,7 +366,10 @@ def event_bodies(stream: list[events.Event]) -> list[bytes]:
     looked up without a Python-level step per token."""
     out: list[bytes] = []
     for kind, run in itertools.groupby(stream, type):
-        out += map(_text_body, map(_event_text, run)) if kind is events.Text else map(event_body, run)
+        if kind is events.Text:
+            out += map(_text_body, map(_event_text, run))
+        else:
+            out += map(event_body, run)
     return out
 
 

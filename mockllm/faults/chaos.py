@@ -34,6 +34,9 @@ class Chaos:
         return Chaos(self.odds + other.odds) if other else self
 
 
+NO_CHAOS = Chaos()  # no fault drawn: the default everywhere
+
+
 def parse_spec(text: str, known: Iterable[str]) -> Chaos:
     """``drop=0.1,stall=0.05`` -> Chaos; ValueError says what is wrong."""
     known = tuple(known)

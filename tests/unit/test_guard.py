@@ -113,8 +113,8 @@ def test_a_token_that_cannot_travel_in_a_header_is_a_value_error(token, message)
 
 
 def test_settings_refuse_a_token_that_is_not_utf8_before_any_server_starts():
-    from mockllm.state import Settings
     from mockllm.library import load_library
+    from mockllm.state import Settings
 
     with pytest.raises(ValueError, match="the admin token is not UTF-8 text; it travels in an HTTP header"):
         Settings(load_library(), admin_token="tok\udcff")  # $'tok\xff' from the environment

@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 
 from mockllm import reload, server
-from mockllm.state import Settings
 from mockllm.library import LiveLibrary, load_library
+from mockllm.state import Settings
 
 from .fault_clients import CHAT, ask, contents_of
 
