@@ -19,7 +19,8 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mockllm import pipeline  # noqa: E402
-from mockllm.dialects import Ask, openai_chat  # noqa: E402
+from mockllm.dialects import Ask  # noqa: E402
+from mockllm.dialects.openai_chat import DIALECT as openai_chat  # noqa: E402
 from mockllm.library import load_library  # noqa: E402
 from mockllm.script import End  # noqa: E402
 

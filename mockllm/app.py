@@ -2,6 +2,9 @@
 It sits at the top: it imports the route modules, and nothing imports it.
 
     request ─▶ dialect.parse ─▶ router.select ─▶ pipeline.plan ─▶ player.play
+
+The API routes come from the table of formats (``api.py``), the browser's
+routes from ``streams.py``; CORS grants what every format's clients send and read.
 """
 
 from __future__ import annotations
@@ -12,25 +15,34 @@ import time
 
 from aiohttp import web
 
-from . import control, guard, player, reload, router, sandbox, streams
-from .dialects import openai_chat
+from . import api, control, guard, player, reload, sandbox, streams
+from .dialects import DIALECTS
 from .errors import RequestError
-from .exchange import ARRIVED, EXCHANGE, error_response, json_body, respond
+from .exchange import ARRIVED, EXCHANGE, dialect_of, error_response
 from .journal import Journal, Outcome
 from .library import LiveLibrary
 from .state import STATE, Settings, State
 
+
+def _joined(*groups: tuple[str, ...]) -> str:
+    """Header names joined for a CORS header, each once, in first-seen order."""
+    seen: dict[str, str] = {}
+    for group in groups:
+        for name in group:
+            seen.setdefault(name.lower(), name)
+    return ", ".join(seen.values())
+
+
 # Browsers only let a page send these after a preflight; ``*`` would not cover
 # Authorization, so the list is explicit (plus whatever the preflight asks for).
-ALLOW_HEADERS = (
-    "Authorization, Content-Type, Accept, Last-Event-ID, OpenAI-Organization, OpenAI-Project, "
-    "X-Mockllm-Scenario, X-Mockllm-Session"
+ALLOW_HEADERS = _joined(
+    ("Authorization", "Content-Type", "Accept", "Last-Event-ID"),
+    *(dialect.allow_headers for dialect in DIALECTS.values()),
+    ("X-Mockllm-Scenario", "X-Mockllm-Session"),
 )
-EXPOSE_HEADERS = (
-    "x-request-id, retry-after, retry-after-ms, x-should-retry, openai-processing-ms, "
-    "x-ratelimit-limit-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-requests, "
-    "x-ratelimit-remaining-tokens, x-ratelimit-reset-requests, x-ratelimit-reset-tokens, "
-    "x-mockllm-scenario, x-mockllm-attempt, x-mockllm-faults"
+EXPOSE_HEADERS = _joined(
+    *(dialect.expose_headers for dialect in DIALECTS.values()),
+    ("x-mockllm-scenario", "x-mockllm-attempt", "x-mockllm-faults"),
 )
 
 log = logging.getLogger("mockllm")
@@ -49,10 +61,9 @@ def make_app(settings: Settings, *, control_open: bool = True, host: str = "127.
     app[STATE] = State(settings, live, control_open, checks, journal=Journal(settings.journal_size))
     app.on_response_prepare.append(_cors_headers)
     app.on_shutdown.append(_drain)
-    app.router.add_post("/v1/chat/completions", chat_completions)
-    app.router.add_get("/v1/models", models)
     control.add_routes(app)
     streams.add_routes(app, settings.mounts)
+    api.add_routes(app, taken=streams.mounted(settings.mounts))
     sandbox.add_routes(app)
     if settings.reload:
         app.cleanup_ctx.append(reload.watch)
@@ -73,22 +84,6 @@ async def _drain(app: web.Application) -> None:
     if ended:
         log.warning("stopping: ended %d stream%s still open", ended, "" if ended == 1 else "s")
 
-
-# -- handlers --------------------------------------------------------------
-
-async def chat_completions(request: web.Request) -> web.StreamResponse:
-    state = request.app[STATE]
-    ask = openai_chat.parse(await json_body(request))
-    scenario = router.select(state.library, ask, request.headers.get("X-Mockllm-Scenario"), strict=state.settings.strict)
-    return await respond(request, scenario, ask, openai_chat)
-
-async def models(request: web.Request) -> web.Response:
-    library = request.app[STATE].library
-    data = [
-        {"id": s.name, "object": "model", "created": 0, "owned_by": "mockllm", "description": s.description}
-        for s in library.scenarios.values()
-    ]
-    return web.json_response({"object": "list", "data": data})
 
 # -- middlewares -----------------------------------------------------------
 @web.middleware
@@ -194,7 +189,7 @@ def _refused(request: web.Request, error: RequestError) -> web.Response:
     if EXCHANGE in request:
         request[EXCHANGE]["error"] = error.message
         request[EXCHANGE].pop("played", None)  # nothing was sent: this response is the exchange's outcome
-    return error_response(error)
+    return error_response(error, dialect_of(request))
 
 
 def _from_http(request: web.Request, exc: web.HTTPException) -> RequestError:
@@ -219,7 +214,7 @@ async def cors(request: web.Request, handler) -> web.StreamResponse:
     if guard.is_control(request.path):
         refusal = request.app[STATE].guard.refusal(request.headers.get("Host"), request.headers.get("Origin"))
         if refusal is not None:
-            return error_response(refusal)  # a preflight refused gets no grant
+            return error_response(refusal, dialect_of(request))  # a preflight refused gets no grant
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         asked = request.headers.get("Access-Control-Request-Headers")
         return web.Response(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import re
@@ -13,7 +14,7 @@ import time
 from collections.abc import Sequence
 
 from . import __version__, pipeline, server, streams
-from .dialects import Ask, openai_chat
+from .dialects import DIALECTS
 from .errors import ScenarioErrors
 from .faults import FAULTS
 from .faults.chaos import Chaos, parse_spec
@@ -88,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     play.add_argument("name", metavar="NAME")
     _scenarios_option(play)
     _timing_options(play)
+    play.add_argument("--format", default="openai", choices=tuple(DIALECTS),
+                      help="the wire format (default: %(default)s)")
     play.add_argument("--model", help="the request's model (default: NAME)")
     play.add_argument("--prompt", default="", help="the last user message")
     play.add_argument("--no-stream", dest="stream", action="store_false", help="play a stream: false request")
@@ -117,8 +120,8 @@ def _timing_options(parser: argparse.ArgumentParser) -> None:
 
 def _mount(text: str) -> tuple[str, str]:
     path, sep, format_ = text.partition("=")
-    if not sep or not path.startswith("/") or format_ not in streams.FORMATS:
-        raise argparse.ArgumentTypeError(f"expected PATH=FORMAT with FORMAT content or openai, got {text!r}")
+    if not sep or not path.startswith("/") or format_ not in DIALECTS:
+        raise argparse.ArgumentTypeError(f"expected PATH=FORMAT with FORMAT one of {', '.join(DIALECTS)}, got {text!r}")
     try:
         streams.check_mounts([(path, format_)])
     except ValueError as problem:
@@ -278,15 +281,18 @@ def _play(args: argparse.Namespace) -> int:
     if scenario is None:
         print(f"mockllm: no scenario named {args.name!r} (known: {', '.join(library.names)})", file=sys.stderr)
         return 1
-    ask = Ask(
-        model=args.model or args.name,
-        prompt=args.prompt,
+    dialect = DIALECTS[args.format]
+    # The Ask the format's own client would make, then the options that override it.
+    example = dialect.example(args.model or args.name, args.prompt, stream=args.stream)
+    ask = dialect.parse(example.body, example.call)
+    ask = dataclasses.replace(
+        ask,
         stream=args.stream,
-        include_usage=args.include_usage and args.stream,
+        include_usage=ask.include_usage or (args.include_usage and args.stream),
         include_obfuscation=args.obfuscation,
     )
     script = pipeline.plan(
-        scenario, ask, openai_chat, seed=args.seed, session=args.session, attempt=args.attempt,
+        scenario, ask, dialect, seed=args.seed, session=args.session, attempt=args.attempt,
         speed=args.speed, created=int(time.time()) if args.created is None else args.created,
         chaos=args.chaos,
     )

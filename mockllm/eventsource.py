@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Sequence
 
 from . import events
+from .dialects import Encoder
 from .script import Beat, End, Script
 
 HEADERS = (("Cache-Control", "no-cache"),)
@@ -55,7 +57,8 @@ def numbered(script: Script, *, retry: float, last_event_id: int | None = None) 
     end_at = None if script.end_at is None else max(0.0, script.end_at + shift)
     return dataclasses.replace(
         script, headers=_with_headers(script.headers), beats=(announce, *kept), end_at=end_at,
-        encoder=_ErrorsEnd(script.encoder, number), resumed=bool(last_event_id),
+        encoder=_ErrorsEnd(script.encoder, number) if script.encoder is not None else None,
+        resumed=bool(last_event_id),
     )
 
 
@@ -63,18 +66,19 @@ class _ErrorsEnd:
     """The dialect's encoder, but an error event (one a fault adds) carries the
     reply's last id: after the provider's error nothing is left to resume."""
 
-    def __init__(self, encoder, last_id: int) -> None:
+    def __init__(self, encoder: Encoder, last_id: int) -> None:
         self._encoder = encoder
         self._id_line = b"id: %d\n" % last_id
+
+    def frame(self, index: int, body: bytes, event: events.Event | None) -> bytes:
+        return self._encoder.frame(index, body, event)
 
     def encode(self, event: events.Event, index: int = 0) -> bytes:
         data = self._encoder.encode(event, index)
         return self._id_line + data if isinstance(event, events.Error) else data
 
-    def __getattr__(self, name: str):
-        if name.startswith("_"):  # not yet set (a copy being made): not the encoder's
-            raise AttributeError(name)
-        return getattr(self._encoder, name)
+    def complete(self, stream: Sequence[events.Event]) -> bytes:
+        return self._encoder.complete(stream)
 
 
 def _with_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:

@@ -11,26 +11,35 @@ import functools
 import json
 import re
 import time
+from collections.abc import Callable
 
 from aiohttp import web
 
 from . import pipeline, player
-from .dialects import openai_chat
+from .dialects import Ask, Dialect, dialect_for
 from .errors import RequestError
 from .journal import BODY_LIMIT, request_summary
-from .script import is_large
+from .scenario import Scenario
+from .script import Script, is_large
 from .sessions import session_key
 from .state import STATE
 
 # When the request arrived (loop time): every delay of its script counts from here.
 ARRIVED = web.RequestKey("arrived", float) if hasattr(web, "RequestKey") else "mockllm.arrived"
+# The format of the route that took the request: its refusals are in that format's shape.
+DIALECT = web.RequestKey("dialect", Dialect) if hasattr(web, "RequestKey") else "mockllm.dialect"
 # What the handler learned, for the journal. RequestKey is aiohttp 3.12+;
 # older versions take a plain string key without a warning.
 EXCHANGE = web.RequestKey("exchange", dict) if hasattr(web, "RequestKey") else "mockllm.exchange"
 
 
-async def respond(request: web.Request, scenario, ask, dialect, reshape=None, settle=None) -> web.StreamResponse:
+async def respond(
+    request: web.Request, scenario: Scenario, ask: Ask, dialect: Dialect,
+    reshape: Callable[[Script], Script] | None = None,
+    settle: Callable[[Script, Script], Script] | None = None,
+) -> web.StreamResponse:
     """Plan the response for ``scenario`` and play it: the part every route shares."""
+    request[DIALECT] = dialect
     start = request[ARRIVED] if ARRIVED in request else asyncio.get_running_loop().time()
     state = request.app[STATE]
     session = session_key(request.headers.get("X-Mockllm-Session"), request.query.get("session"), request.remote)
@@ -132,9 +141,15 @@ def _not_json(constant: str) -> object:
 _DECODER = json.JSONDecoder(parse_constant=_not_json)  # made once: json.loads with options makes one per call
 
 
-def error_response(error: RequestError) -> web.Response:
+def error_response(error: RequestError, dialect: Dialect) -> web.Response:
     return web.Response(
         status=error.status,
-        body=openai_chat.error_body(error),
-        headers={"Content-Type": openai_chat.ERROR_CONTENT_TYPE, **error.headers},
+        body=dialect.error_body(error),
+        headers={"Content-Type": dialect.error_content_type, **error.headers},
     )
+
+
+def dialect_of(request: web.Request) -> Dialect:
+    """The format a refusal of ``request`` is in: its route's, or for a
+    request no route took, the format whose routes its path is nearest."""
+    return request.get(DIALECT) or dialect_for(request.path)

@@ -45,8 +45,7 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 TRIGGER_KEYS = ("after", "at", "before")
 SCENARIO_KEYS = ("name", "description", "match", "reply", "steps", "timing", "seed", "faults", "attempts", "chaos")
 STEP_KINDS = ("start", "text", "tool_call", "sleep", "comment", "raw", "finish", "usage", "done", "error", "close")
-BARE_STEPS = {"start": events.Start(), "done": events.Done(), "usage": UsageStep(), "error": events.Error(
-    "The server had an error while processing your request. Sorry about that!")}
+BARE_STEPS = {"start": events.Start(), "done": events.Done(), "usage": UsageStep(), "error": events.Error()}
 
 
 def parse_file(path: Path | str) -> Scenario:
@@ -392,7 +391,7 @@ class ScenarioReader(NodeReader):
             if fields is None:
                 return None
             given = {key: self.string(child, join(keypath, key)) for key, child in fields.items()}
-            return events.Error(**{**{"message": BARE_STEPS["error"].message}, **given})
+            return events.Error(**given)
         if kind in BARE_STEPS:
             self.problem(value, keypath, f"takes no value; write '- {kind}'")
             return None

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from types import ModuleType
 
 from . import faults, script
-from .dialects import Ask
+from .dialects import Ask, Dialect
 from .faults.chaos import NO_CHAOS, Chaos
 from .scenario import Scenario
 
@@ -27,7 +26,7 @@ def response_rng(seed: int, scenario: Scenario, session: str, attempt: int) -> r
 def plan(
     scenario: Scenario,
     ask: Ask,
-    dialect: ModuleType,
+    dialect: Dialect,
     *,
     seed: int = 0,
     session: str = "play",

@@ -78,7 +78,7 @@ async def play(
         # The hot path: a sleep (only when the beat is not yet due) and a write.
         time, write = loop.time, response.write
         send = await _chunk_sender(request, response)
-        frame = script.encoder.frame if script.framed else None
+        frame = script.encoder.frame if script.framed and script.encoder is not None else None
         due = 0  # beats written in a row without a sleep
         for index, beat in enumerate(script.beats):
             delay = start + beat.at - time()
@@ -93,7 +93,7 @@ async def play(
                 due = 0
             else:
                 due += 1
-            data = beat.data if frame is None else frame(index, beat)
+            data = beat.data if frame is None else frame(index, beat.data, beat.event)
             if send is None:
                 await write(data)
             elif send(data):

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from .faults.chaos import Chaos
     from .patterns import Pattern
 
-FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
+# How a reply ends, in words free of any wire format; each dialect spells
+# them its own way (Anthropic ``end_turn``/``max_tokens``/``tool_use``, ...).
+FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ the player sleeps until ``start + beat.at`` so delays never drift. Every beat
 is encoded at compile time but for the response's own part (OpenAI: its id
 and padding), which the encoder adds as the beat is written (``framed``):
 beats of a steady reply are then the same in every response and made once,
-and playing a beat is a sleep, a join and a write.
+and playing a beat is a sleep, a join and a write. The script knows no wire
+format: bytes, ids and headers all come from the dialect (``dialects/base.py``).
 """
 
 from __future__ import annotations
@@ -17,16 +18,15 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
-import hashlib
 import itertools
+import operator
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from . import events, tokens
-from .dialects import Ask
+from .dialects import Ask, Dialect, Encoder, Response
 from .scenario import Close, Reply, Scenario, Sleep, Step, Timing, ToolCallStep, UsageStep
 
 
@@ -66,8 +66,10 @@ class Script:
     keepalive: tuple[float, bytes] | None = None  # while hanging: these bytes this often
     faults: tuple[str, ...] = ()  # the faults applied, as the journal and headers show them
     ignored: tuple[str, ...] = ()  # faults skipped because the response is not streamed
-    # The dialect's encoder for this response, for faults that add events.
-    encoder: Any = dataclasses.field(default=None, compare=False, repr=False)
+    # The response's format, for faults that answer in its error shape or break its frames,
+    # and its encoder, for faults that add events.
+    dialect: Dialect | None = dataclasses.field(default=None, compare=False, repr=False)
+    encoder: Encoder | None = dataclasses.field(default=None, compare=False, repr=False)
     # True: each beat's data is only its event's body, and ``encoder.frame``
     # adds the response's own part (OpenAI: the id and padding) as it is
     # written. Compiled scripts start so, and no response holds bytes of its
@@ -87,7 +89,7 @@ class Script:
         if not self.framed:
             return self
         frame = self.encoder.frame
-        beats = tuple(beat._replace(data=frame(i, beat)) for i, beat in enumerate(self.beats))
+        beats = tuple(beat._replace(data=frame(i, beat.data, beat.event)) for i, beat in enumerate(self.beats))
         return dataclasses.replace(self, beats=beats, framed=False)
 
     def shifted(self, seconds: float, start: int, *, headers: bool = False) -> Script:
@@ -140,7 +142,8 @@ def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: r
 
     The opening event goes with the headers at 0, the first content token
     ``first_token`` later, each further token ``per_token`` after the one
-    before it, and the finish one ``per_token`` after the last token.
+    before it, and the finish one ``per_token`` after the last token. A
+    block's end goes with whatever follows it (the next call, the finish).
     Two columns rather than pairs: the compile joins them without a step per token.
     """
     content: list[events.Event] = list(_text_events(reply.tokens))
@@ -158,12 +161,28 @@ def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: r
     else:
         *content_at, finish_at = _even_offsets(timing.first_token, timing.per_token, len(content) + 1)
 
-    opening = events.Start("" if reply.tokens or not reply.tool_calls else None)
+    has_text = bool(reply.tokens) or not reply.tool_calls
+    opening: list[events.Event] = [events.Start("" if has_text else None)]
+    if has_text:
+        opening.append(events.TextStart())
     closing: list[events.Event] = [events.Finish(reply.finish_reason)]
     if ask.include_usage:
         closing.append(events.Usage(ask.prompt_tokens, completion_tokens(reply)))
     closing.append(events.Done())
-    return [0.0, *content_at, *[finish_at] * len(closing)], [opening, *content, *closing]
+    offsets = [*[0.0] * len(opening), *content_at, *[finish_at] * len(closing)]
+    stream = [*opening, *content, *closing]
+    # Block ends, inserted from the last so that earlier positions hold: each
+    # goes right before the event that follows its block, at that event's time.
+    ends = [(len(reply.tokens), events.TextEnd())] if has_text else []
+    position = len(reply.tokens)
+    for index, call in enumerate(reply.tool_calls):
+        position += 1 + len(tokens.fragments(call.arguments))
+        ends.append((position, events.ToolCallEnd(index)))
+    for position, end in reversed(ends):
+        at = len(opening) + position
+        stream.insert(at, end)
+        offsets.insert(at, offsets[at])
+    return offsets, stream
 
 
 def _even_offsets(first: float, step: float, count: int) -> tuple[float, ...]:
@@ -182,6 +201,7 @@ def step_timeline(steps: tuple[Step, ...], ask: Ask, new_call_id: Callable[[], s
 
     Each step goes out when the sleeps before it have passed; a ``close``
     step ends the connection there and anything after it is never sent.
+    Blocks open and close as the steps imply (``with_blocks``).
     """
     plan: list[tuple[float, events.Event]] = []
     at = 0.0
@@ -190,7 +210,7 @@ def step_timeline(steps: tuple[Step, ...], ask: Ask, new_call_id: Callable[[], s
         if isinstance(step, Sleep):
             at += step.seconds
         elif isinstance(step, Close):
-            return plan, (End.RESET if step.mode == "reset" else End.CLOSE), at
+            return with_blocks(plan, closed=False), (End.RESET if step.mode == "reset" else End.CLOSE), at
         elif isinstance(step, ToolCallStep):
             if step.name is not None:
                 plan.append((at, events.ToolCallStart(step.index, step.id or new_call_id(), step.name)))
@@ -204,26 +224,61 @@ def step_timeline(steps: tuple[Step, ...], ask: Ask, new_call_id: Callable[[], s
         else:
             content += isinstance(step, events.CONTENT)
             plan.append((at, step))
-    return plan, End.EOF, None
+    return with_blocks(plan), End.EOF, None
+
+
+# Events after which no block is open any more.
+_CLOSING = (events.Finish, events.Usage, events.Done, events.Error)
+
+
+def with_blocks(plan: list[tuple[float, events.Event]], *, closed: bool = True) -> list[tuple[float, events.Event]]:
+    """Hand-written steps with the block events their format may need: a text
+    block opens before the first text and closes before a tool call or the
+    finish; a call closes before the next call or the finish. ``closed``: the
+    stream ends cleanly, so a block still open at the end is closed there;
+    a cut (``close`` step) leaves it open, as a dropped connection does."""
+    out: list[tuple[float, events.Event]] = []
+    open_text = False
+    open_calls: list[int] = []
+
+    def close_all(at: float) -> None:
+        nonlocal open_text
+        if open_text:
+            out.append((at, events.TextEnd()))
+            open_text = False
+        out.extend((at, events.ToolCallEnd(index)) for index in open_calls)
+        open_calls.clear()
+
+    for at, event in plan:
+        if isinstance(event, (events.TextStart, events.TextEnd, events.ToolCallEnd)):
+            continue  # a step never names these; the stream's shape decides them
+        if isinstance(event, events.Text) and not open_text and not open_calls:
+            out.append((at, events.TextStart()))
+            open_text = True
+        elif isinstance(event, events.ToolCallStart):
+            close_all(at) if open_text else None
+            if event.index not in open_calls:
+                open_calls.append(event.index)
+        elif isinstance(event, _CLOSING):
+            close_all(at)
+        out.append((at, event))
+    if closed:
+        close_all(out[-1][0] if out else 0.0)
+    return out
 
 
 _TOKENS = {kind: 1 for kind in events.CONTENT}  # content tokens an event carries
-PADDING_BYTES = 2  # random bytes a dialect may use for padding (OpenAI's obfuscation)
+PADDING_BYTES = 2  # seeded bytes every response draws, for a format's padding (OpenAI's obfuscation)
 
 
 def completion_tokens(reply: Reply) -> int:
     return len(reply.tokens) + sum(1 + len(tokens.fragments(c.arguments)) for c in reply.tool_calls)
 
 
-@functools.lru_cache(maxsize=1024)
-def fingerprint(name: str) -> str:
-    return "fp_" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:10]
-
-
 def compile(
     scenario: Scenario,
     ask: Ask,
-    dialect: ModuleType,
+    dialect: Dialect,
     *,
     rng: random.Random,
     speed: float = 1.0,
@@ -238,14 +293,8 @@ def compile(
     timing_rng = random.Random(timing_seed) if scenario.timing.jitter else None
     ids_rng = rng
     reply = scenario.reply
-    call_ids = [call.id or dialect.random_id(ids_rng, "call_", 24) for call in reply.tool_calls]
-    encoder = dialect.Encoder(
-        ask,
-        completion_id=dialect.random_id(ids_rng, "chatcmpl-", 29),
-        created=created,
-        fingerprint=fingerprint(scenario.name),
-        padding=padding,
-    )
+    call_ids = [call.id or dialect.call_id(ids_rng) for call in reply.tool_calls]
+    encoder = dialect.encoder(Response(ask, ids_rng, created, scenario.name, padding))
     end, end_at = End.EOF, None
     # A steady reply says the same at the same times in every response, and
     # a small one shares its beats (SHARED_EVENTS).
@@ -254,9 +303,7 @@ def compile(
         and completion_tokens(reply) <= SHARED_EVENTS
     )
     if scenario.steps is not None:
-        steps_plan, end, end_at = step_timeline(
-            scenario.steps, ask, lambda: dialect.random_id(ids_rng, "call_", 24)
-        )
+        steps_plan, end, end_at = step_timeline(scenario.steps, ask, lambda: dialect.call_id(ids_rng))
         offsets, stream = [at for at, _ in steps_plan], [event for _, event in steps_plan]
         end_at = None if end_at is None else end_at / speed
     elif steady and ask.stream:
@@ -265,37 +312,43 @@ def compile(
         offsets, stream = timeline(reply, scenario.timing, ask, call_ids, timing_rng)
     if speed != 1:
         offsets = [at / speed for at in offsets]
-    first_token_ms = round(scenario.timing.first_token / speed * 1000)
-    headers = dialect.headers(ids_rng, streaming=ask.stream, processing_ms=first_token_ms)
+    headers = dialect.headers(ids_rng, streaming=ask.stream, first_token=scenario.timing.first_token / speed)
     if not ask.stream:
-        # The whole body is ready when the stream would have finished.
+        # The whole body is ready when the stream would have finished; it says
+        # what the reply's stream says, usage included.
         ready = max([*offsets, end_at or 0.0])
-        body = encoder.completion(reply, call_ids, ask.prompt_tokens, completion_tokens(reply))
-        beat = Beat(ready, body, completion_tokens(reply))
-        return Script(200, headers, (beat,), headers_at=ready, streaming=False, encoder=encoder)
+        whole = dataclasses.replace(ask, include_usage=True)
+        _, reply_stream = timeline(reply, Timing(), whole, call_ids, None)
+        beat = Beat(ready, encoder.complete(reply_stream), completion_tokens(reply))
+        return Script(200, headers, (beat,), headers_at=ready, streaming=False, dialect=dialect, encoder=encoder)
     if steady:
         beats = _steady_beats(dialect, reply, scenario.timing, speed)
         if ask.include_usage:  # the one event whose body depends on the request
             usage = events.Usage(ask.prompt_tokens, completion_tokens(reply))
-            beats = beats[:-1] + _beats((beats[-1].at,), (usage,), dialect) + beats[-1:]
+            done = next((i for i in range(len(beats) - 1, -1, -1) if beats[i].is_done), len(beats))
+            at = beats[done - 1].at if done else 0.0
+            beats = beats[:done] + _beats((at,), (usage,), dialect) + beats[done:]
     else:
         beats = _beats(offsets, stream, dialect)
-    return Script(200, headers, beats, end=end, end_at=end_at, encoder=encoder, framed=True)
+    return Script(200, headers, beats, end=end, end_at=end_at, dialect=dialect, encoder=encoder, framed=True)
 
 
-def _beats(offsets: Sequence[float], stream: Sequence[events.Event], dialect: ModuleType) -> tuple[Beat, ...]:
+_has_data = operator.itemgetter(1)
+
+
+def _beats(offsets: Sequence[float], stream: Sequence[events.Event], dialect: Dialect) -> tuple[Beat, ...]:
     """The beats of events at their offsets, each holding its body (``Script.framed``)."""
-    bodies = dialect.event_bodies(stream)
+    bodies = dialect.bodies(stream)
     counts = map(_TOKENS.get, map(type, stream), itertools.repeat(0))
     # tuple.__new__ over zipped columns: a C-level step per beat, not a Python one.
     beats = tuple(map(tuple.__new__, itertools.repeat(Beat), zip(offsets, bodies, counts, stream)))
     if b"" in bodies:
-        beats = tuple(beat for beat in beats if beat.data)  # a format may have no frame for an event
+        beats = tuple(filter(_has_data, beats))  # a format may have no frame for an event
     return beats
 
 
 @functools.lru_cache(maxsize=256)
-def _steady_beats(dialect: ModuleType, reply: Reply, timing: Timing, speed: float) -> tuple[Beat, ...]:
+def _steady_beats(dialect: Dialect, reply: Reply, timing: Timing, speed: float) -> tuple[Beat, ...]:
     """The beats of a reply whose every response says the same at the same
     times (no jitter, no drawn ids), without usage: made once, shared. The
     player adds each response's own part (``Script.framed``) as it writes."""

@@ -4,26 +4,28 @@
     POST <mount>                 ``{"message"}`` or ``{"messages"}`` in, a stream out
     GET  <mount>                 the same stream for EventSource
 
-``serve --mount /api/chat=content`` adds a mount; its format is ``content``
-(``{"content": ...}`` frames) or ``openai`` (chat completion chunks).
+``serve --mount /api/chat=content`` adds a mount; its format is any in the
+table (``dialects.DIALECTS``): ``content`` (``{"content": ...}`` frames),
+``openai`` (chat completion chunks), or any other format's stream. A mount
+wins over a format's own route on the same path (Ollama's ``/api/chat``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterable
 
 from aiohttp import web
 
 from . import eventsource, router
-from .dialects import Ask, content, openai_chat
+from .dialects import DIALECTS, Ask, Dialect, content
 from .errors import RequestError
-from .exchange import EXCHANGE, json_body, respond
+from .exchange import DIALECT, EXCHANGE, json_body, respond
 from .scenario import Scenario
 from .state import STATE
 
-FORMATS = {"openai": openai_chat, "content": content}
-OWN_ROUTES = ("/v1/", "/_mockllm/", "/static/")  # and "/": no mount may shadow these
+OWN_ROUTES = ("/v1/", "/v1beta/", "/_mockllm/", "/static/")  # and "/": no mount may shadow these
 
 
 def check_mounts(mounts: Iterable[tuple[str, str]]) -> None:
@@ -32,8 +34,8 @@ def check_mounts(mounts: Iterable[tuple[str, str]]) -> None:
     given twice (a path serves one format)."""
     formats: dict[str, str] = {}
     for path, format_ in mounts:
-        if format_ not in FORMATS:
-            raise ValueError(f"{path}: unknown format {format_!r} (use {' or '.join(FORMATS)})")
+        if format_ not in DIALECTS:
+            raise ValueError(f"{path}: unknown format {format_!r} (use {', '.join(DIALECTS)})")
         if not path.startswith("/"):
             raise ValueError(f"{path!r}: a mount path starts with /")
         if path == "/" or path.startswith(OWN_ROUTES):
@@ -47,15 +49,20 @@ def add_routes(app: web.Application, mounts: tuple[tuple[str, str], ...]) -> Non
     check_mounts(mounts)
     app.router.add_get("/v1/stream/{scenario}", stream)
     for path, format_ in mounts:
-        app.router.add_post(path, functools.partial(mounted_post, dialect=FORMATS[format_]))
-        app.router.add_get(path, functools.partial(mounted_get, dialect=FORMATS[format_]))
+        app.router.add_post(path, functools.partial(mounted_post, dialect=DIALECTS[format_]))
+        app.router.add_get(path, functools.partial(mounted_get, dialect=DIALECTS[format_]))
 
 
-def _format(request: web.Request, default: str = "openai"):
+def mounted(mounts: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The method and path pairs the mounts serve."""
+    return {(method, path) for path, _ in mounts for method in ("GET", "POST")}
+
+
+def _format(request: web.Request, default: str = "openai") -> Dialect:
     name = request.query.get("format", default)
-    if name not in FORMATS:
-        raise RequestError(400, f"Unknown format {name!r}: use openai or content.", param="format")
-    return FORMATS[name]
+    if name not in DIALECTS:
+        raise RequestError(400, f"Unknown format {name!r}: use {', '.join(DIALECTS)}.", param="format")
+    return DIALECTS[name]
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -68,19 +75,20 @@ async def stream(request: web.Request) -> web.StreamResponse:
     return await _event_source(request, scenario, _format(request))
 
 
-async def mounted_get(request: web.Request, *, dialect) -> web.StreamResponse:
+async def mounted_get(request: web.Request, *, dialect: Dialect) -> web.StreamResponse:
     """``EventSource`` at a mount: the scenario by header, ``?scenario=``, or ``?prompt=`` rules."""
+    request[DIALECT] = dialect
     scenario = _select(request, Ask(model="", prompt=request.query.get("prompt", ""), stream=True))
     return await _event_source(request, scenario, dialect)
 
 
-async def mounted_post(request: web.Request, *, dialect) -> web.StreamResponse:
-    """A front end's own backend route: the body's message selects by ``match`` rules."""
+async def mounted_post(request: web.Request, *, dialect: Dialect) -> web.StreamResponse:
+    """A front end's own backend route: the body's message selects by ``match`` rules,
+    and the reply streams in the mount's format."""
+    request[DIALECT] = dialect
     ask = content.parse(await json_body(request))
     scenario = _select(request, ask)
-    if dialect is openai_chat:
-        ask = Ask(model=ask.model or scenario.name, prompt=ask.prompt, stream=True, prompt_tokens=ask.prompt_tokens)
-    return await respond(request, scenario, ask, dialect)
+    return await respond(request, scenario, dataclasses.replace(ask, model=ask.model or scenario.name), dialect)
 
 
 def _select(request: web.Request, ask: Ask) -> Scenario:
@@ -89,7 +97,7 @@ def _select(request: web.Request, ask: Ask) -> Scenario:
     return router.select(state.library, ask, named)
 
 
-async def _event_source(request: web.Request, scenario: Scenario, dialect) -> web.StreamResponse:
+async def _event_source(request: web.Request, scenario: Scenario, dialect: Dialect) -> web.StreamResponse:
     ask = Ask(model=scenario.name, prompt=request.query.get("prompt", ""), stream=True)
     speed = request.app[STATE].settings.speed
     sent_id = request.headers.get("Last-Event-ID") or request.query.get("lastEventId")

@@ -20,7 +20,8 @@ import openai
 import pytest
 
 from mockllm import cli, pipeline, server
-from mockllm.dialects import Ask, openai_chat
+from mockllm.dialects import Ask
+from mockllm.dialects.openai_chat import DIALECT as openai_chat
 from mockllm.library import load_library
 from tests.unit.test_hostile_scenarios import HOSTILE
 

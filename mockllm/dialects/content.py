@@ -21,17 +21,15 @@ from __future__ import annotations
 import functools
 import json
 import random
+from collections.abc import Sequence
 
 from .. import events, sse, tokens
 from ..errors import RequestError
-from ..scenario import Reply
-from . import Ask, fields, openai_chat
+from . import fields, openai_chat
+from .base import Ask, Call, Dialect, Example, Headers, Response, Route
 from .openai_chat import ERROR_CONTENT_TYPE, TOKEN_CACHE, error_body, random_id, request_id
 
-NAME = "content"
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-__all__ = ["Encoder", "error_body", "event_bodies", "headers", "parse", "random_id"]
 
 
 def parse(body: object) -> Ask:
@@ -82,7 +80,7 @@ def _text_of(message: object) -> str:
     return ""
 
 
-def headers(rng: random.Random, *, streaming: bool, processing_ms: int) -> tuple[tuple[str, str], ...]:
+def headers(rng: random.Random, *, streaming: bool) -> Headers:
     return (
         ("Content-Type", "text/event-stream; charset=utf-8" if streaming else "application/json"),
         ("Cache-Control", "no-cache"),
@@ -101,7 +99,8 @@ def event_body(event: events.Event) -> bytes:
     match event:
         case events.Text(text):
             return _text_body(text)
-        case events.Start() | events.Finish() | events.Usage():
+        case events.Start() | events.Finish() | events.Usage() | events.TextStart() | events.TextEnd() \
+                | events.ToolCallEnd():
             return b""
         case events.ToolCallStart(index, call_id, name):
             return sse.data(_DUMPS({"tool_call": {"index": index, "id": call_id, "name": name}}).encode("utf-8"))
@@ -110,7 +109,9 @@ def event_body(event: events.Event) -> bytes:
         case events.Done():
             return b"data: [DONE]\n\n"
         case events.Error(message, type_, code):
-            return sse.data(_DUMPS({"error": {"message": message, "type": type_, "code": code}}).encode("utf-8"))
+            error = openai_chat.stream_error(message, type_, code)
+            del error["param"]
+            return sse.data(_DUMPS({"error": error}).encode("utf-8"))
         case events.Comment(text):
             return sse.comment(text)
         case events.Raw(data):
@@ -118,25 +119,50 @@ def event_body(event: events.Event) -> bytes:
     raise TypeError(f"cannot encode {event!r}")
 
 
-def event_bodies(stream: list[events.Event]) -> list[bytes]:
-    """``event_body`` for a whole stream."""
-    return list(map(event_body, stream))
-
-
 class Encoder:
-    """Encodes events as ``{"content": ...}`` frames; the opening event has no frame."""
+    """This format has no per-response part: a body is its whole frame."""
 
-    def __init__(self, ask: Ask, **_ignored) -> None:
-        self.model = ask.model
-
-    def frame(self, index: int, beat) -> bytes:
-        return beat.data
+    def frame(self, index: int, body: bytes, event: events.Event | None) -> bytes:
+        return body
 
     def encode(self, event: events.Event, index: int = 0) -> bytes:
         return event_body(event)
 
-    def error_response(self, error: RequestError) -> tuple[str, bytes]:
-        return ERROR_CONTENT_TYPE, error_body(error)
+    def complete(self, stream: Sequence[events.Event]) -> bytes:
+        return _DUMPS({"content": events.fold(stream).text}).encode("utf-8")
 
-    def completion(self, reply: Reply, call_ids: list[str], prompt_tokens: int, completion_tokens: int) -> bytes:
-        return _DUMPS({"content": reply.text}).encode("utf-8")
+
+class Content(Dialect):
+    """A front end's own backend route; served only where ``--mount`` puts it."""
+
+    name = "content"
+    title = "plain content frames"
+    error_content_type = ERROR_CONTENT_TYPE
+
+    def parse(self, body: object, call: Call) -> Ask:
+        return parse(body)
+
+    def call_id(self, rng: random.Random) -> str:
+        return random_id(rng, "call_", 24)
+
+    def encoder(self, response: Response) -> Encoder:
+        return Encoder()
+
+    def headers(self, rng: random.Random, *, streaming: bool, first_token: float) -> Headers:
+        return headers(rng, streaming=streaming)
+
+    def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
+        return list(map(event_body, stream))
+
+    def error_body(self, error: RequestError) -> bytes:
+        return error_body(error)
+
+    def status_error(self, status: int) -> RequestError:
+        return openai_chat.status_error(status)
+
+    def example(self, model: str, prompt: str, *, stream: bool) -> Example:
+        route = Route("POST", "/api/chat")  # where the tutorials mount it
+        return Example(route.path, Call(route), {"message": prompt})
+
+
+DIALECT = Content()

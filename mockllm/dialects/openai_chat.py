@@ -10,16 +10,18 @@ is written (``Encoder.frame``).
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import json
 import operator
 import random
 import string
+from collections.abc import Sequence
 
 from .. import events, sse, tokens
 from ..errors import RequestError
-from ..scenario import Reply
-from . import Ask, fields
+from . import fields
+from .base import Ask, Call, Dialect, Example, Headers, Listing, Response, Route
 
 NAME = "openai-chat"
 _ALNUM = string.ascii_letters + string.digits
@@ -335,6 +337,8 @@ def event_body(event: events.Event) -> bytes:
     """The event's part of its frame, the same in every response; the whole
     frame for events without a head (``Encoder.frame`` adds the rest)."""
     match event:
+        case events.TextStart() | events.TextEnd() | events.ToolCallEnd():
+            return b""  # no block frames: a chunk is a delta of the one choice
         case events.Text(text):
             return _text_body(text)
         case events.ToolCallArguments(index, arguments):
@@ -345,15 +349,14 @@ def event_body(event: events.Event) -> bytes:
         case events.Start(content):
             return _start_body(content)
         case events.Finish(reason):
-            return _finish_body(reason)
+            return _finish_body(FINISH_REASONS.get(reason, reason))
         case events.Usage(prompt_tokens, completion_tokens):
             usage = _DUMPS(usage_object(prompt_tokens, completion_tokens)).encode("utf-8")
             return b'"usage":' + usage + b',"choices":[]'
         case events.Done():
             return b"data: [DONE]\n\n"
         case events.Error(message, type_, code):
-            error = {"message": message, "type": type_, "param": None, "code": code}
-            return sse.data(_DUMPS({"error": error}).encode("utf-8"))
+            return sse.data(_DUMPS({"error": stream_error(message, type_, code)}).encode("utf-8"))
         case events.Comment(text):
             return sse.comment(text)
         case events.Raw(data):
@@ -361,7 +364,16 @@ def event_body(event: events.Event) -> bytes:
     raise TypeError(f"cannot encode {event!r}")
 
 
-def event_bodies(stream: list[events.Event]) -> list[bytes]:
+def stream_error(message: str | None, type_: str | None, code: str | None) -> dict:
+    """The in-stream error object; the API's own words where a scenario leaves them out."""
+    return {"message": STREAM_ERROR_MESSAGE if message is None else message,
+            "type": type_ or "server_error", "param": None, "code": code}
+
+
+STREAM_ERROR_MESSAGE = "The server had an error while processing your request. Sorry about that!"
+
+
+def event_bodies(stream: Sequence[events.Event]) -> list[bytes]:
     """``event_body`` for a whole stream, with runs of text (most of any stream)
     looked up without a Python-level step per token."""
     out: list[bytes] = []
@@ -371,6 +383,11 @@ def event_bodies(stream: list[events.Event]) -> list[bytes]:
         else:
             out += map(event_body, run)
     return out
+
+
+# Events that are one choice's delta: framed alike, with the response's head.
+CHUNKS = (events.Start, events.Text, events.ToolCallStart, events.ToolCallArguments, events.Finish)
+FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "content_filter": "content_filter"}
 
 
 class Encoder:
@@ -393,7 +410,7 @@ class Encoder:
             _DUMPS(completion_id).encode("utf-8"), created)
         chunk_rest, usage_rest = _head_rests(ask.model, fingerprint, ask.include_usage)
         # The events whose frame is head + body + padding, and their heads.
-        self._heads = dict.fromkeys(events.CHUNKS, start + chunk_rest)
+        self._heads: dict[type, bytes] = dict.fromkeys(CHUNKS, start + chunk_rest)
         self._heads[events.Usage] = start + usage_rest
         self._paddings = _PADDING_TABLE if ask.include_obfuscation else _NO_PADDING_TABLE
         self._first_padding = int.from_bytes(padding[:2], "big")
@@ -401,42 +418,153 @@ class Encoder:
         self.created = created
         self.model = ask.model
         self.fingerprint = fingerprint
+        self.prompt_tokens = ask.prompt_tokens
 
-    def frame(self, index: int, beat) -> bytes:
-        """The bytes of the ``index``-th beat of a script, from its body."""
-        return self._framed(index, beat.data, type(beat.event))
-
-    def encode(self, event: events.Event, index: int = 0) -> bytes:
-        """The whole frame of one event, as the ``index``-th of the stream."""
-        return self._framed(index, event_body(event), type(event))
-
-    def _framed(self, index: int, body: bytes, kind: type) -> bytes:
-        head = self._heads.get(kind)
+    def frame(self, index: int, body: bytes, event: events.Event | None) -> bytes:
+        head = self._heads.get(type(event))
         if head is None:
             return body
         return b"".join((head, body, self._paddings[(self._first_padding + index) % PADDINGS]))
 
-    def error_response(self, error: RequestError) -> tuple[str, bytes]:
-        """The content type and body of an HTTP error in this API's shape."""
-        return ERROR_CONTENT_TYPE, error_body(error)
+    def encode(self, event: events.Event, index: int = 0) -> bytes:
+        return self.frame(index, event_body(event), event)
 
-    def completion(self, reply: Reply, call_ids: list[str], prompt_tokens: int, completion_tokens: int) -> bytes:
+    def complete(self, stream: Sequence[events.Event]) -> bytes:
         """The whole ``chat.completion`` object for ``stream: false``, pretty-printed as the API does."""
-        message: dict = {"role": "assistant", "content": reply.text if reply.tokens or not reply.tool_calls else None,
+        folded = events.fold(stream)
+        message: dict = {"role": "assistant", "content": folded.text if folded.has_text else None,
                          "refusal": None, "annotations": []}
-        if reply.tool_calls:
+        if folded.tool_calls:
             message["tool_calls"] = [
-                {"id": call_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
-                for call, call_id in zip(reply.tool_calls, call_ids)
+                {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+                for call in folded.tool_calls
             ]
+        usage = folded.usage or events.Usage(self.prompt_tokens, 0)
+        finish = FINISH_REASONS.get(folded.finish or "stop", folded.finish)
         body = {
             "id": self.completion_id,
             "object": "chat.completion",
             "created": self.created,
             "model": self.model,
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}],
-            "usage": usage_object(prompt_tokens, completion_tokens),
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+            "usage": usage_object(usage.prompt_tokens, usage.completion_tokens),
             "service_tier": "default",
             "system_fingerprint": self.fingerprint,
         }
         return json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+# -- the dialect -------------------------------------------------------------
+
+# What the real API answers with each status: error type, code, message.
+STATUS_ERRORS = {
+    400: ("invalid_request_error", None, "Invalid request (simulated by mockllm)."),
+    401: (
+        "invalid_request_error",
+        "invalid_api_key",
+        "Incorrect API key provided: sk-mock****. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+    ),
+    403: ("invalid_request_error", "unsupported_country_region_territory", "Country, region, or territory not supported"),
+    404: ("invalid_request_error", "model_not_found", "The model does not exist or you do not have access to it."),
+    408: ("invalid_request_error", "timeout", "Request timed out."),
+    409: ("invalid_request_error", "conflict", "The request conflicts with another request."),
+    422: ("invalid_request_error", "unprocessable_entity", "The request could not be processed."),
+    429: (
+        "requests",
+        "rate_limit_exceeded",
+        "Rate limit reached for requests per min (RPM): Limit 500, Used 500, Requested 1. "
+        "Please try again in 1s. Visit https://platform.openai.com/account/rate-limits to learn more.",
+    ),
+    500: ("server_error", None, "The server had an error while processing your request. Sorry about that!"),
+    502: ("server_error", None, "Bad gateway."),
+    503: ("server_error", None, "The server is overloaded or not ready yet."),
+    504: ("server_error", None, "Gateway timeout."),
+}
+
+RATE_LIMIT_HEADERS = {
+    "retry-after": "1",
+    "x-ratelimit-limit-requests": "500",
+    "x-ratelimit-limit-tokens": "200000",
+    "x-ratelimit-remaining-requests": "0",
+    "x-ratelimit-remaining-tokens": "199996",
+    "x-ratelimit-reset-requests": "1s",
+    "x-ratelimit-reset-tokens": "1ms",
+}
+
+
+def status_error(status: int) -> RequestError:
+    """The error the API sends with ``status``, for the ``status`` fault; also the
+    shape of every OpenAI-compatible format's (completions, embeddings)."""
+    kind, code, message = STATUS_ERRORS.get(
+        status, ("server_error" if status >= 500 else "invalid_request_error", None, f"Error {status}.")
+    )
+    return RequestError(status, message, type=kind, code=code, headers=RATE_LIMIT_HEADERS if status == 429 else None)
+
+
+def model_list(scenarios: Sequence) -> dict:
+    return {"object": "list", "data": [
+        {"id": s.name, "object": "model", "created": 0, "owned_by": "mockllm", "description": s.description}
+        for s in scenarios
+    ]}
+
+
+# Headers a page's SDK sends and reads; the server lets browsers do both (CORS).
+ALLOW_HEADERS = ("Authorization", "Content-Type", "Accept", "OpenAI-Organization", "OpenAI-Project")
+EXPOSE_HEADERS = (
+    "x-request-id", "retry-after", "retry-after-ms", "x-should-retry", "openai-processing-ms",
+    *(name for name in RATE_LIMIT_HEADERS if name.startswith("x-")),
+)
+
+
+class OpenAIChat(Dialect):
+    name = "openai"
+    title = "OpenAI Chat Completions"
+    routes = (Route("POST", "/v1/chat/completions"),)
+    listings = (Listing("/v1/models", model_list),)
+    allow_headers = ALLOW_HEADERS
+    expose_headers = EXPOSE_HEADERS
+    error_content_type = ERROR_CONTENT_TYPE
+    finish_reasons = FINISH_REASONS
+
+    def parse(self, body: object, call: Call) -> Ask:
+        return parse(body)
+
+    def call_id(self, rng: random.Random) -> str:
+        return random_id(rng, "call_", 24)
+
+    def encoder(self, response: Response) -> Encoder:
+        return Encoder(
+            response.ask,
+            completion_id=random_id(response.rng, "chatcmpl-", 29),
+            created=response.created,
+            fingerprint=fingerprint(response.scenario),
+            padding=response.padding,
+        )
+
+    def headers(self, rng: random.Random, *, streaming: bool, first_token: float) -> Headers:
+        return headers(rng, streaming=streaming, processing_ms=round(first_token * 1000))
+
+    def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
+        return event_bodies(stream)
+
+    def error_body(self, error: RequestError) -> bytes:
+        return error_body(error)
+
+    def status_error(self, status: int) -> RequestError:
+        return status_error(status)
+
+    def example(self, model: str, prompt: str, *, stream: bool) -> Example:
+        route = self.routes[0]
+        return Example(route.path, Call(route), {
+            "model": model, "messages": [{"role": "user", "content": prompt}], "stream": stream,
+        })
+
+
+@functools.lru_cache(maxsize=1024)
+def fingerprint(name: str) -> str:
+    """A ``system_fingerprint`` per scenario, stable across runs."""
+    return "fp_" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:10]
+
+
+DIALECT = OpenAIChat()

@@ -4,13 +4,15 @@ event, end it with an error, or get its terminator wrong."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 
 from .. import events, sse
+from ..dialects.base import SSE, Framing
 from ..script import Beat, End, Script
 from .base import Context, Cut, Fault, Trigger, choice, duration, text
 
-HEARTBEAT = sse.comment("ping")
+HEARTBEAT = sse.comment("ping")  # for a script of no known format
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,9 @@ class Stall(Fault):
                 return dataclasses.replace(script, respond=False, beats=(), end=End.HANG, end_at=None)
             return script.shifted(self.seconds / ctx.speed, 0, headers=True)
         interval = self.heartbeat / ctx.speed if self.heartbeat else None
+        heartbeat = script.dialect.heartbeat if script.dialect is not None else HEARTBEAT
         if self.seconds is None:
-            keepalive = (interval, HEARTBEAT) if interval else None
+            keepalive = (interval, heartbeat) if interval else None
             return dataclasses.replace(
                 script, beats=script.beats[: cut.index], end=End.HANG, end_at=cut.at, keepalive=keepalive
             )
@@ -70,7 +73,7 @@ class Stall(Fault):
         pings = ()
         if interval:
             count = int(length / interval - 1e-9)
-            pings = tuple(Beat(cut.at + interval * k, HEARTBEAT) for k in range(1, count + 1))
+            pings = tuple(Beat(cut.at + interval * k, heartbeat) for k in range(1, count + 1))
         shifted = script.shifted(length, cut.index)
         if cut.index >= len(script.beats):
             # After the last beat (``after: done``): hold the socket open, then end.
@@ -78,43 +81,34 @@ class Stall(Fault):
         return shifted.inserted(cut.index, pings)
 
 
-def _payload(data: bytes) -> tuple[bytes, bytes]:
-    """``(head, payload)`` of an event ``...data: PAYLOAD\\n\\n``.
-
-    ``head`` is every line before the ``data:`` line (on the EventSource
-    route, ``id: N\\n``), kept as it is; an event with no ``data: `` line is
-    all payload.
-    """
-    if not data.endswith(b"\n\n"):
-        return b"", data
-    if data.startswith(b"data: "):
-        start = 0
-    else:
-        start = data.find(b"\ndata: ") + 1
-        if start == 0:
-            return b"", data
-    return data[:start], data[start + len(b"data: ") : -2]
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _break(data: bytes, kind: str) -> bytes:
-    head, payload = _payload(data)
-    return head + _broken_data(payload, kind)
-
-
-def _broken_data(payload: bytes, kind: str) -> bytes:
-    """The event's ``data:`` line, broken as ``kind`` says."""
+def _broken(data: bytes, kind: str, event: events.Event | None, framing: Framing) -> bytes:
+    """The frame ``data`` broken as ``kind`` says, in the format's framing."""
+    head, payload, tail = framing.split(data)
     if kind == "invalid_json":
-        return b"data: " + payload[:-1] + b",}\n\n"  # a trailing comma: not JSON
+        return head + payload[:-1] + b",}" + tail  # a trailing comma: not JSON
     if kind == "truncated_json":
-        return b"data: " + payload[: max(1, len(payload) // 2)] + b"\n\n"
+        return head + payload[: max(1, len(payload) // 2)] + tail
     if kind == "bad_utf8":
-        for field in (b'"content":"', b'"arguments":"'):
-            if field in payload:
-                return b"data: " + payload.replace(field, field + b"\xff\xfe", 1) + b"\n\n"
-        return b"data: \xff\xfe" + payload + b"\n\n"
+        return head + _bad_utf8(payload, event) + tail
     if kind == "no_data_prefix":
-        return payload + b"\n\n"
-    return b'data: {"foo":"bar"}\n\n'  # wrong_schema: valid JSON, not a chunk
+        return framing.misframed(head, payload, tail)
+    return head + b'{"foo":"bar"}' + tail  # wrong_schema: valid JSON, not the format's event
+
+
+def _bad_utf8(payload: bytes, event: events.Event | None) -> bytes:
+    """Bytes that are not UTF-8 inside the string the event carries (a token's
+    text, a call's arguments), wherever the format puts it; else up front."""
+    carried = event.text if isinstance(event, events.Text) else (
+        event.arguments if isinstance(event, events.ToolCallArguments) else None)
+    if carried is not None:
+        quoted = _DUMPS(carried).encode("utf-8")
+        at = payload.find(quoted)
+        if at >= 0:
+            return payload[: at + 1] + b"\xff\xfe" + payload[at + 1 :]
+    return b"\xff\xfe" + payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,27 +128,28 @@ class Malformed(Fault):
         if cut.index >= len(script.beats):
             return script
         beat = script.beats[cut.index]
-        broken = beat._replace(data=_break(beat.data, self.kind), event=None)
+        framing = script.dialect.framing if script.dialect is not None else SSE
+        broken = beat._replace(data=_broken(beat.data, self.kind, beat.event, framing), event=None)
         return script.replaced(cut.index, (broken,))
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorEvent(Fault):
     """The provider's own in-stream error event after a 200, then the end of
-    the body. Deliberate: real APIs report mid-stream failures this way."""
+    the body. Deliberate: real APIs report mid-stream failures this way.
+    What is left out is the provider's (OpenAI: ``server_error``)."""
 
     name = "error_event"
     triggered = True
 
-    type: str = text("server_error", doc="the error's type")
-    message: str = text(
-        "The server had an error while processing your request. Sorry about that!", doc="the error's message"
-    )
+    type: str | None = text(None, doc="the error's type (default: the provider's)")
+    message: str | None = text(None, doc="the error's message (default: the provider's)")
     code: str | None = text(None, doc="the error's code")
 
     def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
         event = events.Error(self.message, self.type, self.code)
-        error = Beat(cut.at, script.encoder.encode(event), event=event)
+        assert script.encoder is not None, "a compiled script has its encoder"
+        error = Beat(cut.at, script.encoder.encode(event, cut.index), event=event)
         return dataclasses.replace(script, beats=script.beats[: cut.index] + (error,), end=End.EOF, end_at=None, keepalive=None)
 
 

@@ -10,42 +10,6 @@ from ..errors import RequestError
 from ..script import Beat, End, Script
 from .base import Context, Cut, Fault, duration, headers, http_status, text
 
-# What the real API answers with each status: error type, code, message.
-_STATUS_ERRORS = {
-    400: ("invalid_request_error", None, "Invalid request (simulated by mockllm)."),
-    401: (
-        "invalid_request_error",
-        "invalid_api_key",
-        "Incorrect API key provided: sk-mock****. You can find your API key at "
-        "https://platform.openai.com/account/api-keys.",
-    ),
-    403: ("invalid_request_error", "unsupported_country_region_territory", "Country, region, or territory not supported"),
-    404: ("invalid_request_error", "model_not_found", "The model does not exist or you do not have access to it."),
-    408: ("invalid_request_error", "timeout", "Request timed out."),
-    409: ("invalid_request_error", "conflict", "The request conflicts with another request."),
-    422: ("invalid_request_error", "unprocessable_entity", "The request could not be processed."),
-    429: (
-        "requests",
-        "rate_limit_exceeded",
-        "Rate limit reached for requests per min (RPM): Limit 500, Used 500, Requested 1. "
-        "Please try again in 1s. Visit https://platform.openai.com/account/rate-limits to learn more.",
-    ),
-    500: ("server_error", None, "The server had an error while processing your request. Sorry about that!"),
-    502: ("server_error", None, "Bad gateway."),
-    503: ("server_error", None, "The server is overloaded or not ready yet."),
-    504: ("server_error", None, "Gateway timeout."),
-}
-
-_RATE_LIMIT_HEADERS = (
-    ("retry-after", "1"),
-    ("x-ratelimit-limit-requests", "500"),
-    ("x-ratelimit-limit-tokens", "200000"),
-    ("x-ratelimit-remaining-requests", "0"),
-    ("x-ratelimit-remaining-tokens", "199996"),
-    ("x-ratelimit-reset-requests", "1s"),
-    ("x-ratelimit-reset-tokens", "1ms"),
-)
-
 _PROXY_PAGE = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -77,12 +41,15 @@ def _replace_response(script: Script, status: int, head, body: bytes) -> Script:
 
 
 def _request_id(script: Script) -> tuple[tuple[str, str], ...]:
-    return tuple((n, v) for n, v in script.headers if n.lower() == "x-request-id")
+    """The response's request id header, which a replacing answer keeps."""
+    name = script.dialect.request_id_header if script.dialect is not None else "x-request-id"
+    return tuple((n, v) for n, v in script.headers if n.lower() == name)
 
 
 @dataclass(frozen=True, slots=True)
 class Status(Fault):
-    """An HTTP error in the dialect's error shape instead of a stream."""
+    """An HTTP error in the format's error shape instead of a stream, with
+    what its API sends for that status (``Dialect.status_error``)."""
 
     name = "status"
     stream_only = False
@@ -92,22 +59,25 @@ class Status(Fault):
     message: str | None = text(None, doc="the error message (default: the real API's for that status)")
     type: str | None = text(None, doc="the error type (default: the real API's)")
     error_code: str | None = text(None, doc="the error's `code` field (default: the real API's)")
-    headers: tuple = headers("extra response headers; 429 sends retry-after and x-ratelimit-* by default")
+    headers: tuple = headers("extra response headers; a 429 sends the API's retry-after and rate-limit headers")
 
     def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
-        kind, code, message = _STATUS_ERRORS.get(
-            self.code, ("server_error" if self.code >= 500 else "invalid_request_error", None, f"Error {self.code}.")
-        )
+        dialect = script.dialect
+        assert dialect is not None, "a compiled script knows its format"
+        usual = dialect.status_error(self.code)
         error = RequestError(
             self.code,
-            self.message if self.message is not None else message,
-            type=self.type or kind,
-            code=self.error_code if self.error_code is not None else code,
+            self.message if self.message is not None else usual.message,
+            type=self.type or usual.type,
+            code=self.error_code if self.error_code is not None else usual.code,
+            param=usual.param,
+            details=usual.details,
         )
-        default = _RATE_LIMIT_HEADERS if self.code == 429 else ()
-        content_type, body = script.encoder.error_response(error)
-        head = merge_headers((("Content-Type", content_type), *_request_id(script), *default), self.headers)
-        return _replace_response(script, self.code, head, body)
+        default = tuple(usual.headers.items())
+        head = merge_headers(
+            (("Content-Type", dialect.error_content_type), *_request_id(script), *default), self.headers
+        )
+        return _replace_response(script, self.code, head, dialect.error_body(error))
 
 
 @dataclass(frozen=True, slots=True)

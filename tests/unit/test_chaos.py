@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mockllm.dialects import Ask, openai_chat
+from mockllm.dialects import Ask
+from mockllm.dialects.openai_chat import DIALECT as openai_chat
 from mockllm.errors import ScenarioErrors
 from mockllm.faults import FAULTS
 from mockllm.faults.chaos import Chaos, parse_spec

@@ -1,6 +1,6 @@
 import json
 
-from mockllm.dialects import openai_chat
+from mockllm.dialects.openai_chat import DIALECT as openai_chat
 from mockllm.errors import RequestError
 
 

@@ -13,7 +13,8 @@ import sys
 import pytest
 
 from mockllm import events, eventsource, faults, sse
-from mockllm.dialects import Ask, content
+from mockllm.dialects import Ask
+from mockllm.dialects.content import DIALECT as content
 from mockllm.faults import FaultSpec, Trigger
 from mockllm.faults.body import Drop, ErrorEvent
 from mockllm.faults.head import Status

@@ -17,7 +17,8 @@ import random
 import pytest
 
 from mockllm import events, faults, script
-from mockllm.dialects import Ask, openai_chat
+from mockllm.dialects import Ask
+from mockllm.dialects.openai_chat import DIALECT as openai_chat
 from mockllm.faults import Context, Cut, FaultSpec, Trigger
 from mockllm.faults.body import Drop, Stall
 from mockllm.faults.framing import Bandwidth
@@ -323,16 +324,15 @@ def test_malformed_bad_utf8_breaks_tool_call_arguments_too():
         ),
         (
             "{after: 2}",
-            events.Error(
-                "The server had an error while processing your request. Sorry about that!", "server_error", None
-            ),
+            events.Error(),
         ),
     ],
     ids=["custom", "default"],
 )
 def test_error_event_ends_the_body_with_the_providers_error(written, error):
     base, failed = run(f"[{{error_event: {written}}}]")
-    body = {"error": {"message": error.message, "type": error.type, "param": None, "code": error.code}}
+    message = error.message or "The server had an error while processing your request. Sorry about that!"
+    body = {"error": {"message": message, "type": error.type or "server_error", "param": None, "code": error.code}}
     wire = b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
     assert failed.beats == base.beats[:3] + (Beat(1.5, wire, event=error),)
     assert (failed.end, failed.end_at) == (End.EOF, None)

@@ -12,11 +12,19 @@ import random
 
 import pytest
 
-from mockllm import eventsource, faults, script
-from mockllm.dialects import Ask, content, openai_chat
-from mockllm.faults.body import _break
+from mockllm import events, eventsource, faults, script
+from mockllm.dialects import Ask
+from mockllm.dialects.base import SSE
+from mockllm.dialects.content import DIALECT as content
+from mockllm.dialects.openai_chat import DIALECT as openai_chat
+from mockllm.faults.body import _broken
 from mockllm.parse import parse_text
 from mockllm.script import Script
+
+
+def _break(data, kind):
+    return _broken(data, kind, events.Text("b"), SSE)
+
 
 PLAIN = "name: plain\nreply: {tokens: [a, b, c]}\ntiming: {first_token: 1, per_token: 0.25}\n"
 KINDS = ("invalid_json", "truncated_json", "bad_utf8", "no_data_prefix", "wrong_schema")

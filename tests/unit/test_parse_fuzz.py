@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from mockllm import pipeline
-from mockllm.dialects import Ask, openai_chat
+from mockllm.dialects import Ask
+from mockllm.dialects.openai_chat import DIALECT as openai_chat
 from mockllm.errors import ScenarioErrors
 from mockllm.library import builtin_dir
 from mockllm.parse import parse_text

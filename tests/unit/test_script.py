@@ -9,7 +9,8 @@ import textwrap
 import pytest
 
 from mockllm import events, script, tokens
-from mockllm.dialects import Ask, openai_chat
+from mockllm.dialects import Ask
+from mockllm.dialects.openai_chat import DIALECT as openai_chat
 from mockllm.parse import parse_text
 from mockllm.scenario import Scenario
 
@@ -84,12 +85,22 @@ def test_events_come_in_order_start_content_finish_done():
     kinds = [type(event) for _, event in timeline(TOOLS)]
     assert kinds == [
         events.Start,
+        events.TextStart,
         events.Text,
+        events.TextEnd,
         events.ToolCallStart,
         *[events.ToolCallArguments] * len(tokens.fragments('{"city": "Paris"}')),
+        events.ToolCallEnd,
         events.Finish,
         events.Done,
     ]
+
+
+def test_a_blocks_end_goes_with_what_follows_it():
+    plan = timeline(TOOLS)
+    for i, (at, event) in enumerate(plan):
+        if isinstance(event, (events.TextEnd, events.ToolCallEnd)):
+            assert at == plan[i + 1][0]
 
 
 def test_first_beat_is_the_role_chunk_at_zero():
@@ -118,8 +129,8 @@ def test_finish_comes_one_gap_after_the_last_token_with_done():
 
 def test_empty_reply_finishes_at_first_token():
     plan = timeline(EMPTY)
-    assert [type(e) for _, e in plan] == [events.Start, events.Finish, events.Done]
-    assert plan[1][0] == 1.0
+    assert [type(e) for _, e in plan] == [events.Start, events.TextStart, events.TextEnd, events.Finish, events.Done]
+    assert plan[3][0] == 1.0
 
 
 def test_usage_is_sent_only_with_include_usage():
@@ -159,7 +170,8 @@ def test_speed_divides_every_offset_and_changes_no_bytes(speed):
 
 @pytest.mark.parametrize("seed", range(10))
 def test_jitter_keeps_every_gap_within_plus_or_minus_jitter(seed):
-    times = [at for at, e in timeline(JITTERY, seed=seed) if not isinstance(e, (events.Start, events.Done))]
+    times = [at for at, e in timeline(JITTERY, seed=seed)
+             if not isinstance(e, (events.Start, events.Done, *events.BLOCKS))]
     assert 0.47 <= times[0] <= 0.53
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert all(0.07 - 1e-9 <= gap <= 0.13 + 1e-9 for gap in gaps)

@@ -8,7 +8,8 @@ import random
 import pytest
 
 from mockllm import events
-from mockllm.dialects import Ask, openai_chat
+from mockllm.dialects import Ask
+from mockllm.dialects.openai_chat import DIALECT as openai_chat
 from mockllm.errors import ScenarioErrors
 from mockllm.parse import parse_text
 from mockllm.scenario import Close, Sleep, ToolCallStep, UsageStep

@@ -8,8 +8,11 @@ import json
 import re
 
 from mockllm import pipeline
-from mockllm.dialects import openai_chat
+from mockllm.dialects import Call
+from mockllm.dialects.openai_chat import DIALECT as openai_chat
 from mockllm.library import load_library
+
+CALL = Call(openai_chat.routes[0])
 
 CREATED = re.compile(rb'"created":\d+')
 REQUEST = {"model": "hello", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
@@ -51,7 +54,7 @@ def dechunk(body: bytes) -> list[bytes]:
 
 def planned(library, scenario: str, body: dict, speed: float = 1.0) -> bytes:
     """The body the server plans for the first request of the session."""
-    script = pipeline.plan(library.scenarios[scenario], openai_chat.parse(body), openai_chat,
+    script = pipeline.plan(library.scenarios[scenario], openai_chat.parse(body, CALL), openai_chat,
                            session="framing", speed=speed)
     return CREATED.sub(b"", script.body)
 

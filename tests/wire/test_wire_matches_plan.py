@@ -16,8 +16,11 @@ import aiohttp
 import pytest
 
 from mockllm import pipeline
-from mockllm.dialects import openai_chat
+from mockllm.dialects import Call
+from mockllm.dialects.openai_chat import DIALECT as openai_chat
 from mockllm.library import load_library
+
+CALL = Call(openai_chat.routes[0])
 
 LIBRARY = load_library()
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts]
@@ -42,6 +45,6 @@ async def test_streamed_body_is_byte_for_byte_the_planned_one(start_server, scen
             async with http.post(server.url + "/v1/chat/completions", json=request,
                                  headers={"X-Mockllm-Session": "wire"}) as response:
                 received = await response.read()
-            planned = pipeline.plan(scenario, openai_chat.parse(request), openai_chat,
+            planned = pipeline.plan(scenario, openai_chat.parse(request, CALL), openai_chat,
                                     session="wire", attempt=attempt, speed=speed).body
             assert CREATED.sub(b"", received) == CREATED.sub(b"", planned)

@@ -1,0 +1,229 @@
+"""The dialect seam: what every wire format implements, and the values that cross it.
+
+    body ──Dialect.parse──▶ Ask ──router, script──▶ events ──Dialect.bodies──▶ beats
+                                                    beats ──Encoder.frame──▶ bytes on the wire
+
+A dialect is one module holding one ``Dialect`` subclass and its instance;
+``dialects.DIALECTS`` lists them, and routes, ``--mount PATH=FORMAT``,
+``?format=`` and ``play --format`` all read that table. Nothing outside
+``dialects/`` knows a wire format: the script, the faults and the router ask
+the dialect for bytes, ids, error bodies and error statuses.
+
+Two halves keep streaming cheap. ``Dialect.bodies`` turns events into bodies
+that are the same in every response, so a reply's beats are made once and
+shared; the ``Encoder`` a response gets adds what is its own (ids, a
+``sequence_number``, padding) as each beat is written (``Encoder.frame``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from ..errors import RequestError
+from ..events import Event
+from ..scenario import FINISH_REASONS
+
+if TYPE_CHECKING:
+    from ..scenario import Scenario
+
+Headers = tuple[tuple[str, str], ...]
+__all__ = ["FINISH_REASONS", "NDJSON", "SSE", "Ask", "Call", "Dialect", "Encoder", "Example", "Framing", "Listing",
+           "Response", "Route"]
+
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """What a client asked for, independent of the wire format."""
+
+    model: str
+    prompt: str = ""  # the last user message, for ``match`` rules
+    stream: bool = False
+    include_usage: bool = False  # a usage event in the stream (always, where the format always sends one)
+    include_obfuscation: bool = True
+    prompt_tokens: int = 0
+    inputs: tuple[str, ...] = ()  # the texts to embed, for the embeddings format
+    # Request fields only the dialect's encoder reads back (the Responses API
+    # echoes ``instructions``; embeddings read ``dimensions``): name, value pairs.
+    echo: tuple[tuple[str, object], ...] = ()
+
+    def option(self, name: str, default: object = None) -> object:
+        return next((value for key, value in self.echo if key == name), default)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One API route a dialect answers: method, aiohttp path pattern, and the
+    dialect's own label for it, handed back to ``parse`` (Gemini: ``stream``
+    for ``:streamGenerateContent``, ``once`` for ``:generateContent``)."""
+
+    method: str
+    path: str
+    kind: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What ``parse`` sees of a request besides its body."""
+
+    route: Route
+    params: Mapping[str, str] = field(default_factory=dict)  # the path's parameters (Gemini: the model)
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A request as the format's official client sends it: the path it
+    posts to, with the ``Call`` that route makes of it, and the body. ``play
+    --format`` parses it, and the contract tests send it over a socket."""
+
+    path: str
+    call: Call
+    body: dict
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A GET route that lists the scenarios as the format lists models
+    (``/v1/models``, Ollama's ``/api/tags``) or answers a fixed JSON value."""
+
+    path: str
+    render: Callable[[Sequence[Scenario]], object]
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What one response's encoder is made from."""
+
+    ask: Ask
+    rng: random.Random  # the response's seeded generator: draw ids from it, always in the same order
+    created: int  # Unix seconds
+    scenario: str  # the scenario's name (OpenAI derives its fingerprint from it)
+    padding: bytes = b""  # seeded bytes drawn for every response (OpenAI's obfuscation start)
+
+
+class Encoder(Protocol):
+    """One response's encoder, made by ``Dialect.encoder``."""
+
+    def frame(self, index: int, body: bytes, event: Event | None) -> bytes:
+        """The bytes of the ``index``-th beat, from the body ``Dialect.bodies`` made
+        (the whole frame for a dialect with nothing of the response's own in it)."""
+        ...
+
+    def encode(self, event: Event, index: int = 0) -> bytes:
+        """The whole frame(s) of one event as the ``index``-th beat: for events
+        a fault adds (``error_event``)."""
+        ...
+
+    def complete(self, stream: Sequence[Event]) -> bytes:
+        """The body of a ``stream: false`` response: the same events, folded."""
+        ...
+
+
+class Framing(Protocol):
+    """How the format cuts a stream into frames, for faults that break one."""
+
+    def split(self, frame: bytes) -> tuple[bytes, bytes, bytes]:
+        """``(head, payload, tail)``: the JSON payload and what wraps it."""
+        ...
+
+    def misframed(self, head: bytes, payload: bytes, tail: bytes) -> bytes:
+        """The frame in a framing its readers do not expect (SSE: no ``data:``)."""
+        ...
+
+
+class SSEFraming:
+    """``[id: N\\n][event: NAME\\n]data: PAYLOAD\\n\\n``: the head is every line up
+    to and including ``data: ``."""
+
+    def split(self, frame: bytes) -> tuple[bytes, bytes, bytes]:
+        if not frame.endswith(b"\n\n"):
+            return b"", frame, b""
+        start = 0 if frame.startswith(b"data: ") else frame.find(b"\ndata: ") + 1
+        if start == 0 and not frame.startswith(b"data: "):
+            return b"", frame, b""  # no data line: all of it is payload
+        return frame[: start + 6], frame[start + 6 : -2], b"\n\n"
+
+    def misframed(self, head: bytes, payload: bytes, tail: bytes) -> bytes:
+        return head.removesuffix(b"data: ") + payload + tail
+
+
+class NDJSONFraming:
+    """One JSON value a line (Ollama)."""
+
+    def split(self, frame: bytes) -> tuple[bytes, bytes, bytes]:
+        return (b"", frame[:-1], b"\n") if frame.endswith(b"\n") else (b"", frame, b"")
+
+    def misframed(self, head: bytes, payload: bytes, tail: bytes) -> bytes:
+        return b"data: " + payload + tail  # an SSE line where a JSON line belongs
+
+
+SSE = SSEFraming()
+NDJSON = NDJSONFraming()
+
+
+class Dialect:
+    """A wire format. Subclasses set the class attributes and implement the
+    methods; each dialect module makes one instance, ``DIALECT``."""
+
+    name: ClassVar[str]  # the table's key: --mount PATH=NAME, ?format=NAME, play --format NAME
+    title: ClassVar[str]  # for people: "OpenAI Chat Completions"
+    routes: ClassVar[tuple[Route, ...]] = ()
+    listings: ClassVar[tuple[Listing, ...]] = ()
+    framing: ClassVar[Framing] = SSE
+    # CORS: request headers a page may send, response headers it may read.
+    allow_headers: ClassVar[tuple[str, ...]] = ()
+    expose_headers: ClassVar[tuple[str, ...]] = ()
+    request_id_header: ClassVar[str] = "x-request-id"  # kept when a fault replaces the response
+    # What a stall's ``heartbeat`` sends: a line every reader of the format skips.
+    heartbeat: ClassVar[bytes] = b": ping\n\n"
+    error_content_type: ClassVar[str] = "application/json"
+    # The finish reasons the scenario names (``FINISH_REASONS``), as this format spells them.
+    finish_reasons: ClassVar[Mapping[str, str]] = {}
+
+    def parse(self, body: object, call: Call) -> Ask:
+        """Validate a decoded request body as the real API does; ``RequestError`` in its words."""
+        raise NotImplementedError
+
+    def call_id(self, rng: random.Random) -> str:
+        """A fresh tool call id in the format's own shape."""
+        raise NotImplementedError
+
+    def encoder(self, response: Response) -> Encoder:
+        raise NotImplementedError
+
+    def headers(self, rng: random.Random, *, streaming: bool, first_token: float) -> Headers:
+        """The headers of a successful response; ``first_token`` is the reply's
+        first-token delay in seconds (OpenAI reports it as ``openai-processing-ms``)."""
+        raise NotImplementedError
+
+    def bodies(self, stream: Sequence[Event]) -> list[bytes]:
+        """One body per event, the same in every response (``Encoder.frame``
+        adds the rest); ``b""`` for an event the format has no frame for. A
+        body may hold several frames that always travel together."""
+        raise NotImplementedError
+
+    def error_body(self, error: RequestError) -> bytes:
+        """The format's error object for ``error``."""
+        raise NotImplementedError
+
+    def status_error(self, status: int) -> RequestError:
+        """What the real API answers with ``status`` (the ``status`` fault's
+        defaults): its error type, code and message, and the headers it sends
+        (a 429's ``retry-after`` and rate-limit headers)."""
+        raise NotImplementedError
+
+    def example(self, model: str, prompt: str, *, stream: bool) -> Example:
+        """A minimal request for ``model`` with the user message ``prompt``."""
+        raise NotImplementedError
+
+    def finish(self, reason: str) -> str:
+        """``reason`` (the scenario's word, or a ``finish`` step's own) as this format spells it."""
+        return self.finish_reasons.get(reason, reason)
+
+    def __repr__(self) -> str:
+        return f"<dialect {self.name}>"
