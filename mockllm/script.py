@@ -15,6 +15,7 @@ format: bytes, ids and headers all come from the dialect (``dialects/base.py``).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import enum
 import functools
@@ -88,6 +89,7 @@ class Script:
         """The script with the final bytes in every beat."""
         if not self.framed:
             return self
+        assert self.encoder is not None, "a framed script has the encoder that frames it"
         frame = self.encoder.frame
         beats = tuple(beat._replace(data=frame(i, beat.data, beat.event)) for i, beat in enumerate(self.beats))
         return dataclasses.replace(self, beats=beats, framed=False)
@@ -137,7 +139,10 @@ def _shared_text_events(pieces: tuple[str, ...]) -> tuple[events.Text, ...]:
     return tuple(map(events.Text, pieces))
 
 
-def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: random.Random | None):
+Plan = tuple[list[float], list[events.Event]]
+
+
+def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: random.Random | None) -> Plan:
     """The events of a reply and, beside them, their offsets in seconds (before ``speed``).
 
     The opening event goes with the headers at 0, the first content token
@@ -154,6 +159,7 @@ def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: r
     # Offsets of the content events: first_token, then per_token apart, each
     # gap moved by up to +-jitter but never below zero.
     if timing.jitter:
+        assert rng is not None, "jitter draws from the response's generator"
         jitter, uniform = timing.jitter, rng.uniform
         gaps = [max(0.0, timing.first_token + uniform(-jitter, jitter))]
         gaps += [max(0.0, timing.per_token + uniform(-jitter, jitter)) for _ in range(len(content))]
@@ -173,7 +179,7 @@ def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: r
     stream = [*opening, *content, *closing]
     # Block ends, inserted from the last so that earlier positions hold: each
     # goes right before the event that follows its block, at that event's time.
-    ends = [(len(reply.tokens), events.TextEnd())] if has_text else []
+    ends: list[tuple[int, events.Event]] = [(len(reply.tokens), events.TextEnd())] if has_text else []
     position = len(reply.tokens)
     for index, call in enumerate(reply.tool_calls):
         position += 1 + len(tokens.fragments(call.arguments))
@@ -196,7 +202,9 @@ def _shared_even_offsets(first: float, step: float, count: int) -> tuple[float, 
     return tuple(first + i * step for i in range(count))
 
 
-def step_timeline(steps: tuple[Step, ...], ask: Ask, new_call_id: Callable[[], str]):
+def step_timeline(
+    steps: tuple[Step, ...], ask: Ask, new_call_id: Callable[[], str]
+) -> tuple[list[tuple[float, events.Event]], End, float | None]:
     """The events of a hand-written script with their offsets, and how it ends.
 
     Each step goes out when the sleeps before it have passed; a ``close``
@@ -267,7 +275,9 @@ def with_blocks(plan: list[tuple[float, events.Event]], *, closed: bool = True) 
     return out
 
 
-_TOKENS = {kind: 1 for kind in events.CONTENT}  # content tokens an event carries
+# Content tokens an event of each kind carries; a defaultdict so that the
+# lookup is one C-level call per beat.
+_TOKENS: collections.defaultdict[type, int] = collections.defaultdict(int, dict.fromkeys(events.CONTENT, 1))
 PADDING_BYTES = 2  # seeded bytes every response draws, for a format's padding (OpenAI's obfuscation)
 
 
@@ -339,7 +349,7 @@ _has_data = operator.itemgetter(1)
 def _beats(offsets: Sequence[float], stream: Sequence[events.Event], dialect: Dialect) -> tuple[Beat, ...]:
     """The beats of events at their offsets, each holding its body (``Script.framed``)."""
     bodies = dialect.bodies(stream)
-    counts = map(_TOKENS.get, map(type, stream), itertools.repeat(0))
+    counts = map(_TOKENS.__getitem__, map(type, stream))
     # tuple.__new__ over zipped columns: a C-level step per beat, not a Python one.
     beats = tuple(map(tuple.__new__, itertools.repeat(Beat), zip(offsets, bodies, counts, stream)))
     if b"" in bodies:
@@ -352,7 +362,8 @@ def _steady_beats(dialect: Dialect, reply: Reply, timing: Timing, speed: float) 
     """The beats of a reply whose every response says the same at the same
     times (no jitter, no drawn ids), without usage: made once, shared. The
     player adds each response's own part (``Script.framed``) as it writes."""
-    offsets, stream = timeline(reply, timing, _WITHOUT_USAGE, [call.id for call in reply.tool_calls], None)
+    ids = [call.id for call in reply.tool_calls if call.id is not None]  # steady: every call has its id
+    offsets, stream = timeline(reply, timing, _WITHOUT_USAGE, ids, None)
     if speed != 1:
         offsets = [at / speed for at in offsets]
     return _beats(offsets, stream, dialect)

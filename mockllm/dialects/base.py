@@ -83,7 +83,7 @@ class Example:
 
     path: str
     call: Call
-    body: dict
+    body: dict[str, object]
 
 
 @dataclass(frozen=True, slots=True)

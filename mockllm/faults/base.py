@@ -93,6 +93,7 @@ def _time_after(script: Script, index: int) -> float:
     return beats[-1].at if beats else script.headers_at
 
 
+@dataclass(frozen=True, slots=True)
 class Fault:
     """A transform of a script. Subclasses are frozen dataclasses registered in
     ``FAULTS``; their fields (made with the helpers below) are their parameters."""
@@ -141,36 +142,37 @@ class FaultSpec:
     probability: float = 1.0
 
     def describe(self) -> str:
-        shown = self.trigger is not None and self.trigger != self.fault.default_trigger
-        return self.fault.describe(self.trigger.describe() if shown else "")
+        trigger = self.trigger
+        shown = trigger is not None and trigger != self.fault.default_trigger
+        return self.fault.describe(trigger.describe() if trigger is not None and shown else "")
 
 
 # -- field helpers: the metadata is the schema parse.py reads ----------------
 
-def duration(default: Any = dataclasses.MISSING, *, key: str | None = None, forever: bool = False, doc: str = ""):
+def duration(default: Any = dataclasses.MISSING, *, key: str | None = None, forever: bool = False, doc: str = "") -> Any:
     """Seconds; written as 250ms, 1.5s, 2m or a number. ``forever`` allows ``forever`` (None)."""
     return dataclasses.field(default=default, metadata=_meta("duration", key, doc, forever=forever))
 
 
-def count(default: Any = dataclasses.MISSING, *, minimum: int = 0, doc: str = ""):
+def count(default: Any = dataclasses.MISSING, *, minimum: int = 0, doc: str = "") -> Any:
     return dataclasses.field(default=default, metadata=_meta("count", None, doc, minimum=minimum))
 
 
-def choice(options: Sequence[str], default: Any = dataclasses.MISSING, *, doc: str = ""):
+def choice(options: Sequence[str], default: Any = dataclasses.MISSING, *, doc: str = "") -> Any:
     return dataclasses.field(default=default, metadata=_meta("choice", None, doc, options=tuple(options)))
 
 
-def text(default: Any = dataclasses.MISSING, *, header: bool = False, doc: str = ""):
+def text(default: Any = dataclasses.MISSING, *, header: bool = False, doc: str = "") -> Any:
     """A string; ``header``: sent as a header value, so no control characters."""
     return dataclasses.field(default=default, metadata=_meta("text", None, doc, header=header))
 
 
-def http_status(default: Any = dataclasses.MISSING, *, doc: str = ""):
+def http_status(default: Any = dataclasses.MISSING, *, doc: str = "") -> Any:
     """An HTTP status sent with a body: 200 to 599, but not 204 or 304."""
     return dataclasses.field(default=default, metadata=_meta("status", None, doc))
 
 
-def headers(doc: str = ""):
+def headers(doc: str = "") -> Any:
     """Header names to string values, as ``((name, value), ...)``; a null value
     removes a header the fault would send by default."""
     return dataclasses.field(default=(), metadata=_meta("headers", None, doc))

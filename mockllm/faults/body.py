@@ -70,7 +70,7 @@ class Stall(Fault):
                 script, beats=script.beats[: cut.index], end=End.HANG, end_at=cut.at, keepalive=keepalive
             )
         length = self.seconds / ctx.speed
-        pings = ()
+        pings: tuple[Beat, ...] = ()
         if interval:
             count = int(length / interval - 1e-9)
             pings = tuple(Beat(cut.at + interval * k, heartbeat) for k in range(1, count + 1))

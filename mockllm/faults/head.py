@@ -4,6 +4,7 @@ error, a body that is not an event stream, headers that come late."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import RequestError
@@ -16,15 +17,20 @@ _PROXY_PAGE = (
 )
 
 
-def merge_headers(base, overrides) -> tuple[tuple[str, str], ...]:
+def merge_headers(
+    base: Iterable[tuple[str, str]], overrides: Iterable[tuple[str, str | None]]
+) -> tuple[tuple[str, str], ...]:
     """``base`` with ``overrides`` applied by case-insensitive name; None removes."""
-    merged = {name.lower(): (name, value) for name, value in base}
+    merged: dict[str, tuple[str, str | None]] = {name.lower(): (name, value) for name, value in base}
     for name, value in overrides:
         merged[name.lower()] = (name, value)
     return tuple((name, value) for name, value in merged.values() if value is not None)
 
 
-def _replace_response(script: Script, status: int, head, body: bytes) -> Script:
+Headers = tuple[tuple[str, str | None], ...]
+
+
+def _replace_response(script: Script, status: int, head: tuple[tuple[str, str], ...], body: bytes) -> Script:
     """The same request answered by one complete, non-streamed body, whatever
     cut or stall came before: a head fault wins over everything else."""
     return dataclasses.replace(
@@ -59,7 +65,7 @@ class Status(Fault):
     message: str | None = text(None, doc="the error message (default: the real API's for that status)")
     type: str | None = text(None, doc="the error type (default: the real API's)")
     error_code: str | None = text(None, doc="the error's `code` field (default: the real API's)")
-    headers: tuple = headers("extra response headers; a 429 sends the API's retry-after and rate-limit headers")
+    headers: Headers = headers("extra response headers; a 429 sends the API's retry-after and rate-limit headers")
 
     def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
         dialect = script.dialect
