@@ -175,6 +175,7 @@ class Dialect:
     routes: ClassVar[tuple[Route, ...]] = ()
     listings: ClassVar[tuple[Listing, ...]] = ()
     framing: ClassVar[Framing] = SSE
+    streams: ClassVar[bool] = True  # False: every answer is one body (embeddings), and stream faults never apply
     # CORS: request headers a page may send, response headers it may read.
     allow_headers: ClassVar[tuple[str, ...]] = ()
     expose_headers: ClassVar[tuple[str, ...]] = ()
