@@ -6,6 +6,7 @@ what it measured as one JSON object.
     python bench/client.py burst URL --streams 8 --seconds 5
     python bench/client.py stall URL --streams 5000       (holds them until stdin closes)
     python bench/client.py soak  URL --streams 20000 --concurrency 500
+    python bench/client.py format URL --streams 200 --path /v1/messages --body '{...}' --frame-end nl
 """
 
 from __future__ import annotations
@@ -21,19 +22,21 @@ from urllib.parse import urlsplit
 EVENT_END = b"\n\n"
 
 
-def request_bytes(host: str, model: str) -> bytes:
-    body = json.dumps({"model": model, "stream": True, "messages": [{"role": "user", "content": "bench"}]})
+def request_bytes(host: str, model: str, path: str = "/v1/chat/completions", body: str | None = None) -> bytes:
+    if body is None:
+        body = json.dumps({"model": model, "stream": True, "messages": [{"role": "user", "content": "bench"}]})
+    data = body.encode()
     return (
-        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}"
-    ).encode()
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+    ).encode() + data
 
 
 class Stream:
     """One streaming request; ``arrivals`` holds the loop time each event ended at."""
 
-    def __init__(self, host: str, port: int, payload: bytes) -> None:
-        self.host, self.port, self.payload = host, port, payload
+    def __init__(self, host: str, port: int, payload: bytes, frame_end: bytes = EVENT_END) -> None:
+        self.host, self.port, self.payload, self.frame_end = host, port, payload, frame_end
         self.sent = 0.0
         self.arrivals: list[float] = []
         self.writer: asyncio.StreamWriter | None = None
@@ -51,7 +54,7 @@ class Stream:
                     return
                 now = loop.time()
                 window = carry + data
-                ends = window.count(EVENT_END) - carry.count(EVENT_END)
+                ends = window.count(self.frame_end) - carry.count(self.frame_end)
                 carry = window[-1:]
                 self.arrivals.extend([now] * ends)
                 if first_event is not None and self.arrivals:
@@ -93,6 +96,14 @@ async def paced(host: str, port: int, streams: int, gap: float) -> dict:
         "median_gap_ms": round(statistics.median(gaps) * 1000, 3),
         "ttft_ms": {"p50": round(percentile(first, 0.5) * 1000, 3), "p99": round(percentile(first, 0.99) * 1000, 3)},
     }
+
+
+async def one_format(host: str, port: int, streams: int, path: str, body: str, frame_end: bytes) -> dict:
+    """Concurrent paced streams of one wire format: the frames they received."""
+    payload = request_bytes(host, "", path, body)
+    runs = [Stream(host, port, payload, frame_end) for _ in range(streams)]
+    await asyncio.gather(*(s.run() for s in runs))
+    return {"streams": streams, "frames": sum(len(s.arrivals) for s in runs)}
 
 
 async def burst(host: str, port: int, streams: int, seconds: float) -> dict:
@@ -155,12 +166,15 @@ async def soak(host: str, port: int, streams: int, concurrency: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("paced", "burst", "stall", "soak"))
+    parser.add_argument("mode", choices=("paced", "burst", "stall", "soak", "format"))
     parser.add_argument("url")
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--gap", type=float, default=0.020)
+    parser.add_argument("--path", default="/v1/chat/completions")
+    parser.add_argument("--body")
+    parser.add_argument("--frame-end", choices=("sse", "nl"), default="sse", help="SSE events or NDJSON lines")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -170,6 +184,9 @@ def main() -> None:
         result = asyncio.run(paced(host, port, args.streams, args.gap))
     elif args.mode == "burst":
         result = asyncio.run(burst(host, port, args.streams, args.seconds))
+    elif args.mode == "format":
+        frame_end = EVENT_END if args.frame_end == "sse" else b"\n"
+        result = asyncio.run(one_format(host, port, args.streams, args.path, args.body, frame_end))
     elif args.mode == "stall":
         result = asyncio.run(stall(host, port, args.streams))
     else:

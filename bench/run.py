@@ -3,6 +3,7 @@ stalled stream, start-up, and a leak soak, each beside a bare aiohttp floor.
 
     python bench/run.py             # the full run (about 5 minutes); table + bench/results/latest.json
     python bench/run.py --quick     # a small run, as the test suite's smoke test does
+    python bench/run.py --formats   # only the wire formats' CPU per token, each beside Chat Completions
 
 Servers run in their own processes and a separate client process drives them
 over loopback, so the three share the machine as they would in a CI job.
@@ -32,14 +33,15 @@ from bench import scenarios  # noqa: E402
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
-FULL = {"warm_up": 600, "fidelity": (100, 200, 500, 1000), "repeats": 3, "burst": (1, 2, 4, 8, 16), "burst_seconds": 4.0,
+FULL = {"formats": 200, "warm_up": 600, "fidelity": (100, 200, 500, 1000), "repeats": 3, "burst": (1, 2, 4, 8, 16), "burst_seconds": 4.0,
         "stalled": 5000, "startup_files": 1000, "soak": 20000, "soak_rounds": 4, "soak_concurrency": 500}
-QUICK = {"warm_up": 10, "fidelity": (10,), "repeats": 1, "burst": (1, 2), "burst_seconds": 0.5,
+QUICK = {"formats": 10, "warm_up": 10, "fidelity": (10,), "repeats": 1, "burst": (1, 2), "burst_seconds": 0.5,
          "stalled": 100, "startup_files": 50, "soak": 200, "soak_rounds": 2, "soak_concurrency": 50}
 TARGETS = {
     "p99 gap error at 200 streams": "<= 1.5x floor",
     "median gap at 200 streams": "20.0 ms",
     "CPU per event": "<= 1.2x floor",
+    "CPU per token, every format": "<= 1.2x Chat Completions",
     "throughput": ">= 0.8x floor",
     "memory per stalled stream": "<= 30 KiB",
     "load 1,000 scenarios": "< 1 s",
@@ -127,6 +129,32 @@ def medians(runs: list[dict]) -> dict:
     if isinstance(first, dict):
         return {key: medians([run[key] for run in runs]) for key in first}
     return statistics.median(runs) if isinstance(first, (int, float)) else first
+
+
+def formats(server: Server, streams: int, repeats: int) -> dict:
+    """Server CPU per content token for each wire format in the table, on the
+    same paced load (the ``bench-paced`` reply), the formats taking turns;
+    the median over ``repeats`` rounds. Per token, not per frame: formats
+    frame a reply differently, and a token is what every one of them carries."""
+    from mockllm.dialects import DIALECTS
+    from mockllm.dialects.base import NDJSON
+
+    names = [name for name, d in DIALECTS.items() if d.routes and d.streams]
+    runs: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(repeats):
+        for name in names:
+            dialect = DIALECTS[name]
+            example = dialect.example("bench-paced", "bench", stream=True)
+            args = ["--path", example.path, "--body", json.dumps(example.body),
+                    "--frame-end", "nl" if dialect.framing is NDJSON else "sse"]
+            client("format", server.url, "--streams", "10", *args)  # warm up
+            before = server.cpu_seconds()
+            figures = client("format", server.url, "--streams", str(streams), *args)
+            assert figures["frames"] >= streams * scenarios.TOKENS, (name, figures)
+            runs[name].append((server.cpu_seconds() - before) / (streams * scenarios.TOKENS) * 1e6)
+    base = statistics.median(runs["openai"])
+    return {name: {"cpu_us_per_token": round(statistics.median(r), 2),
+                   "vs_chat": round(statistics.median(r) / base, 3) if base else None} for name, r in runs.items()}
 
 
 def throughput(pair: dict, counts, seconds: float) -> dict:
@@ -226,6 +254,7 @@ def run(sizes: dict, loop: str, folder: Path) -> dict:
             "memory": memory(pair, sizes["stalled"]),
         }
         result["soak"] = soak(pair["mockllm"], sizes["soak"], sizes["soak_rounds"], sizes["soak_concurrency"])
+        result["formats"] = formats(pair["mockllm"], sizes["formats"], sizes["repeats"])
     return result
 
 
@@ -255,6 +284,7 @@ def table(report: dict) -> str:
         mem = result["memory"]
         lines.append(f"memory per stalled stream ({mem['mockllm']['streams']} open): floor "
                      f"{mem['floor']['kib_per_stream']} KiB, mockllm {mem['mockllm']['kib_per_stream']} KiB")
+        lines.append(format_table(result["formats"]))
         s = result["soak"]
         lines.append(f"soak: {s['streams']} streams ({s['abandoned']} abandoned): tasks {s['tasks_before']} -> "
                      f"{s['tasks_after']}, RSS {s['rss_settled_mib']} -> {s['rss_final_mib']} MiB "
@@ -265,14 +295,34 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def format_table(figures: dict) -> str:
+    rows = ["CPU per token by format, beside Chat Completions (openai):"]
+    rows += [f"  {name:<12} {f['cpu_us_per_token']:>7.1f} us  ({f['vs_chat']:.2f}x)" for name, f in figures.items()]
+    return "\n".join(rows)
+
+
+def only_formats(sizes: dict) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = scenarios.write(Path(tmp) / "scenarios")
+        mock = Server([sys.executable, "-m", "mockllm", "serve", "--port", "0", "--quiet", "--scenarios", str(folder)])
+        try:
+            print(format_table(formats(mock, sizes["formats"], sizes["repeats"])))
+        finally:
+            mock.stop()
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a small run (the test suite's smoke test)")
     parser.add_argument("--loop", choices=("asyncio", "uvloop", "both"), default="both",
                         help="event loops to measure; uvloop only where installed (default: both)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
+    parser.add_argument("--formats", action="store_true", help="measure only the wire formats, on asyncio")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    if args.formats:
+        return only_formats(sizes)
     loops = ["asyncio", "uvloop"] if args.loop == "both" else [args.loop]
     try:
         import uvloop  # noqa: F401

@@ -39,6 +39,15 @@ def test_the_quick_benchmark_runs_and_reports_every_figure(tmp_path):
     assert throughput["mockllm"]["events_per_second"] > throughput["floor"]["events_per_second"] / 3
     assert 0 < result["memory"]["mockllm"]["kib_per_stream"] < 1024
 
+    # Every format in the table was measured on the same load, beside Chat Completions.
+    from mockllm.dialects import DIALECTS
+
+    measured = result["formats"]
+    assert set(measured) == {name for name, d in DIALECTS.items() if d.routes and d.streams}
+    assert all(0 < figures["cpu_us_per_token"] for figures in measured.values())
+    assert measured["openai"]["vs_chat"] == 1.0
+    assert all(figures["vs_chat"] < 3 for figures in measured.values())  # the target is 1.2x: bench/run.py
+
     soak = result["soak"]
     assert soak["abandoned"] == soak["streams"] // 2
     assert soak["tasks_after"] <= soak["tasks_before"] + 2  # nothing left running after the streams
