@@ -34,10 +34,10 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import pytest
 
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from .server import RunningServer
 
 __all__ = ["MockLLM"]
+
+T = TypeVar("T")
 
 HOST = "127.0.0.1"  # loopback only: the control routes are open there and nowhere else
 START_TIMEOUT = 10.0  # seconds for the server to start listening
@@ -242,7 +244,7 @@ class ServerThread:
         finally:
             self._halt()
 
-    def _call(self, coroutine: Any, timeout: float) -> Any:
+    def _call(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     def _run(self) -> None:
