@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from . import api, control, guard, player, reload, sandbox, streams
 from .dialects import DIALECTS
@@ -87,7 +89,7 @@ async def _drain(app: web.Application) -> None:
 
 # -- middlewares -----------------------------------------------------------
 @web.middleware
-async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
+async def record_exchange(request: web.Request, handler: Handler) -> web.StreamResponse:
     """One journal entry and one log line per API exchange, however it ends.
 
     Handlers add what they learn to ``request[EXCHANGE]``; a cancelled handler
@@ -99,7 +101,7 @@ async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     start = loop.time()
     arrived = time.time()
-    exchange: dict = {}
+    exchange: dict[str, Any] = {}  # journal fields by name (Journal.record's keywords), and the Played
     request[EXCHANGE] = exchange
     request[ARRIVED] = start
     exchanges = request.app[STATE].exchanges
@@ -113,7 +115,7 @@ async def record_exchange(request: web.Request, handler) -> web.StreamResponse:
         failed = True  # past the headers, the errors middleware lets it through: the stream broke
         raise
     finally:
-        played = exchange.pop("played", None)
+        played: player.Played | None = exchange.pop("played", None)
         status = played.status if played is not None else (response.status if response is not None else None)
         outcome = _outcome(played, response, failed)
         if outcome is Outcome.CLIENT_DISCONNECTED and exchanges.ending:
@@ -158,7 +160,7 @@ def _retry_count(value: str) -> int | None:
 
 
 @web.middleware
-async def errors(request: web.Request, handler) -> web.StreamResponse:
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every refusal leaves in the dialect's error shape, whoever raised it;
     so does a bug, as a 500 whose traceback goes to the log, not the client."""
     try:
@@ -207,7 +209,7 @@ def _from_http(request: web.Request, exc: web.HTTPException) -> RequestError:
     return RequestError(exc.status, exc.reason)
 
 @web.middleware
-async def cors(request: web.Request, handler) -> web.StreamResponse:
+async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """What browsers may do: no page may drive the control routes (guard.py),
     and preflights are answered for every other route before routing can
     refuse them (the grant itself is ``_cors_headers``)."""
@@ -233,7 +235,7 @@ async def _cors_headers(request: web.Request, response: web.StreamResponse) -> N
     if guard.is_control(request.path):
         origin = request.headers.get("Origin")
         response.headers.add("Vary", "Origin")  # caches must not serve one origin's answer to another
-        if not request.app[STATE].guard.grants(origin):
+        if origin is None or not request.app[STATE].guard.grants(origin):
             return
         response.headers["Access-Control-Allow-Origin"] = origin
     else:

@@ -11,23 +11,26 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from . import __version__, pipeline, server, streams
 from .dialects import DIALECTS
-from .errors import ScenarioErrors
+from .errors import ScenarioError, ScenarioErrors
 from .faults import FAULTS
 from .faults.chaos import Chaos, parse_spec
 from .journal import DEFAULT_SIZE
 from .library import load_library, load_scenarios
+from .scenario import Scenario, ScenarioWarning
 from .script import Script
 from .state import DEFAULT_MAX_BODY, Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run  # the subcommand's function (set_defaults)
     try:
-        return args.run(args)
+        return run(args)
     except ScenarioErrors as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -132,8 +135,12 @@ def _mount(text: str) -> tuple[str, str]:
 class _Mounts(argparse.Action):
     """``--mount``, repeatable: each path at most once (a path serves one format)."""
 
-    def __call__(self, parser, namespace, value, option_string=None) -> None:
-        mounts = [*(getattr(namespace, self.dest) or []), value]
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None, option_string: str | None = None,
+    ) -> None:
+        assert isinstance(values, tuple)  # the (path, format) pair ``_mount`` made
+        mounts = [*(getattr(namespace, self.dest) or []), values]
         try:
             streams.check_mounts(mounts)
         except ValueError as problem:
@@ -225,7 +232,7 @@ def _raise_open_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def _run(coroutine, loop: str) -> None:
+def _run(coroutine: Coroutine[Any, Any, None], loop: str) -> None:
     """Run the server on asyncio's loop or, when asked or available, uvloop's."""
     if loop != "asyncio":
         try:
@@ -243,6 +250,9 @@ def _run(coroutine, loop: str) -> None:
 def _validate(args: argparse.Namespace) -> int:
     """Problems and warnings on stderr, by file and line; exit 1 only for
     problems: a warning never fails a load."""
+    scenarios: list[Scenario] | None
+    problems: Sequence[ScenarioError]
+    warnings: Sequence[ScenarioWarning]
     try:
         scenarios = load_scenarios(args.paths)
         problems, warnings = (), [w for s in scenarios for w in s.warnings]

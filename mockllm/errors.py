@@ -9,6 +9,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .scenario import ScenarioWarning  # for the type only: this module imports no other
 
 
 class MockllmError(Exception):
@@ -29,9 +33,9 @@ class ScenarioError(MockllmError):
 
 class ScenarioErrors(MockllmError):
     """All the problems found in one load; nothing from that load is used.
-    ``warnings`` (``scenario.ScenarioWarning``) are those found beside them."""
+    ``warnings`` are those found beside them."""
 
-    def __init__(self, problems: Iterable[ScenarioError], warnings: Iterable[object] = ()) -> None:
+    def __init__(self, problems: Iterable[ScenarioError], warnings: Iterable[ScenarioWarning] = ()) -> None:
         self.problems = tuple(problems)
         self.warnings = tuple(warnings)
         super().__init__("\n".join(str(p) for p in self.problems))

@@ -35,7 +35,7 @@ HEADERS = (("Cache-Control", "no-cache"),)
 def numbered(script: Script, *, retry: float, last_event_id: int | None = None) -> Script:
     """``script`` with ids and a ``retry:`` line, resumed after ``last_event_id``."""
     script = script.materialized()
-    beats: list[Beat] = []
+    beats: list[Beat | None] = []  # None: an event delivered before the reconnect
     number = 0
     resume_from = 0.0
     for beat in script.beats:
@@ -87,7 +87,7 @@ def _with_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str]
     return headers + tuple((name, value) for name, value in HEADERS if name.lower() not in present)
 
 
-def _after_resume_point(beats: list[Beat | None]) -> list[Beat]:
+def _after_resume_point(beats: Sequence[Beat | None]) -> list[Beat]:
     """Drop what came before the last already-delivered event."""
     last_skipped = max((i for i, b in enumerate(beats) if b is None), default=-1)
     return [b for b in beats[last_skipped + 1 :] if b is not None]

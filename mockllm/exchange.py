@@ -61,7 +61,7 @@ async def respond(
     )
     # A huge reply takes a while to compile: other clients must not wait for it.
     script = await asyncio.to_thread(plan) if is_large(scenario) else plan()
-    labels = (("X-Mockllm-Scenario", scenario.name), ("X-Mockllm-Attempt", str(attempt)))
+    labels: tuple[tuple[str, str], ...] = (("X-Mockllm-Scenario", scenario.name), ("X-Mockllm-Attempt", str(attempt)))
     if script.faults:
         labels += (("X-Mockllm-Faults", "; ".join(script.faults)),)  # labels are one line of ASCII
     played = player.Played()

@@ -29,7 +29,7 @@ import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from .errors import RequestError
 
@@ -47,6 +47,8 @@ def is_control(path: str) -> bool:
 def origin(text: str) -> str:
     """``text`` as an origin (``scheme://host[:port]``, lower case, default
     port dropped), the form browsers send; ValueError if it is not one."""
+    parts: SplitResult | None
+    port: int | None
     try:
         parts = urlsplit(text.strip())
         port = parts.port

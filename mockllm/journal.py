@@ -38,7 +38,7 @@ class Entry:
     session: str | None = None
     attempt: int | None = None
     client_retry_count: int | None = None  # the SDKs' own view (x-stainless-retry-count)
-    request: Any = None  # the JSON body, or its first characters when large or not JSON
+    request: object = None  # the JSON body, or its first characters when large or not JSON
     faults: tuple[str, ...] = ()
     ignored_faults: tuple[str, ...] = ()
     tokens: int = 0  # content tokens written
@@ -71,7 +71,7 @@ class Journal:
         self._entries.clear()
 
 
-def request_summary(raw: bytes) -> Any:
+def request_summary(raw: bytes) -> object:
     """What a record keeps of a request body: the JSON value when it is small,
     else its first ``BODY_LIMIT`` characters."""
     text = raw.decode("utf-8", "replace")

@@ -11,13 +11,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, TypedDict
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import events, tokens
 from .errors import ScenarioError, ScenarioErrors
-from .faults import FAULTS, FaultSpec, Stall, Trigger
+from .faults import FAULTS, Fault, FaultSpec, Trigger
+from .faults.body import Stall
 from .faults.chaos import Chaos
 from .limits import MAX_FAULTS, MAX_TOKENS
 from .patterns import Pattern
@@ -45,7 +48,7 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 TRIGGER_KEYS = ("after", "at", "before")
 SCENARIO_KEYS = ("name", "description", "match", "reply", "steps", "timing", "seed", "faults", "attempts", "chaos")
 STEP_KINDS = ("start", "text", "tool_call", "sleep", "comment", "raw", "finish", "usage", "done", "error", "close")
-BARE_STEPS = {"start": events.Start(), "done": events.Done(), "usage": UsageStep(), "error": events.Error()}
+BARE_STEPS: dict[str, Step] = {"start": events.Start(), "done": events.Done(), "usage": UsageStep(), "error": events.Error()}
 
 
 def parse_file(path: Path | str) -> Scenario:
@@ -76,12 +79,20 @@ def parse_text(text: str, path: str, default_name: str | None = None) -> Scenari
     return dataclasses.replace(scenario, warnings=warnings)
 
 
+class _CallParts(TypedDict):
+    """A tool call as its steps build it up: ``ToolCall``'s fields."""
+
+    name: str
+    arguments: str
+    id: str | None
+
+
 def reply_of(steps: tuple[Step, ...]) -> Reply:
     """What a hand-written script says, as a reply (for ``stream: false``)."""
     closing = next((i for i, step in enumerate(steps) if isinstance(step, Close)), len(steps))
     steps = steps[:closing]  # nothing after a close is ever sent
     texts = [step.text for step in steps if isinstance(step, events.Text)]
-    calls: dict[int, dict] = {}
+    calls: dict[int, _CallParts] = {}
     for step in steps:
         if isinstance(step, ToolCallStep):
             call = calls.setdefault(step.index, {"name": "", "arguments": "", "id": None})
@@ -111,7 +122,7 @@ class ScenarioReader(NodeReader):
             )
         if name is None and "name" not in fields:
             self.problem(node, "name", "missing (a scenario added without a file needs a name)")
-        steps = None
+        steps: tuple[Step, ...] | None = None
         if "reply" in fields and "steps" in fields:
             self.problem(fields["steps"], "", "give either 'reply' or 'steps', not both")
         elif "steps" in fields:
@@ -167,20 +178,20 @@ class ScenarioReader(NodeReader):
         pieces: tuple[str, ...] = ()
         if "text" in fields:
             text = self.string(fields["text"], join(keypath, "text"))
-            how = "words"
+            how: str | None = "words"
             if "tokenize" in fields:
                 how = self.choice(fields["tokenize"], join(keypath, "tokenize"), tuple(tokens.TOKENIZERS))
             if text is not None and how is not None:
                 pieces = tokens.TOKENIZERS[how](text)
         elif "tokens" in fields:
             pieces = self.each(fields["tokens"], join(keypath, "tokens"), self.string)
-        tool_calls = ()
+        tool_calls: tuple[ToolCall, ...] = ()
         if "tool_calls" in fields:
             tool_calls = self.each(fields["tool_calls"], join(keypath, "tool_calls"), self.tool_call)
         if not pieces and not tool_calls and "tool_calls" not in fields:
             if "text" not in fields and "tokens" not in fields:
                 self.problem(node, keypath, "needs 'text', 'tokens' or 'tool_calls'")
-        finish = "tool_calls" if tool_calls else "stop"
+        finish: str | None = "tool_calls" if tool_calls else "stop"
         if "finish_reason" in fields:
             finish = self.choice(fields["finish_reason"], join(keypath, "finish_reason"), FINISH_REASONS)
         if finish is None:
@@ -202,7 +213,7 @@ class ScenarioReader(NodeReader):
             return None
         name = self.string(fields["name"], join(keypath, "name"))
         call_id = self.string(fields["id"], join(keypath, "id")) if "id" in fields else None
-        arguments = "{}"
+        arguments: str | None = "{}"
         if "arguments" in fields:
             arguments = self.arguments(fields["arguments"], join(keypath, "arguments"))
         if name is None or arguments is None:
@@ -229,16 +240,17 @@ class ScenarioReader(NodeReader):
             return None
         if "per_token" in fields and "tokens_per_second" in fields:
             self.problem(fields["tokens_per_second"], keypath, "give 'per_token' or 'tokens_per_second', not both")
-        values = {}
+        values: dict[str, float | None] = {}
         for key in ("first_token", "per_token", "jitter", "retry"):
             if key in fields:
                 values[key] = self.duration(fields[key], join(keypath, key))
         if "tokens_per_second" in fields:
             rate = self.positive_number(fields["tokens_per_second"], join(keypath, "tokens_per_second"))
             values["per_token"] = 1.0 / rate if rate else None
-        if None in values.values():
+        durations = {key: seconds for key, seconds in values.items() if seconds is not None}
+        if len(durations) < len(values):
             return None
-        return Timing(**values)
+        return Timing(**durations)
 
     def faults(self, node: Node, keypath: str) -> tuple[FaultSpec, ...]:
         if isinstance(node, SequenceNode) and len(node.value) > MAX_FAULTS:
@@ -248,6 +260,8 @@ class ScenarioReader(NodeReader):
 
     def fault(self, node: Node, keypath: str) -> FaultSpec | None:
         """``- name`` or ``- name: {params}``, read against the fault class's fields."""
+        name_node: Node
+        params_node: Node | None
         if isinstance(node, ScalarNode) and node.tag == TAG + "str":
             name_node, params_node = node, None
         elif isinstance(node, MappingNode) and len(node.value) == 1:
@@ -290,12 +304,14 @@ class ScenarioReader(NodeReader):
         fault = cls(**values)
         if isinstance(fault, Stall) and fault.seconds and fault.heartbeat and fault.seconds / fault.heartbeat > MAX_TOKENS:
             # Each ping is a beat of the compiled script, built per response.
-            self.problem(params_node, keypath, f"sends {fault.seconds / fault.heartbeat:.0f} heartbeats; "
+            self.problem(params_node or name_node, keypath, f"sends {fault.seconds / fault.heartbeat:.0f} heartbeats; "
                          f"a stall sends at most {MAX_TOKENS} (a limit of mockllm)")
             return None
         return FaultSpec(fault, trigger, probability)
 
-    def fault_param(self, node: Node, keypath: str, meta) -> object:
+    def fault_param(self, node: Node, keypath: str, meta: Mapping[str, Any]) -> object:
+        """A parameter read as its field's metadata says (the schema ``faults.base``
+        writes; a dataclass field's metadata is typed ``Mapping[Any, Any]``)."""
         kind = meta["kind"]
         if kind == "duration":
             if meta.get("forever") and isinstance(node, ScalarNode) and node.value == "forever":
@@ -319,7 +335,7 @@ class ScenarioReader(NodeReader):
         text = text if isinstance(text, str) else node.value
         return self.header_value(node, keypath, text) if meta.get("header") else text
 
-    def trigger(self, cls, params: dict[str, Node], keypath: str) -> Trigger | None:
+    def trigger(self, cls: type[Fault], params: dict[str, Node], keypath: str) -> Trigger | None:
         given = [key for key in TRIGGER_KEYS if key in params]
         if len(given) > 1:
             self.problem(params[given[1]], keypath, f"give only one of {', '.join(TRIGGER_KEYS)}")
@@ -331,11 +347,12 @@ class ScenarioReader(NodeReader):
         if key == "after":
             if isinstance(node, ScalarNode) and node.value == "done":
                 return Trigger(done=True)
-            is_count = isinstance(node, ScalarNode) and node.tag == TAG + "int"
-            count = self.value(node, join(keypath, key)) if is_count else None
-            if is_count and count is None:
-                return None  # too many digits: already a problem
-            if count is None or count < 0:
+            count: object = None
+            if isinstance(node, ScalarNode) and node.tag == TAG + "int":
+                count = self.value(node, join(keypath, key))
+                if count is None:
+                    return None  # too many digits: already a problem
+            if not isinstance(count, int) or count < 0:
                 self.problem(node, join(keypath, key), f"expected a token count or 'done', got {describe(node)}")
                 return None
             return Trigger(after=count)
@@ -408,7 +425,7 @@ class ScenarioReader(NodeReader):
         index = self.integer(fields["index"], join(keypath, "index")) if "index" in fields else 0
         name = self.string(fields["name"], join(keypath, "name")) if "name" in fields else None
         call_id = self.string(fields["id"], join(keypath, "id")) if "id" in fields else None
-        arguments = ""
+        arguments: str | None = ""
         if "arguments" in fields:
             # Fragments need not be JSON on their own, so only a mapping is serialised.
             arg_node = fields["arguments"]
@@ -416,7 +433,7 @@ class ScenarioReader(NodeReader):
                 arguments = json.dumps(self.plain(arg_node, join(keypath, "arguments")), ensure_ascii=False)
             else:
                 arguments = self.string(arg_node, join(keypath, "arguments"))
-        if len(self.problems) > before:
+        if len(self.problems) > before or index is None:
             return None
         return ToolCallStep(index=index, name=name, arguments=arguments or "", id=call_id)
 

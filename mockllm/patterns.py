@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import re2
 
@@ -41,6 +42,12 @@ _UNSUPPORTED = (
 _COUNT = re.compile(r"\\.|\{(\d+)(?:,(\d*))?\}", re.DOTALL)
 
 
+class _Regex(Protocol):
+    """What ``Pattern`` uses of a compiled RE2 regex (google-re2 ships no types)."""
+
+    def search(self, text: bytes) -> object | None: ...
+
+
 class PatternError(ValueError):
     """A pattern RE2 will not run, with the reason in words."""
 
@@ -50,7 +57,7 @@ class Pattern:
     """A compiled ``match.prompt``; equal to another of the same text."""
 
     text: str
-    _regex: object = field(compare=False, repr=False)
+    _regex: _Regex = field(compare=False, repr=False)
 
     def search(self, prompt: str) -> bool:
         # Bytes, because a JSON prompt may carry a lone surrogate ("\ud800"),

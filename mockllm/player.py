@@ -143,7 +143,8 @@ async def _end(request: web.Request, response: web.StreamResponse | None, script
         await _hang(response, script.keepalive, played)
     elif script.end is End.CLOSE:
         # FIN without the chunked terminator: the client reads a premature end.
-        request.transport.close()
+        if request.transport is not None:  # None: the client has already gone
+            request.transport.close()
         played.outcome = Outcome.DROPPED
     elif script.end is End.RESET:
         await reset(request)
@@ -185,7 +186,7 @@ async def reset(request: web.Request) -> None:
     transport.abort()
 
 
-def _unacknowledged(sock) -> int:
+def _unacknowledged(sock: socket.socket) -> int:
     """Bytes in the socket's send queue not yet acknowledged by the peer (Linux)."""
     if not sys.platform.startswith("linux"):
         return 0

@@ -34,18 +34,22 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import pytest
 
 if TYPE_CHECKING:
+    from pluggy import Result
+
     from .library import Library
     from .server import RunningServer
 
 __all__ = ["MockLLM"]
+
+T = TypeVar("T")
 
 HOST = "127.0.0.1"  # loopback only: the control routes are open there and nowhere else
 START_TIMEOUT = 10.0  # seconds for the server to start listening
@@ -164,7 +168,9 @@ def fail(message: str) -> NoReturn:
 
 # -- the library, loaded once per session while its files are unchanged ----
 
-_LIBRARIES = pytest.StashKey[dict]()
+# A file's path, mtime (ns) and size: a library is reused while none has changed.
+_Signature = tuple[tuple[str, int, int], ...]
+_LIBRARIES: pytest.StashKey[dict[tuple[tuple[str, ...], str | None, _Signature | None], Library]] = pytest.StashKey()
 
 
 def library_for(config: pytest.Config, options: Options) -> Library:
@@ -187,13 +193,13 @@ def library_for(config: pytest.Config, options: Options) -> Library:
     return library
 
 
-def _signature(paths: Sequence[str]) -> tuple | None:
+def _signature(paths: Sequence[str]) -> _Signature | None:
     """Every scenario file under ``paths`` with its size and mtime; None when
     a path cannot be read (loading it will say why)."""
     from .errors import ScenarioErrors
     from .library import BUILTIN, builtin_dir, scenario_files
 
-    files = []
+    files: list[tuple[str, int, int]] = []
     try:
         for path in paths or [BUILTIN]:
             for file in scenario_files(builtin_dir() if path == BUILTIN else Path(path)):
@@ -238,7 +244,7 @@ class ServerThread:
         finally:
             self._halt()
 
-    def _call(self, coroutine: Any, timeout: float) -> Any:
+    def _call(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     def _run(self) -> None:
@@ -301,7 +307,8 @@ class MockLLM:
         if status == 422:
             where = "<scenario>"
             raise ScenarioErrors(ScenarioError(where, p["line"], p["message"]) for p in body["problems"])
-        return body["name"]
+        name: str = body["name"]
+        return name
 
     def remove_scenario(self, name: str) -> None:
         """Remove a scenario, whether from the files or added; ``MockllmError``
@@ -311,7 +318,8 @@ class MockLLM:
 
     def scenarios(self) -> list[dict[str, Any]]:
         """Name, description, source and ``default`` of every scenario served."""
-        return self._call("GET", "/scenarios")[1]["scenarios"]
+        scenarios: list[dict[str, Any]] = self._call("GET", "/scenarios")[1]["scenarios"]
+        return scenarios
 
     def journal(
         self, *, scenario: str | None = None, session: str | None = None, outcome: object = None
@@ -321,7 +329,8 @@ class MockLLM:
         such as ``"dropped"`` or an ``Outcome``)."""
         wanted = {"scenario": scenario, "session": session, "outcome": getattr(outcome, "value", outcome)}
         query = urllib.parse.urlencode({k: v for k, v in wanted.items() if v is not None})
-        return self._call("GET", "/journal" + (f"?{query}" if query else ""))[1]["entries"]
+        entries: list[dict[str, Any]] = self._call("GET", "/journal" + (f"?{query}" if query else ""))[1]["entries"]
+        return entries
 
     def reset(self) -> None:
         """Clear the journal and every session's attempt counter."""
@@ -354,7 +363,8 @@ class MockLLM:
 
 def _message(raw: bytes) -> str:
     try:
-        return json.loads(raw)["error"]["message"]
+        message: str = json.loads(raw)["error"]["message"]
+        return message
     except (ValueError, KeyError, TypeError):
         return raw.decode("utf-8", "replace")
 
@@ -399,7 +409,9 @@ def mockllm(request: pytest.FixtureRequest) -> Iterator[MockLLM]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Result[pytest.TestReport], None]:
     """A failed test that used the fixture gets a "mockllm journal" section
     with every exchange, read before teardown stops the server."""
     outcome = yield

@@ -156,6 +156,7 @@ class NodeReader:
             return {key.value: self.plain(value, join(keypath, key.value)) for key, value in node.value}
         if isinstance(node, SequenceNode):
             return [self.plain(item, join(keypath, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, ScalarNode)  # the one other kind of node
         value = self.value(node, keypath)
         if isinstance(value, float) and not math.isfinite(value):
             self.problem(node, keypath, f"JSON has no infinity or NaN, got {describe(node)}")
@@ -184,7 +185,9 @@ class NodeReader:
             return None
         return list(node.value)
 
-    def _scalar(self, node: Node, keypath: str, tags: tuple[str, ...], expected: str):
+    def _scalar(self, node: Node, keypath: str, tags: tuple[str, ...], expected: str) -> object:
+        """The value of a scalar with one of ``tags`` (each tag's value has one
+        Python type, which the callers narrow to); None and a problem otherwise."""
         if isinstance(node, ScalarNode) and node.tag in tuple(TAG + t for t in tags):
             value = self.value(node, keypath)
             return self.text(node, keypath, value) if isinstance(value, str) else value
@@ -201,10 +204,16 @@ class NodeReader:
         return joined
 
     def string(self, node: Node, keypath: str) -> str | None:
-        return self._scalar(node, keypath, ("str",), "a string")
+        value = self._scalar(node, keypath, ("str",), "a string")
+        return value if isinstance(value, str) else None
 
     def integer(self, node: Node, keypath: str) -> int | None:
-        return self._scalar(node, keypath, ("int",), "a whole number")
+        value = self._scalar(node, keypath, ("int",), "a whole number")
+        return value if isinstance(value, int) else None
+
+    def _number(self, node: Node, keypath: str, expected: str) -> float | None:
+        value = self._scalar(node, keypath, ("int", "float"), expected)
+        return value if isinstance(value, (int, float)) else None
 
     def duration(self, node: Node, keypath: str) -> float | None:
         before = len(self.problems)
@@ -227,7 +236,7 @@ class NodeReader:
         return seconds
 
     def positive_number(self, node: Node, keypath: str) -> float | None:
-        value = self._scalar(node, keypath, ("int", "float"), "a positive number")
+        value = self._number(node, keypath, "a positive number")
         if value is not None and not 0 < value < math.inf:  # also refuses .nan and .inf
             self.problem(node, keypath, f"expected a positive number, got {describe(node)}")
             return None
@@ -284,7 +293,7 @@ class NodeReader:
         return tuple(value for value in parsed if value is not None)
 
     def fraction(self, node: Node, keypath: str) -> float:
-        value = self._scalar(node, keypath, ("int", "float"), "a probability from 0 to 1")
+        value = self._number(node, keypath, "a probability from 0 to 1")
         if value is not None and not 0 <= value <= 1:
             self.problem(node, keypath, f"expected a probability from 0 to 1, got {describe(node)}")
         return value if value is not None else 0.0
@@ -294,7 +303,7 @@ class NodeReader:
         if not isinstance(node, MappingNode):
             self.problem(node, keypath, f"expected a mapping of header names to values, got {describe(node)}")
             return ()
-        pairs = []
+        pairs: list[tuple[str, str | None]] = []
         for key, value in node.value:
             name = self.text(key, keypath, key.value)  # the name itself cannot go in the message
             if name is None:

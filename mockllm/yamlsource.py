@@ -14,9 +14,11 @@ laughs nor ``&a [*a]`` can hang or crash a walk over the tree.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import yaml
+from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import ScenarioError, ScenarioErrors
@@ -49,7 +51,7 @@ class _Loader(yaml.SafeLoader):
         self._depth = 0
         self._values = 0
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
         self._depth += 1
         self._values += 1
         try:
@@ -61,8 +63,10 @@ class _Loader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
-    def _mark(self):
-        return self.peek_event().start_mark
+    def _mark(self) -> Mark | None:
+        # The pure-Python parser's event, whose mark is a yaml.error.Mark.
+        mark: Mark | None = self.peek_event().start_mark  # type: ignore[no-untyped-call]  # stub leaves it unannotated
+        return mark
 
 
 @dataclass(frozen=True)
@@ -86,12 +90,13 @@ def compose(text: str, path: str) -> Composed:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except _Refused as exc:
-        raise _fatal(path, exc.problem_mark.line + 1, f"{exc.problem} (a limit of mockllm)") from None
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        raise _fatal(path, line, f"{exc.problem} (a limit of mockllm)") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise _fatal(path, line, f"invalid YAML: {problem}") from None
+        reason = exc.problem or exc.context or "invalid YAML"
+        raise _fatal(path, line, f"invalid YAML: {reason}") from None
     except yaml.reader.ReaderError as exc:  # its str() spans two lines and has no line number
         line = text.count("\n", 0, exc.position) + 1
         message = f"invalid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}"
@@ -117,7 +122,9 @@ def _fatal(path: str, line: int, message: str) -> ScenarioErrors:
     return ScenarioErrors([ScenarioError(path, line, message)])
 
 
-def _measure(node: Node, path: str, depth: int, sizes: dict, open_: set) -> tuple[int, int, ScenarioError | None]:
+def _measure(
+    node: Node, path: str, depth: int, sizes: dict[int, tuple[int, int]], open_: set[int]
+) -> tuple[int, int, ScenarioError | None]:
     """(values, height, problem) of ``node`` with aliases expanded; sizes are
     memoised by node, so shared anchors cost one visit each. The recursion
     stops at ``MAX_DEPTH``, so it cannot exhaust Python's stack itself."""
@@ -159,7 +166,7 @@ def _children(node: Node) -> list[Node]:
     return []
 
 
-def _check(node: Node, path: str, seen: set[int], refused: set[int]):
+def _check(node: Node, path: str, seen: set[int], refused: set[int]) -> Iterator[tuple[ScenarioError, bool]]:
     """(problem, stops) pairs: ``stops`` when a reader cannot walk past it."""
     if id(node) in seen:  # an alias: already checked where the anchor stands
         return

@@ -46,11 +46,12 @@ def parse(body: object) -> Ask:
         raise RequestError(400, "'message' must be a string.", param="message", code="invalid_type")
     if messages is not None and not isinstance(messages, list):
         raise RequestError(400, "'messages' must be a list.", param="messages", code="invalid_type")
-    for i, item in enumerate(messages or []):
+    items: list[object] = messages or []
+    for i, item in enumerate(items):
         _check_message(item, f"messages[{i}]")
-    texts = [_text_of(m) for m in messages or []]
+    texts = [_text_of(m) for m in items]
     prompt = message if message is not None else next(
-        (t for m, t in zip(reversed(messages), reversed(texts)) if not isinstance(m, dict) or m.get("role", "user") == "user"),
+        (t for m, t in zip(reversed(items), reversed(texts)) if not isinstance(m, dict) or m.get("role", "user") == "user"),
         "",
     )
     model = fields.string(body, "model", default="")
@@ -75,9 +76,8 @@ def _check_message(message: object, at: str) -> None:
 def _text_of(message: object) -> str:
     if isinstance(message, str):
         return message
-    if isinstance(message, dict) and isinstance(message.get("content"), str):
-        return message["content"]
-    return ""
+    content = message.get("content") if isinstance(message, dict) else None
+    return content if isinstance(content, str) else ""
 
 
 def headers(rng: random.Random, *, streaming: bool) -> Headers:

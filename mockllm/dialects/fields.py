@@ -14,6 +14,7 @@ optional null as "not given"), and raises a ``RequestError`` whose message,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Literal, overload
 
 from ..errors import RequestError
 
@@ -68,15 +69,29 @@ def _listed(options: Sequence[str]) -> str:
 
 
 # -- one field of an object --------------------------------------------------
+#
+# A decoded JSON object is a ``Mapping[str, object]``: each check narrows one
+# value. The overloads say what the caller gets back: the value's type when
+# the key is required or has a default, else that type or None.
 
-def required(body: Mapping, key: str, prefix: str = ""):
+def required(body: Mapping[str, object], key: str, prefix: str = "") -> object:
     """The value of a key that must be present (it may still be of any type)."""
     if key not in body:
         raise missing(prefix + key)
     return body[key]
 
 
-def string(body: Mapping, key: str, *, prefix: str = "", required: bool = False, default=None):
+@overload
+def string(body: Mapping[str, object], key: str, *, prefix: str = "", required: Literal[True]) -> str: ...
+@overload
+def string(body: Mapping[str, object], key: str, *, prefix: str = "", required: bool = False, default: str) -> str: ...
+@overload
+def string(
+    body: Mapping[str, object], key: str, *, prefix: str = "", required: bool = False, default: None = None
+) -> str | None: ...
+def string(
+    body: Mapping[str, object], key: str, *, prefix: str = "", required: bool = False, default: str | None = None
+) -> str | None:
     value = _present(body, key, prefix, required)
     if value is _ABSENT:
         return default
@@ -85,7 +100,11 @@ def string(body: Mapping, key: str, *, prefix: str = "", required: bool = False,
     return value
 
 
-def boolean(body: Mapping, key: str, *, prefix: str = "", default: bool | None = False):
+@overload
+def boolean(body: Mapping[str, object], key: str, *, prefix: str = "", default: bool = False) -> bool: ...
+@overload
+def boolean(body: Mapping[str, object], key: str, *, prefix: str = "", default: None) -> bool | None: ...
+def boolean(body: Mapping[str, object], key: str, *, prefix: str = "", default: bool | None = False) -> bool | None:
     value = _present(body, key, prefix, False)
     if value is _ABSENT:
         return default
@@ -94,7 +113,15 @@ def boolean(body: Mapping, key: str, *, prefix: str = "", default: bool | None =
     return value
 
 
-def obj(body: Mapping, key: str, *, prefix: str = "", required: bool = False):
+@overload
+def obj(body: Mapping[str, object], key: str, *, prefix: str = "", required: Literal[True]) -> dict[str, object]: ...
+@overload
+def obj(
+    body: Mapping[str, object], key: str, *, prefix: str = "", required: bool = False
+) -> dict[str, object] | None: ...
+def obj(
+    body: Mapping[str, object], key: str, *, prefix: str = "", required: bool = False
+) -> dict[str, object] | None:
     value = _present(body, key, prefix, required)
     if value is _ABSENT:
         return None
@@ -103,7 +130,19 @@ def obj(body: Mapping, key: str, *, prefix: str = "", required: bool = False):
     return value
 
 
-def integer(body: Mapping, key: str, *, minimum: int | None = None, maximum: int | None = None, default=None):
+@overload
+def integer(
+    body: Mapping[str, object], key: str, *, minimum: int | None = None, maximum: int | None = None, default: int
+) -> int: ...
+@overload
+def integer(
+    body: Mapping[str, object], key: str, *, minimum: int | None = None, maximum: int | None = None,
+    default: None = None,
+) -> int | None: ...
+def integer(
+    body: Mapping[str, object], key: str, *, minimum: int | None = None, maximum: int | None = None,
+    default: int | None = None,
+) -> int | None:
     value = _present(body, key, "", False)
     if value is _ABSENT:
         return default
@@ -113,7 +152,15 @@ def integer(body: Mapping, key: str, *, minimum: int | None = None, maximum: int
     return value
 
 
-def decimal(body: Mapping, key: str, *, minimum: float, maximum: float, default=None):
+@overload
+def decimal(body: Mapping[str, object], key: str, *, minimum: float, maximum: float, default: float) -> float: ...
+@overload
+def decimal(
+    body: Mapping[str, object], key: str, *, minimum: float, maximum: float, default: None = None
+) -> float | None: ...
+def decimal(
+    body: Mapping[str, object], key: str, *, minimum: float, maximum: float, default: float | None = None
+) -> float | None:
     value = _present(body, key, "", False)
     if value is _ABSENT:
         return default
@@ -123,7 +170,7 @@ def decimal(body: Mapping, key: str, *, minimum: float, maximum: float, default=
     return value
 
 
-def _present(body: Mapping, key: str, prefix: str, required: bool):
+def _present(body: Mapping[str, object], key: str, prefix: str, required: bool) -> object:
     """The value, or ``_ABSENT`` for an optional key that is missing or null."""
     if key not in body:
         if required:

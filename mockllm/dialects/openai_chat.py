@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from .. import events, sse, tokens
 from ..errors import RequestError
+from ..scenario import Scenario
 from . import fields
 from .base import Ask, Call, Dialect, Example, Headers, Listing, Response, Route
 
@@ -85,7 +86,7 @@ def parse(body: object) -> Ask:
     )
 
 
-def _messages(body: dict) -> list[dict]:
+def _messages(body: dict[str, object]) -> list[dict[str, object]]:
     messages = fields.required(body, "messages")
     if not isinstance(messages, list):
         raise fields.type_error("messages", "an array of objects", messages)
@@ -117,7 +118,7 @@ def _messages(body: dict) -> list[dict]:
     return messages
 
 
-def _choices(body: dict) -> None:
+def _choices(body: dict[str, object]) -> None:
     """``n`` as the API bounds it; above 1 refused: mockllm streams one choice,
     and a client asking for several would silently get a reply of the wrong shape."""
     n = fields.integer(body, "n", minimum=1, maximum=MAX_CHOICES, default=1)
@@ -132,7 +133,7 @@ def _choices(body: dict) -> None:
         )
 
 
-def _stop(body: dict) -> None:
+def _stop(body: dict[str, object]) -> None:
     stop = body.get("stop")
     if stop is None or isinstance(stop, str):
         return
@@ -151,7 +152,7 @@ def _stop(body: dict) -> None:
             raise fields.type_error(f"stop[{i}]", "a string", item)
 
 
-def _logprobs(body: dict) -> None:
+def _logprobs(body: dict[str, object]) -> None:
     logprobs = fields.boolean(body, "logprobs")
     top = fields.integer(body, "top_logprobs", minimum=0, maximum=MAX_TOP_LOGPROBS)
     if top is not None and not logprobs:
@@ -160,7 +161,7 @@ def _logprobs(body: dict) -> None:
         )
 
 
-def _tools(body: dict) -> None:
+def _tools(body: dict[str, object]) -> None:
     tools = body.get("tools")
     if tools is not None:
         if not isinstance(tools, list):
@@ -235,7 +236,7 @@ def request_id(rng: random.Random) -> str:
     return "req_" + rng.randbytes(16).hex()
 
 
-def usage_object(prompt_tokens: int, completion_tokens: int) -> dict:
+def usage_object(prompt_tokens: int, completion_tokens: int) -> dict[str, object]:
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -308,7 +309,7 @@ def _finish_body(reason: str) -> bytes:
     return b'{},"logprobs":null,"finish_reason":' + _DUMPS(reason).encode("utf-8") + b"}]"
 
 
-def _tool_call_body(call: dict) -> bytes:
+def _tool_call_body(call: dict[str, object]) -> bytes:
     return _DUMPS({"tool_calls": [call]}).encode("utf-8") + _DELTA_TAIL
 
 
@@ -364,7 +365,7 @@ def event_body(event: events.Event) -> bytes:
     raise TypeError(f"cannot encode {event!r}")
 
 
-def stream_error(message: str | None, type_: str | None, code: str | None) -> dict:
+def stream_error(message: str | None, type_: str | None, code: str | None) -> dict[str, object]:
     """The in-stream error object; the API's own words where a scenario leaves them out."""
     return {"message": STREAM_ERROR_MESSAGE if message is None else message,
             "type": type_ or "server_error", "param": None, "code": code}
@@ -432,7 +433,7 @@ class Encoder:
     def complete(self, stream: Sequence[events.Event]) -> bytes:
         """The whole ``chat.completion`` object for ``stream: false``, pretty-printed as the API does."""
         folded = events.fold(stream)
-        message: dict = {"role": "assistant", "content": folded.text if folded.has_text else None,
+        message: dict[str, object] = {"role": "assistant", "content": folded.text if folded.has_text else None,
                          "refusal": None, "annotations": []}
         if folded.tool_calls:
             message["tool_calls"] = [
@@ -502,7 +503,7 @@ def status_error(status: int) -> RequestError:
     return RequestError(status, message, type=kind, code=code, headers=RATE_LIMIT_HEADERS if status == 429 else None)
 
 
-def model_list(scenarios: Sequence) -> dict:
+def model_list(scenarios: Sequence[Scenario]) -> dict[str, object]:
     return {"object": "list", "data": [
         {"id": s.name, "object": "model", "created": 0, "owned_by": "mockllm", "description": s.description}
         for s in scenarios
