@@ -28,10 +28,14 @@ import random
 import string
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import events, tokens
 from ..errors import RequestError
 from .base import NDJSON, Ask, Call, Dialect, Example, Headers, Listing, Response, Route
+
+if TYPE_CHECKING:
+    from ..scenario import Scenario
 
 NAME = "ollama"
 VERSION = "0.12.0"  # what /api/version answers: a stand-in, not a release mockllm mirrors
@@ -98,7 +102,7 @@ def _unmarshal_error(value: object, struct: str, path: str, go_type: str) -> Req
                              f"{struct}.{path} of type {go_type}")
 
 
-def _check(body: dict, types: dict[str, str], struct: str, prefix: str = "") -> None:
+def _check(body: dict[str, object], types: dict[str, str], struct: str, prefix: str = "") -> None:
     for key, go_type in types.items():
         value = body.get(key)
         if not _fits(value, go_type):
@@ -159,7 +163,7 @@ def _text_body(text: str) -> bytes:
     return dumps(text)
 
 
-def _arguments(arguments: str) -> dict:
+def _arguments(arguments: str) -> dict[str, object]:
     """A call's arguments as the object Ollama sends; ``{}`` for text that is no JSON object."""
     try:
         value = json.loads(arguments) if arguments.strip() else {}
@@ -168,7 +172,7 @@ def _arguments(arguments: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def tool_call(call_id: str, index: int, name: str, arguments: str) -> dict:
+def tool_call(call_id: str, index: int, name: str, arguments: str) -> dict[str, object]:
     return {"id": call_id, "function": {"index": index, "name": name, "arguments": _arguments(arguments)}}
 
 
@@ -272,10 +276,11 @@ def created_at(created: int) -> str:
 
 
 _CHAT_TEXT = (b'"message":{"role":"assistant","content":', b'},"done":false}\n')
-_CHAT_CALL = (b'"message":{"role":"assistant","content":"","tool_calls":', b'},"done":false}\n')
+_CHAT_CALL: tuple[bytes, bytes | None] = (b'"message":{"role":"assistant","content":"","tool_calls":', b'},"done":false}\n')
 _CHAT_DONE = b'"message":{"role":"assistant","content":""},'
 _GENERATE_TEXT = (b'"response":', b',"done":false}\n')
 _GENERATE_DONE = b'"response":"",'
+_GENERATE_CALL: tuple[bytes, bytes | None] = (b'"response":"","done":false}\n', None)  # no calls on generate
 
 
 class Encoder:
@@ -294,7 +299,7 @@ class Encoder:
             text, call, done = _CHAT_TEXT, _CHAT_CALL, _CHAT_DONE
             self._context = b""
         else:
-            text, call, done = _GENERATE_TEXT, (b'"response":"","done":false}\n', None), _GENERATE_DONE
+            text, call, done = _GENERATE_TEXT, _GENERATE_CALL, _GENERATE_DONE
             self._context = b'"context":' + dumps(context(ask.prompt_tokens)) + b","
         self._text = (head + text[0], text[1])
         self._call = (head + call[0], call[1])
@@ -320,7 +325,7 @@ class Encoder:
         folded = events.fold(stream)
         usage = folded.usage or events.Usage(self.prompt_tokens, 0)
         if self.route == CHAT:
-            message: dict = {"role": "assistant", "content": folded.text}
+            message: dict[str, object] = {"role": "assistant", "content": folded.text}
             if folded.tool_calls:
                 message["tool_calls"] = [tool_call(call.id, i, call.name, call.arguments)
                                          for i, call in enumerate(folded.tool_calls)]
@@ -377,12 +382,12 @@ def status_error(status: int) -> RequestError:
 MODIFIED_AT = "2026-01-01T00:00:00Z"
 
 
-def model_list(scenarios: Sequence) -> dict:
+def model_list(scenarios: Sequence[Scenario]) -> dict[str, object]:
     """``/api/tags``: every scenario as a pulled model, ``name:latest`` as Ollama lists them."""
     return {"models": [_model(s.name) for s in scenarios]}
 
 
-def _model(name: str) -> dict:
+def _model(name: str) -> dict[str, object]:
     tagged = name if ":" in name else name + ":latest"
     return {
         "name": tagged,
@@ -395,7 +400,7 @@ def _model(name: str) -> dict:
     }
 
 
-def version(scenarios: Sequence) -> dict:
+def version(scenarios: Sequence[Scenario]) -> dict[str, str]:
     return {"version": VERSION}
 
 
