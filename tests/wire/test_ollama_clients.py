@@ -254,6 +254,49 @@ async def test_no_done_ends_the_stream_quietly_without_the_done_line(client, ser
     assert not any(part.done for part in parts)
 
 
+async def test_a_bom_before_the_first_line_is_a_raw_json_decode_error(client, server):
+    with pytest.raises(json.JSONDecodeError, match="BOM"):
+        await chat_stream(client(server), "bom", [])
+
+
+async def test_an_html_page_with_200_is_a_raw_json_decode_error(client, server):
+    with pytest.raises(json.JSONDecodeError):
+        await chat_stream(client(server), "html-200", [])
+
+
+async def test_a_proxy_error_page_is_a_response_error_holding_the_page(client, server):
+    with pytest.raises(ollama.ResponseError) as caught:
+        await chat_stream(client(server), "proxy-error-page", [])
+    assert caught.value.status_code == 502 and "<html>" in caught.value.error
+
+
+async def test_bytes_that_are_not_utf8_become_replacement_characters_silently(client, server):
+    parts: list[ollama.ChatResponse] = []
+    await chat_stream(client(server), "bad-utf8", parts)
+    assert "\ufffd" in text_of(parts) and parts[-1].done
+
+
+async def test_a_second_done_line_is_yielded_as_another_final_part(client, server):
+    parts: list[ollama.ChatResponse] = []
+    await chat_stream(client(server), "duplicate-done", parts)
+    assert [p.done for p in parts][-2:] == [True, True]
+    assert text_of(parts) == LIBRARY.scenarios["duplicate-done"].reply.text
+
+
+async def test_no_finish_leaves_the_done_line_whole_ollama_has_no_finish_of_its_own(client, server):
+    parts: list[ollama.ChatResponse] = []
+    await chat_stream(client(server), "no-finish", parts)
+    assert parts[-1].done and parts[-1].done_reason == "stop"
+
+
+async def test_heartbeats_keep_a_read_timeout_from_ever_firing(client, server):
+    parts: list[ollama.ChatResponse] = []
+    # Heartbeats every 100 ms (5 s at speed 50) under a 1 s read timeout: only our own deadline ends it.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(chat_stream(client(server, timeout=1.0), "heartbeat-stall", parts), 2.5)
+    assert len(text_of(parts).split()) <= 3 < len(parts), "three tokens, then empty heartbeat chunks"
+
+
 # -- requests ------------------------------------------------------------------------------
 
 
