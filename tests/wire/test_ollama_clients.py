@@ -297,6 +297,41 @@ async def test_heartbeats_keep_a_read_timeout_from_ever_firing(client, server):
     assert len(text_of(parts).split()) <= 3 < len(parts), "three tokens, then empty heartbeat chunks"
 
 
+@pytest.mark.parametrize("name", ["crlf", "cr-only", "coalesced", "fragmented-chinese", "slow-pipe", "slow-headers"])
+async def test_framing_and_pacing_faults_still_reassemble_exactly(client, server, name):
+    parts: list[ollama.ChatResponse] = []
+    await chat_stream(client(server), name, parts)
+    assert text_of(parts) == LIBRARY.scenarios[name].reply.text and parts[-1].done
+
+
+@pytest.mark.parametrize("name", ["flaky-then-ok", "reset-after-headers-then-ok"])
+async def test_a_cut_before_any_line_is_a_raw_read_error_and_never_retried(client, server, name):
+    sdk = client(server)
+    with pytest.raises(httpx.ReadError):
+        await chat_stream(sdk, name, [])
+    seen: list[dict] = []
+    for _ in range(100):  # the server journals the exchange once its handler has ended
+        seen = [entry for entry in await server_journal(server) if entry.get("scenario") == name]
+        if seen:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.1)  # time enough for a retry to have arrived, had the client made one
+    seen = [entry for entry in await server_journal(server) if entry.get("scenario") == name]
+    assert len(seen) == 1, "one request: no retries"
+
+
+async def server_journal(server) -> list[dict]:
+    async with aiohttp.ClientSession() as session, session.get(server.url + "/_mockllm/journal") as response:
+        return (await response.json())["entries"]
+
+
+async def test_done_then_hang_gives_the_whole_reply_then_a_read_timeout(client, server):
+    parts: list[ollama.ChatResponse] = []
+    with pytest.raises(httpx.ReadTimeout):
+        await chat_stream(client(server, timeout=0.5), "done-then-hang", parts)
+    assert parts[-1].done and text_of(parts) == LIBRARY.scenarios["done-then-hang"].reply.text
+
+
 # -- requests ------------------------------------------------------------------------------
 
 
