@@ -316,7 +316,7 @@ def compile(
     if not ask.stream:
         # The whole body is ready when the stream would have finished; it says
         # what the reply's stream says, usage included.
-        ready = max([*offsets, end_at or 0.0])
+        ready = scenario.timing.first_token / speed if dialect.ready_at_first_token else max([*offsets, end_at or 0.0])
         whole = dataclasses.replace(ask, include_usage=True)
         _, reply_stream = timeline(reply, Timing(), whole, call_ids, None)
         beat = Beat(ready, encoder.complete(reply_stream), completion_tokens(reply))

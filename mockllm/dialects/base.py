@@ -184,6 +184,9 @@ class Dialect:
     error_content_type: ClassVar[str] = "application/json"
     # The finish reasons the scenario names (``FINISH_REASONS``), as this format spells them.
     finish_reasons: ClassVar[Mapping[str, str]] = {}
+    # True: the non-streamed body is not the reply (embeddings), so it is ready
+    # after the scenario's ``first_token`` rather than when the reply would end.
+    ready_at_first_token: ClassVar[bool] = False
 
     def parse(self, body: object, call: Call) -> Ask:
         """Validate a decoded request body as the real API does; ``RequestError`` in its words."""
