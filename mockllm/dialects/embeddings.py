@@ -149,6 +149,7 @@ class Embeddings(Dialect):
     allow_headers = openai_chat.ALLOW_HEADERS
     expose_headers = openai_chat.EXPOSE_HEADERS
     error_content_type = openai_chat.ERROR_CONTENT_TYPE
+    ready_at_first_token = True
 
     def parse(self, body: object, call: Call) -> Ask:
         return parse(body)
