@@ -109,10 +109,10 @@ class Encoder:
         self.ask = ask
 
     def frame(self, index: int, body: bytes, event: events.Event | None) -> bytes:
-        return body
+        return self.complete(()) if type(event) is events.Done else body
 
     def encode(self, event: events.Event, index: int = 0) -> bytes:
-        return event_body(event)
+        return self.frame(index, event_body(event), event)
 
     def complete(self, stream: Sequence[events.Event]) -> bytes:
         ask = self.ask
@@ -120,7 +120,9 @@ class Encoder:
         dimensions = int(ask.option("dimensions", length))  # type: ignore[call-overload]
         as_base64 = ask.option("encoding_format") == "base64"
         data = []
-        for index, text in enumerate(ask.inputs):
+        # An Ask a route made without ``parse`` (a mount's ``{"message"}``) has a prompt, not inputs.
+        inputs = ask.inputs or ((ask.prompt,) if ask.prompt else ())
+        for index, text in enumerate(inputs):
             values = packed(text, length, dimensions)
             embedding: object = (base64.b64encode(values).decode("ascii") if as_base64
                                  else list(struct.unpack(f"<{dimensions}f", values)))
@@ -130,11 +132,18 @@ class Encoder:
         return json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8")
 
 
+# What stands for the body in a stream (``Encoder.frame`` puts the body there).
+BODY_MARK = b"(the embeddings body)"
+
+
 def event_body(event: events.Event) -> bytes:
-    """Nothing for a reply's events: embeddings are never streamed. What a
-    scenario's steps send verbatim (``raw``, ``comment``) is sent, so that a
-    route that streams every format (EventSource) still plays them."""
+    """Nothing for a reply's events: embeddings are never streamed. A route
+    that streams every format (``play``, EventSource, a mount) gets the whole
+    body where the terminator would be, and what a scenario's steps send
+    verbatim (``raw``, ``comment``)."""
     match event:
+        case events.Done():
+            return BODY_MARK
         case events.Raw(data):
             return data
         case events.Comment(text):
@@ -173,10 +182,11 @@ class Embeddings(Dialect):
         return openai_chat.status_error(status)
 
     def example(self, model: str, prompt: str, *, stream: bool) -> Example:
-        """The request openai-python sends for ``embeddings.create(model=…, input=prompt)``;
-        there is no stream, whatever ``stream`` says."""
+        """The request openai-python sends for ``embeddings.create(model=…, input=prompt)``
+        (an empty prompt is refused by the API: ``Hello`` instead); there is no
+        stream, whatever ``stream`` says."""
         route = self.routes[0]
-        return Example(route.path, Call(route), {"model": model, "input": prompt, "encoding_format": "base64"})
+        return Example(route.path, Call(route), {"model": model, "input": prompt or "Hello", "encoding_format": "base64"})
 
 
 DIALECT = Embeddings()

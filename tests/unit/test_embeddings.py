@@ -11,7 +11,7 @@ import struct
 import pytest
 
 from mockllm import pipeline
-from mockllm.dialects import DIALECTS, Call, embeddings
+from mockllm.dialects import DIALECTS, Ask, Call, embeddings
 from mockllm.errors import RequestError
 from mockllm.faults import FaultSpec
 from mockllm.faults.body import Malformed
@@ -156,3 +156,11 @@ def test_the_example_is_what_openai_python_sends():
     example = DIALECT.example("hello", "hi", stream=True)
     assert example.body == {"model": "hello", "input": "hi", "encoding_format": "base64"}
     assert DIALECT.parse(example.body, example.call).inputs == ("hi",)
+
+
+def test_a_route_that_forces_a_stream_gets_the_whole_body_in_place_of_the_terminator():
+    streamed = pipeline.plan(SCENARIO, Ask(model="m", prompt="hi", stream=True), DIALECT)  # a mount's Ask
+    assert streamed.streaming
+    body = json.loads(streamed.body)
+    assert body["data"][0]["embedding"] == embeddings.vector("hi")
+    assert dict(streamed.headers)["Content-Type"] == "application/json"
