@@ -36,7 +36,7 @@ from .. import events, sse, tokens
 from ..errors import RequestError
 from . import fields, openai_chat
 from .base import Ask, Call, Dialect, Example, Headers, Response, Route
-from .openai_completions import invalid, is_tokens, model_of, prompts
+from .openai_completions import invalid, model_of, prompts
 
 # The length of each model's vectors; any other model's is DEFAULT_LENGTH.
 LENGTHS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
@@ -68,7 +68,7 @@ def parse(body: object) -> Ask:
     return Ask(
         model=model,
         stream=False,
-        prompt_tokens=sum(len(item) if is_tokens(item) else len(tokens.words(item)) for item in given),
+        prompt_tokens=sum(len(tokens.words(item)) if isinstance(item, str) else len(item) for item in given),
         inputs=tuple(text_of(item) for item in given),
         echo=(("dimensions", dimensions or length), ("encoding_format", encoding)),
     )
@@ -117,7 +117,8 @@ class Encoder:
     def complete(self, stream: Sequence[events.Event]) -> bytes:
         ask = self.ask
         length = LENGTHS.get(ask.model, DEFAULT_LENGTH)
-        dimensions = int(ask.option("dimensions", length))  # type: ignore[call-overload]
+        dimensions = ask.option("dimensions", length)
+        assert isinstance(dimensions, int), "parse puts the vectors' length in Ask.echo"
         as_base64 = ask.option("encoding_format") == "base64"
         data = []
         # An Ask a route made without ``parse`` (a mount's ``{"message"}``) has a prompt, not inputs.

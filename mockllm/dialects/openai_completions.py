@@ -52,11 +52,12 @@ def invalid(name: str) -> RequestError:
     return RequestError(400, INVALID.format(name))
 
 
-def model_of(body: dict) -> str:
+def model_of(body: dict[str, object]) -> str:
     """``model``, required in the legacy endpoints' own words."""
     if body.get("model") is None:
         raise RequestError(400, "you must provide a model parameter")
-    return fields.string(body, "model", required=True)
+    model: str = fields.string(body, "model", required=True)
+    return model
 
 
 def is_tokens(value: object) -> bool:
@@ -141,7 +142,7 @@ def parse(body: object) -> Ask:
     )
 
 
-def _stop(body: dict) -> None:
+def _stop(body: dict[str, object]) -> None:
     stop = body.get("stop")
     if stop is None or isinstance(stop, str):
         return
@@ -178,7 +179,7 @@ def _finish_body(reason: str) -> bytes:
     return b'""' + _CHOICE_TAIL + _DUMPS(reason).encode("utf-8") + b"}]"
 
 
-def usage_object(prompt_tokens: int, completion_tokens: int) -> dict:
+def usage_object(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens}
 
