@@ -196,3 +196,12 @@ async def test_the_model_selects_a_scenario_by_name(start_server, write_scenario
         with pytest.raises(openai.InternalServerError) as info:
             await client.embeddings.create(model="limited", input="hi")
     assert info.value.status_code == 503
+
+
+async def test_a_200_html_page_breaks_the_sdks_base64_decoding_with_a_raw_attribute_error(serve):
+    """The SDK hands a non-JSON body back as a string, and the post-parser that
+    decodes base64 vectors then reads ``.data`` off it: not an openai exception."""
+    server = await serve("faults: [content_type]\n")
+    async with sdk(server) as client:
+        with pytest.raises(AttributeError, match="'str' object has no attribute 'data'"):
+            await client.embeddings.create(model=MODEL, input="hi")
