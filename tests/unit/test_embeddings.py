@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from mockllm import pipeline
+from mockllm import cli, pipeline
 from mockllm.dialects import DIALECTS, Ask, Call, embeddings
 from mockllm.errors import RequestError
 from mockllm.faults import FaultSpec
@@ -164,3 +164,10 @@ def test_a_route_that_forces_a_stream_gets_the_whole_body_in_place_of_the_termin
     body = json.loads(streamed.body)
     assert body["data"][0]["embedding"] == embeddings.vector("hi")
     assert dict(streamed.headers)["Content-Type"] == "application/json"
+
+
+def test_play_prints_the_body_a_client_would_receive(capsysbinary):
+    assert cli.main(["play", "hello", "--format", "embeddings", "--raw", "--no-stream", "--prompt", "hi"]) == 0
+    body = json.loads(capsysbinary.readouterr().out)
+    vector = struct.unpack("<1536f", base64.b64decode(body["data"][0]["embedding"]))
+    assert list(vector) == embeddings.vector("hi")

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from mockllm import events, pipeline
+from mockllm import cli, events, pipeline
 from mockllm.dialects import DIALECTS, Call
 from mockllm.dialects import openai_completions as completions
 from mockllm.errors import RequestError
@@ -197,3 +197,14 @@ def test_the_example_is_what_openai_python_sends():
     assert example.path == "/v1/completions"
     assert example.body == {"model": "hello", "prompt": "hi", "stream": True}
     assert DIALECT.parse(example.body, example.call).model == "hello"
+
+
+def test_play_prints_the_stream_a_client_would_receive(capsysbinary):
+    assert cli.main(["play", "hello", "--format", "completions", "--raw", "--include-usage"]) == 0
+    body = capsysbinary.readouterr().out
+    frames = body.split(b"\n\n")[:-1]
+    chunks = [json.loads(f.removeprefix(b"data: ")) for f in frames[:-1]]
+    assert frames[-1] == b"data: [DONE]"
+    assert "".join(c["choices"][0]["text"] for c in chunks if c["choices"]) == \
+        "Hello! I am mockllm, a mock language model. How can I help you today?"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] > 0

@@ -245,3 +245,15 @@ async def test_the_prompt_selects_a_scenario_by_its_match_rule(client):
     completion = await client.completions.create(model="gpt-3.5-turbo-instruct", prompt="write me a poem please")
     poem = next(s for s in CLEAN if s.name == "poem")
     assert completion.choices[0].text == poem.reply.text
+
+
+async def test_eventsource_in_this_format_numbers_text_completion_chunks(builtin):
+    async with aiohttp.ClientSession() as session:
+        async with session.get(builtin.url + "/v1/stream/hello?format=completions") as r:
+            body = await r.read()
+    frames = [f for f in body.split(b"\n\n") if b"data: {" in f]
+    assert all(f.startswith(b"id: ") for f in frames)
+    chunks = [json.loads(f.split(b"data: ", 1)[1]) for f in frames]
+    assert {c["object"] for c in chunks} == {"text_completion"}
+    hello = next(s for s in CLEAN if s.name == "hello")
+    assert "".join(c["choices"][0]["text"] for c in chunks) == hello.reply.text
