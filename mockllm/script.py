@@ -326,7 +326,7 @@ def compile(
     if not ask.stream:
         # The whole body is ready when the stream would have finished; it says
         # what the reply's stream says, usage included.
-        ready = max([*offsets, end_at or 0.0])
+        ready = max([*offsets, end_at or 0.0]) if dialect.streams else scenario.timing.first_token / speed
         whole = dataclasses.replace(ask, include_usage=True)
         _, reply_stream = timeline(reply, Timing(), whole, call_ids, None)
         beat = Beat(ready, encoder.complete(reply_stream), completion_tokens(reply))
@@ -353,8 +353,31 @@ def _beats(offsets: Sequence[float], stream: Sequence[events.Event], dialect: Di
     # tuple.__new__ over zipped columns: a C-level step per beat, not a Python one.
     beats = tuple(map(tuple.__new__, itertools.repeat(Beat), zip(offsets, bodies, counts, stream)))
     if b"" in bodies:
-        beats = tuple(filter(_has_data, beats))  # a format may have no frame for an event
+        kept = tuple(filter(_has_data, beats))  # a format may have no frame for an event
+        if sum(map(_tokens_of, kept)) != sum(map(_tokens_of, beats)):
+            kept = _carried(beats)
+        beats = kept
     return beats
+
+
+_tokens_of = operator.itemgetter(2)
+
+
+def _carried(beats: tuple[Beat, ...]) -> tuple[Beat, ...]:
+    """The beats that have a frame, each also carrying the tokens of frameless
+    beats before it: a format that sends a tool call whole (Ollama, Gemini)
+    delivers its argument tokens with that one frame, and ``after: N`` counts them there."""
+    out: list[Beat] = []
+    carry = 0
+    for beat in beats:
+        if not beat.data:
+            carry += beat.tokens
+        elif carry:
+            out.append(beat._replace(tokens=beat.tokens + carry))
+            carry = 0
+        else:
+            out.append(beat)
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=256)

@@ -4,7 +4,7 @@ and ``DIALECTS``, the one table that routes, ``--mount PATH=FORMAT``,
 
 from __future__ import annotations
 
-from . import content, ollama, openai_chat  # noqa: E402  (after base: they import it)
+from . import content, embeddings, ollama, openai_chat, openai_completions  # noqa: E402  (after base: they import it)
 from .base import FINISH_REASONS, Ask, Call, Dialect, Encoder, Example, Listing, Response, Route
 
 DIALECTS: dict[str, Dialect] = {
@@ -12,6 +12,8 @@ DIALECTS: dict[str, Dialect] = {
     for dialect in (
         openai_chat.DIALECT,
         content.DIALECT,
+        openai_completions.DIALECT,
+        embeddings.DIALECT,
         ollama.DIALECT,
     )
 }

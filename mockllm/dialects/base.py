@@ -175,7 +175,9 @@ class Dialect:
     routes: ClassVar[tuple[Route, ...]] = ()
     listings: ClassVar[tuple[Listing, ...]] = ()
     framing: ClassVar[Framing] = SSE
-    streams: ClassVar[bool] = True  # False: every answer is one body (embeddings), and stream faults never apply
+    # False: every answer is one body that is not the reply (embeddings): it is
+    # ready after the scenario's ``first_token``, and stream faults never apply.
+    streams: ClassVar[bool] = True
     # CORS: request headers a page may send, response headers it may read.
     allow_headers: ClassVar[tuple[str, ...]] = ()
     expose_headers: ClassVar[tuple[str, ...]] = ()
