@@ -257,10 +257,17 @@ class ServerThread:
     async def _finish(self) -> None:
         """Whatever outlived ``close`` (nothing, normally) is cancelled and awaited,
         so no socket or task is left for the garbage collector to warn about."""
-        leftovers = asyncio.all_tasks() - {asyncio.current_task()}
-        for task in leftovers:
-            task.cancel()
-        await asyncio.gather(*leftovers, return_exceptions=True)
+        for _ in range(10):
+            # A connection accepted just before the stop starts its handler's
+            # task only now, from a callback already queued: a round each time
+            # lets such late tasks appear, be cancelled and close their sockets.
+            await asyncio.sleep(0)
+            leftovers = asyncio.all_tasks() - {asyncio.current_task()}
+            if not leftovers:
+                break
+            for task in leftovers:
+                task.cancel()
+            await asyncio.gather(*leftovers, return_exceptions=True)
         await self._loop.shutdown_asyncgens()
         await self._loop.shutdown_default_executor()
 
