@@ -268,6 +268,13 @@ export class ReplyAssembler {
     }
   }
 
+  /** A line that is not an SSE field: the reader's, if it reads such lines (Gemini's raw error). */
+  acceptIgnored(line) {
+    if (!this.reader?.ignored) return false;
+    this.acceptItems(this.reader.ignored(line));
+    return true;
+  }
+
   /** What a format's reader made of one frame. */
   acceptItems(items) {
     for (const item of items) {
@@ -478,7 +485,7 @@ async function readEvents(body, { reply, stall, on, signal, framing = "sse" }) {
       reply.accept(event); // may throw the provider's in-stream error
     },
     onComment: (text) => on.comment?.(text), // keep-alive: deliberately not a stall.restart()
-    onIgnored: (line) => on.ignored?.(line),
+    onIgnored: (line) => reply.acceptIgnored(line) || on.ignored?.(line),
   });
   try {
     while (!reply.sawDone) {

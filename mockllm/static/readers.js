@@ -14,9 +14,15 @@
 // Each reader also says what ends its stream (`terminator`, null when the end
 // of the body is the end: Gemini), whether it has a finish reason at all
 // (`finishes`), and, for `event:`-typed SSE, the event names EventSource must
-// listen for (`events`). OpenAI Chat Completions is client.js's own
+// listen for (`events`). A reader with `ignored(line)` is also given the
+// lines that are not SSE fields (Gemini writes a mid-stream error raw). OpenAI Chat Completions is client.js's own
 // ReplyAssembler and needs no reader. The shapes are those in
 // docs/sandbox.md, from /work/shared/wire-format.md.
+
+/** The readable part of an `error` value: its message, else all of it. */
+function errorMessage(error) {
+  return typeof error === "string" ? error : error?.message || JSON.stringify(error);
+}
 
 /** The plain-content format: `data: {"content": "..."}`, `data: {"tool_call": ...}`, `data: [DONE]`. */
 function content() {
@@ -25,6 +31,7 @@ function content() {
     finishes: false, // it sends no finish frame
     events: [],
     read(frame) {
+      if (frame.error) return [{ error: errorMessage(frame.error) }];
       if (typeof frame.content === "string") return [{ text: frame.content }];
       if (frame.tool_call) return [{ toolCall: frame.tool_call }];
       return [];
@@ -39,6 +46,7 @@ function completions() {
     finishes: true,
     events: [],
     read(frame) {
+      if (frame.error) return [{ error: errorMessage(frame.error) }]; // as Chat Completions: data: {"error": {...}}
       const items = [];
       const choice = (frame.choices || []).find((c) => (c.index ?? 0) === 0);
       if (choice && typeof choice.text === "string" && choice.text !== "") items.push({ text: choice.text });
@@ -137,12 +145,26 @@ function anthropic() {
 /** Gemini: `data:` frames of GenerateContentResponse, a whole functionCall a part, no terminator. */
 function gemini() {
   let calls = 0;
+  let raw = []; // the lines of an error object written raw, without data: (mid-stream, pretty-printed)
   return {
     terminator: null, // the end of the body is the end of the stream
     finishes: true,
     events: [],
+    /** A line that is not an SSE field: part of a raw `{"error": {...}}`, read once it parses. */
+    ignored(line) {
+      raw.push(line);
+      let value;
+      try {
+        value = JSON.parse(raw.join("\n"));
+      } catch {
+        if (raw.length > 200) raw = []; // never whole: give up on it
+        return []; // not whole yet
+      }
+      raw = [];
+      return value?.error ? [{ error: errorMessage(value.error) }] : [];
+    },
     read(frame) {
-      if (frame.error) return [{ error: frame.error.message || JSON.stringify(frame.error) }];
+      if (frame.error) return [{ error: errorMessage(frame.error) }];
       const items = [];
       const candidate = (frame.candidates || [])[0];
       for (const part of candidate?.content?.parts || []) {
@@ -170,7 +192,7 @@ function ollama() {
     finishes: true,
     events: [],
     read(frame) {
-      if (frame.error) return [{ error: typeof frame.error === "string" ? frame.error : JSON.stringify(frame.error) }];
+      if (frame.error) return [{ error: errorMessage(frame.error) }];
       const items = [];
       const text = frame.message?.content ?? frame.response; // /api/chat, /api/generate
       if (typeof text === "string" && text !== "") items.push({ text });
