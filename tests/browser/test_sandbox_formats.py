@@ -135,3 +135,20 @@ async def test_each_format_retries_a_429_honouring_retry_after_then_shows_the_re
     rows = page.get_by_role("list", name="Timeline").locator("li")
     await expect(rows.filter(has_text=re.compile(r"HTTP 429 .* · server attempt"))).to_have_count(2)
     await expect(rows.filter(has_text=re.compile(r"retry \d of 2 in \d+ ms \(retry-after: 1 s\)"))).to_have_count(2)
+
+
+SSE_NAMES = [f["name"] for f in FORMATS if f["framing"] == "sse"]
+
+
+@pytest.mark.parametrize("format_name", SSE_NAMES)
+async def test_eventsource_streams_each_sse_format_with_its_format_parameter(page, builtin, format_name):
+    await open_sandbox(page, builtin, format_name)
+    await page.get_by_label("Scenario").select_option("text-then-tool-call")
+    await page.get_by_label("EventSource").check()
+    await page.get_by_role("button", name="Send").click()
+
+    await expect(page.get_by_role("status")).to_have_text("done", timeout=15_000)
+    assert await page.get_by_role("region", name="Reply").text_content() == BUILTIN.get("text-then-tool-call").reply.text
+    expected = [] if format_name in NO_TOOL_CALLS else calls_of("text-then-tool-call")
+    assert await shown_calls(page) == expected
+    await expect(page.get_by_role("list", name="Timeline")).to_contain_text(f"format={format_name}&")
