@@ -15,6 +15,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from mockllm.dialects import DIALECTS
+from mockllm.dialects.base import NDJSON
 from mockllm.library import load_library
 from mockllm.sandbox import format_list
 
@@ -42,17 +43,16 @@ async def test_formats_lists_every_streaming_format_of_the_table_with_its_exampl
     status, content_type, listed = await get_formats(builtin)
 
     assert status == 200 and content_type == "application/json"
-    assert listed == FORMATS
+    assert listed == json.loads(json.dumps(FORMATS))
     assert [f["name"] for f in listed] == [d.name for d in DIALECTS.values() if d.routes and d.streams]
     assert "openai" in NAMES and "content" not in NAMES  # content has no route of its own
     for entry in listed:
         dialect = DIALECTS[entry["name"]]
         example = dialect.example("{model}", "{prompt}", stream=True)
-        assert entry == {
-            "name": dialect.name, "title": dialect.title,
-            "framing": "ndjson" if entry["framing"] == "ndjson" else "sse",
+        assert entry == json.loads(json.dumps({
+            "name": dialect.name, "title": dialect.title, "framing": "ndjson" if dialect.framing is NDJSON else "sse",
             "path": example.path, "headers": dict(example.call.headers), "body": example.body,
-        }
+        }))
         assert "{model}" in json.dumps(entry["body"]) + entry["path"]
         assert "{prompt}" in json.dumps(entry["body"])
 
