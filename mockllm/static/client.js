@@ -26,7 +26,9 @@
 //
 // Two entry points:
 //
-//   streamChat({...})            fetch + ReadableStream, POST (what SDKs do)
+//   streamChat({...})            fetch + ReadableStream, POST (what SDKs do);
+//                                other wire formats with `reader` (readers.js)
+//                                and `framing: "ndjson"` for NDJSON (Ollama)
 //   streamWithEventSource({...}) the browser's EventSource, GET; it reconnects
 //                                by itself and resumes with Last-Event-ID
 //
@@ -77,6 +79,37 @@ const MAX_RETRY_AFTER_MS = 60_000; // a server asking for more than this: give u
  * The byte-order mark that the spec says to skip is already removed by
  * TextDecoder (it strips one leading BOM by default), so it is not handled here.
  */
+/**
+ * A push parser for NDJSON (`application/x-ndjson`, Ollama): one JSON value
+ * a line. Feed it decoded text in pieces of any size; it calls
+ * `onEvent({type: "message", data: line})` once per complete line, so the
+ * same ReplyAssembler reads it. A CR before the LF is dropped; blank lines
+ * are skipped. A last line without its LF is still a line (end() returns it).
+ */
+export function createNdjsonParser({ onEvent }) {
+  let buffer = "";
+  function feed(text) {
+    buffer += text;
+    let newline;
+    while ((newline = buffer.indexOf("\n")) !== -1) {
+      line(buffer.slice(0, newline));
+      buffer = buffer.slice(newline + 1);
+    }
+  }
+  function line(text) {
+    text = text.replace(/\r$/, "");
+    if (text.trim() !== "") onEvent({ type: "message", data: text, id: "" });
+  }
+  /** The body ended: a last line without its newline is read too. Returns false: nothing was discarded. */
+  function end() {
+    const rest = buffer;
+    buffer = "";
+    line(rest);
+    return false;
+  }
+  return { feed, end };
+}
+
 export function createSseParser({ onEvent, onComment = () => {}, onIgnored = () => {} }) {
   let buffer = ""; // text after the last complete line
   let skipLeadingLF = false; // the previous piece ended in CR: a following LF belongs to it
@@ -150,8 +183,14 @@ export function createSseParser({ onEvent, onComment = () => {}, onIgnored = () 
  * toolCalls(calls), finish(reason), usage(usage), warning(message).
  */
 export class ReplyAssembler {
-  constructor(on = {}) {
+  /**
+   * @param {object} [on]  the hooks
+   * @param {object|null} [reader]  a readers.js reader for a format other than
+   *   Chat Completions: it turns each frame into {text}/{toolCall}/{finish}/{usage}/{error}/{done}
+   */
+  constructor(on = {}, reader = null) {
     this.on = on;
+    this.reader = reader;
     this.text = "";
     this.toolCalls = [];
     this.finishReason = null;
@@ -179,6 +218,7 @@ export class ReplyAssembler {
       // One broken event should not lose the whole answer: report it and go on.
       return this.warn(`skipped an event that is not valid JSON: ${shorten(event.data)}`);
     }
+    if (this.reader) return this.acceptItems(this.reader.read(chunk ?? {}, event.type));
     if (chunk && chunk.error) {
       // Deliberate on the provider's side: the status was already 200, so a
       // failure after the headers can only be reported inside the stream.
@@ -228,10 +268,43 @@ export class ReplyAssembler {
     }
   }
 
+  /** A line that is not an SSE field: the reader's, if it reads such lines (Gemini's raw error). */
+  acceptIgnored(line) {
+    if (!this.reader?.ignored) return false;
+    this.acceptItems(this.reader.ignored(line));
+    return true;
+  }
+
+  /** What a format's reader made of one frame. */
+  acceptItems(items) {
+    for (const item of items) {
+      if (item.error != null) {
+        throw new StreamError("error-event", `server error in the stream: ${item.error}`, { partialText: this.text });
+      }
+      if (typeof item.text === "string") this.acceptDelta({ content: item.text });
+      if (item.toolCall) {
+        const { index = 0, id, name, arguments: args } = item.toolCall;
+        // The same merge as OpenAI's tool_calls deltas: id and name first, then pieces of the arguments.
+        this.acceptDelta({ tool_calls: [{ index, id, function: { name, arguments: args } }] });
+      }
+      if (item.finish) {
+        this.finishReason = item.finish;
+        this.on.finish?.(item.finish);
+      }
+      if (item.usage) {
+        this.usage = item.usage;
+        this.on.usage?.(item.usage);
+      }
+      if (item.done) this.sawDone = true;
+    }
+  }
+
   /** The body is over: say what was missing. Returns the result. */
   finish() {
-    if (!this.sawDone) this.warn("the stream ended without data: [DONE]");
-    if (!this.finishReason) this.warn("no finish_reason: the answer may be cut short");
+    const terminator = this.reader ? this.reader.terminator : "data: [DONE]";
+    if (terminator === null) this.sawDone = true; // the end of the body is this format's end
+    else if (!this.sawDone) this.warn(`the stream ended without ${terminator}`);
+    if (!this.finishReason && (this.reader?.finishes ?? true)) this.warn("no finish_reason: the answer may be cut short");
     return this.result();
   }
 
@@ -318,11 +391,15 @@ export function parseRetryAfter(headers) {
  * @param {number} [options.retries=2]    retries of failures that happened before any content
  * @param {object} [options.on]           hooks, all optional: request, response, bytes,
  *   comment, ignored, text, toolCalls, finish, usage, warning, retry
+ * @param {() => object} [options.reader] for another wire format: makes a readers.js
+ *   reader (one per attempt); without it the events are Chat Completions chunks
+ * @param {"sse"|"ndjson"} [options.framing="sse"]  how the body is cut into frames
  */
-export async function streamChat({ url, body, headers = {}, signal, stallTimeoutMs = 10_000, retries = 2, on = {} }) {
+export async function streamChat({ url, body, headers = {}, signal, stallTimeoutMs = 10_000, retries = 2, on = {},
+  reader = null, framing = "sse" }) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await streamOnce({ url, body, headers, signal, stallTimeoutMs, on, attempt });
+      return await streamOnce({ url, body, headers, signal, stallTimeoutMs, on, attempt, reader, framing });
     } catch (error) {
       const retry = attempt; // attempt 1 failed: this would be retry 1
       if (!(error instanceof StreamError) || !error.retryable || retry > retries || signal?.aborted) throw error;
@@ -338,7 +415,7 @@ export async function streamChat({ url, body, headers = {}, signal, stallTimeout
 }
 
 /** One request and its response, start to end. Throws StreamError. */
-async function streamOnce({ url, body, headers, signal, stallTimeoutMs, on, attempt }) {
+async function streamOnce({ url, body, headers, signal, stallTimeoutMs, on, attempt, reader, framing }) {
   // Our own controller, so a stall can abort the request too; the caller's
   // signal (Stop) is forwarded to it.
   const controller = new AbortController();
@@ -346,7 +423,8 @@ async function streamOnce({ url, body, headers, signal, stallTimeoutMs, on, atte
   const stall = createStallTimer(stallTimeoutMs, () =>
     controller.abort(new StreamError("stalled", `stalled: no content for ${stallTimeoutMs / 1000} s`))
   );
-  const reply = new ReplyAssembler(on);
+  const reply = new ReplyAssembler(on, reader ? reader() : null);
+  const contentType = framing === "ndjson" ? "application/x-ndjson" : "text/event-stream";
   stall.restart(); // the wait for the headers counts too
   try {
     on.request?.({ attempt, url });
@@ -354,7 +432,7 @@ async function streamOnce({ url, body, headers, signal, stallTimeoutMs, on, atte
     try {
       response = await fetch(url, {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "text/event-stream", ...headers },
+        headers: { "Content-Type": "application/json", Accept: contentType, ...headers },
         body: JSON.stringify(body),
         signal: controller.signal,
       });
@@ -362,8 +440,8 @@ async function streamOnce({ url, body, headers, signal, stallTimeoutMs, on, atte
       throw asStreamError(error, controller.signal, reply, "network error before the response");
     }
     on.response?.({ attempt, response });
-    await checkResponse(response);
-    await readEvents(response.body, { reply, stall, on, signal: controller.signal });
+    await checkResponse(response, contentType);
+    await readEvents(response.body, { reply, stall, on, signal: controller.signal, framing });
     return reply.finish();
   } finally {
     stall.stop();
@@ -373,7 +451,7 @@ async function streamOnce({ url, body, headers, signal, stallTimeoutMs, on, atte
 }
 
 /** Refuse what is not an event stream, with a message a person can read. */
-async function checkResponse(response) {
+async function checkResponse(response, expected = "text/event-stream") {
   const type = response.headers.get("content-type") || "";
   if (!response.ok) {
     const text = await response.text().catch(() => "");
@@ -385,9 +463,9 @@ async function checkResponse(response) {
     });
   }
   // startsWith, not ===: real servers add "; charset=utf-8".
-  if (!type.toLowerCase().startsWith("text/event-stream")) {
+  if (!type.toLowerCase().startsWith(expected)) {
     const text = await response.text().catch(() => "");
-    throw new StreamError("not-sse", `expected text/event-stream, got ${type || "no content type"}: ${errorSummary(text, type)}`, {
+    throw new StreamError("not-sse", `expected ${expected}, got ${type || "no content type"}: ${errorSummary(text, type)}`, {
       status: response.status,
       body: text,
     });
@@ -395,18 +473,19 @@ async function checkResponse(response) {
 }
 
 /** Read the body to its end (or to [DONE]), feeding the parser and the reply. */
-async function readEvents(body, { reply, stall, on, signal }) {
+async function readEvents(body, { reply, stall, on, signal, framing = "sse" }) {
   const reader = body.getReader();
   // One decoder per response, in stream mode: a character split across two
   // reads is held back until its last byte arrives instead of becoming U+FFFD.
   const decoder = new TextDecoder("utf-8");
-  const parser = createSseParser({
+  const createParser = framing === "ndjson" ? createNdjsonParser : createSseParser;
+  const parser = createParser({
     onEvent(event) {
       stall.restart();
       reply.accept(event); // may throw the provider's in-stream error
     },
     onComment: (text) => on.comment?.(text), // keep-alive: deliberately not a stall.restart()
-    onIgnored: (line) => on.ignored?.(line),
+    onIgnored: (line) => reply.acceptIgnored(line) || on.ignored?.(line),
   });
   try {
     while (!reply.sawDone) {
@@ -502,13 +581,15 @@ function shorten(text, max = 160) {
  * @param {AbortSignal} [options.signal]
  * @param {number} [options.stallTimeoutMs=10000]
  * @param {number} [options.maxReconnects=2]
+ * @param {object} [options.reader]  a readers.js reader for an SSE format other than
+ *   Chat Completions; its `events` are the `event:` names listened for besides "message"
  * @param {object} [options.on]  hooks: open({reconnect, lastEventId}),
  *   message(event), reconnect({lastEventId, count}), closedByServer({lastEventId}),
  *   and the ReplyAssembler hooks
  */
-export function streamWithEventSource({ url, signal, stallTimeoutMs = 10_000, maxReconnects = 2, on = {} }) {
+export function streamWithEventSource({ url, signal, stallTimeoutMs = 10_000, maxReconnects = 2, on = {}, reader = null }) {
   return new Promise((resolve, reject) => {
-    const reply = new ReplyAssembler(on);
+    const reply = new ReplyAssembler(on, reader);
     const source = new EventSource(url);
     let opened = 0;
     let lastEventId = "";
@@ -539,13 +620,13 @@ export function streamWithEventSource({ url, signal, stallTimeoutMs = 10_000, ma
       on.open?.({ reconnect: opened > 1, lastEventId });
     };
 
-    source.onmessage = (event) => {
+    const onEvent = (event) => {
       lastEventId = event.lastEventId;
       reconnectsInARow = 0;
       stall.restart();
       on.message?.(event);
       try {
-        reply.accept({ type: "message", data: event.data, id: event.lastEventId });
+        reply.accept({ type: event.type, data: event.data, id: event.lastEventId });
       } catch (error) {
         return fail(error);
       }
@@ -554,6 +635,9 @@ export function streamWithEventSource({ url, signal, stallTimeoutMs = 10_000, ma
         resolve(reply.finish());
       }
     };
+    source.onmessage = onEvent;
+    // Typed events (`event: message_start`) reach only listeners for their name.
+    for (const type of reader?.events ?? []) source.addEventListener(type, onEvent);
 
     source.onerror = (event) => {
       // Chromium also delivers a server-sent `event: error` here, as a

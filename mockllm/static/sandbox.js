@@ -3,6 +3,7 @@
 // The code worth copying is in client.js; this file is only the display.
 
 import { streamChat, streamWithEventSource } from "./client.js";
+import { createReader } from "./readers.js";
 
 const PAUSE_MS = 500; // a gap between reads longer than this gets its own timeline row
 const RAW_LIMIT = 256 * 1024; // characters kept in the raw panel
@@ -12,6 +13,8 @@ const ui = {
   form: $("controls"),
   scenario: $("scenario"),
   description: $("scenario-description"),
+  format: $("format"),
+  formatDescription: $("format-description"),
   prompt: $("prompt"),
   stall: $("stall"),
   retries: $("retries"),
@@ -57,6 +60,62 @@ async function loadScenarios() {
   } catch (error) {
     ui.description.textContent = `Could not load the scenarios from /v1/models: ${error.message}`;
   }
+}
+
+// ---------------------------------------------------------------------------
+// Formats: the wire formats the server streams, each with the request its
+// official client sends, holding {model} and {prompt} (GET /_mockllm/formats)
+
+// What the page falls back to if the list cannot be read: Chat Completions.
+const OPENAI = {
+  name: "openai",
+  title: "OpenAI Chat Completions",
+  framing: "sse",
+  path: "/v1/chat/completions",
+  headers: {},
+  body: { model: "{model}", messages: [{ role: "user", content: "{prompt}" }], stream: true },
+};
+const formats = new Map([["openai", OPENAI]]);
+
+async function loadFormats() {
+  try {
+    const response = await fetch("/_mockllm/formats");
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const listed = await response.json();
+    formats.clear();
+    for (const format of listed) formats.set(format.name, format);
+  } catch (error) {
+    ui.formatDescription.textContent = `Could not load the formats from /_mockllm/formats (${error.message}): OpenAI only`;
+  }
+  for (const format of formats.values()) ui.format.append(new Option(format.title, format.name));
+  if (formats.has("openai")) ui.format.value = "openai";
+  showFormat();
+}
+
+function showFormat() {
+  const format = currentFormat();
+  ui.formatDescription.textContent = `POST ${format.path} · ${format.framing === "ndjson" ? "NDJSON" : "SSE"}`;
+}
+
+function currentFormat() {
+  return formats.get(ui.format.value) ?? OPENAI;
+}
+
+/** A copy of `value` with {model} and {prompt} filled in every string in it. */
+function fill(value, model, prompt) {
+  if (typeof value === "string") return value.replaceAll("{model}", model).replaceAll("{prompt}", prompt);
+  if (Array.isArray(value)) return value.map((item) => fill(item, model, prompt));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, fill(item, model, prompt)]));
+  }
+  return value;
+}
+
+/** What ends a clean stream of `format`, for the "done" row. */
+function terminator(format) {
+  const reader = createReader(format.name);
+  if (!reader || reader.terminator === "data: [DONE]") return "[DONE]";
+  return reader.terminator ?? "end of body";
 }
 
 function showDescription() {
@@ -268,19 +327,20 @@ function short(text, max = 100) {
   return text.length > max ? text.slice(0, max - 1) + "…" : text;
 }
 
-async function runFetch(scenario, prompt, controller, hooks) {
+async function runFetch(scenario, prompt, controller, hooks, format) {
   const stallTimeoutMs = Number(ui.stall.value) * 1000;
   const retries = Math.max(0, Math.floor(Number(ui.retries.value) || 0));
   raw.reset("What fetch read, one read per shade.");
+  // mockllm: a model named like a scenario selects it.
+  const url = format.path.replaceAll("{model}", encodeURIComponent(scenario));
+  const body = fill(format.body, scenario, prompt);
+  if (format.name === "openai") body.stream_options = { include_usage: true };
   return streamChat({
-    url: "/v1/chat/completions",
-    headers: { "X-Mockllm-Session": session },
-    body: {
-      model: scenario, // mockllm: a model named like a scenario selects it
-      stream: true,
-      stream_options: { include_usage: true },
-      messages: [{ role: "user", content: prompt }],
-    },
+    url,
+    headers: { ...fill(format.headers ?? {}, scenario, prompt), "X-Mockllm-Session": session },
+    body,
+    framing: format.framing,
+    reader: () => createReader(format.name),
     signal: controller.signal,
     stallTimeoutMs,
     retries,
@@ -288,7 +348,7 @@ async function runFetch(scenario, prompt, controller, hooks) {
       ...hooks,
       request({ attempt }) {
         setStatus(attempt > 1 ? `retrying (attempt ${attempt})…` : "waiting for headers…", "busy");
-        timeline.add("request", `POST /v1/chat/completions, attempt ${attempt}`);
+        timeline.add("request", `POST ${url}, attempt ${attempt}`);
       },
       response({ response }) {
         const type = response.headers.get("content-type") || "no content type";
@@ -311,10 +371,12 @@ async function runFetch(scenario, prompt, controller, hooks) {
   });
 }
 
-async function runEventSource(scenario, prompt, controller, hooks) {
+async function runEventSource(scenario, prompt, controller, hooks, format) {
   const stallTimeoutMs = Number(ui.stall.value) * 1000;
   const maxReconnects = Math.max(0, Math.floor(Number(ui.retries.value) || 0));
-  const query = new URLSearchParams({ format: "openai", session, prompt });
+  // EventSource reads SSE only: an NDJSON format streams as OpenAI chunks here.
+  const name = format.framing === "sse" ? format.name : "openai";
+  const query = new URLSearchParams({ format: name, session, prompt });
   const url = `/v1/stream/${encodeURIComponent(scenario)}?${query}`;
   raw.reset("EventSource does not expose bytes: each event as it was delivered.");
   timeline.add("request", `new EventSource("${url}")`);
@@ -323,6 +385,7 @@ async function runEventSource(scenario, prompt, controller, hooks) {
     signal: controller.signal,
     stallTimeoutMs,
     maxReconnects,
+    reader: createReader(name),
     on: {
       ...hooks,
       open({ reconnect, lastEventId }) {
@@ -362,8 +425,9 @@ async function send(event) {
   const hooks = displayHooks();
   try {
     const run = client === "eventsource" ? runEventSource : runFetch;
-    const result = await run(scenario, prompt, controller, hooks);
-    const ending = result.sawDone ? "[DONE]" : "end of body";
+    const format = currentFormat();
+    const result = await run(scenario, prompt, controller, hooks, format);
+    const ending = result.sawDone ? terminator(format) : "end of body";
     timeline.add("done", `${ending} · finish_reason: ${result.finishReason ?? "none"} · ${result.text.length} characters`, "done");
     setStatus(result.warnings.length ? "done, with warnings" : "done", result.warnings.length ? "warning" : "done");
   } catch (error) {
@@ -387,7 +451,9 @@ function stop() {
 ui.form.addEventListener("submit", send);
 ui.stop.addEventListener("click", stop);
 ui.scenario.addEventListener("change", showDescription);
+ui.format.addEventListener("change", showFormat);
 ui.prompt.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) send(event);
 });
+loadFormats();
 loadScenarios();
