@@ -4,7 +4,7 @@ and ``DIALECTS``, the one table that routes, ``--mount PATH=FORMAT``,
 
 from __future__ import annotations
 
-from . import content, embeddings, ollama, openai_chat, openai_completions  # noqa: E402  (after base: they import it)
+from . import anthropic, content, embeddings, ollama, openai_chat, openai_completions  # noqa: E402  (after base: they import it)
 from .base import FINISH_REASONS, Ask, Call, Dialect, Encoder, Example, Listing, Response, Route
 
 DIALECTS: dict[str, Dialect] = {
@@ -15,6 +15,7 @@ DIALECTS: dict[str, Dialect] = {
         openai_completions.DIALECT,
         embeddings.DIALECT,
         ollama.DIALECT,
+        anthropic.DIALECT,
     )
 }
 DEFAULT = openai_chat.DIALECT  # for requests no route claims: a 404, the control plane
