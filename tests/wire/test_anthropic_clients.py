@@ -174,3 +174,11 @@ async def test_bad_requests_are_refused_in_the_apis_shape(start_server):
 async def _journal(server) -> list[dict]:
     async with aiohttp.ClientSession() as http, http.get(server.url + "/_mockllm/journal") as response:
         return (await response.json())["entries"]
+
+
+async def test_no_finish_leaves_the_final_message_without_a_stop_reason(start_server, sdk):
+    server = await start_server(speed=200)
+    async with sdk(server).messages.stream(model="no-finish", max_tokens=64, messages=MESSAGES) as stream:
+        final = await stream.get_final_message()
+    assert seen(final)[0] == LIBRARY.scenarios["no-finish"].reply.text
+    assert final.stop_reason is None
