@@ -229,6 +229,7 @@ def event_bodies(stream: Sequence[events.Event]) -> list[bytes]:
                 count += 1
             case events.ToolCallStart(index, call_id, name):
                 calls[index] = events.ToolCall(call_id, name)
+                count += 1  # a call's name is a token, as script.completion_tokens counts it
                 out.append(b"")
             case events.ToolCallArguments(index, arguments):
                 if index in calls:
