@@ -9,8 +9,8 @@ and the lab that recorded §13.6, do not.
 
 from __future__ import annotations
 
-import json
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
