@@ -222,6 +222,8 @@ def event_bodies(stream: Sequence[events.Event]) -> list[bytes]:
     out: list[bytes] = []
     calls: dict[int, events.ToolCall] = {}
     count = 0
+    # A hand-written stream's own usage, if it has one, says the reply's tokens.
+    usage = next((e for e in stream if isinstance(e, events.Usage)), None)
     for event in stream:
         match event:
             case events.Text(text):
@@ -239,7 +241,7 @@ def event_bodies(stream: Sequence[events.Event]) -> list[bytes]:
             case events.ToolCallEnd(index):
                 out.append(_call_body(calls.pop(index)) if index in calls else b"")
             case events.Finish(reason):
-                out.append(_finish_body(reason, count))
+                out.append(_finish_body(reason, count if usage is None else usage.completion_tokens))
             case events.Error():
                 out.append(_stream_error(event))
             case events.Comment(text):
