@@ -22,6 +22,8 @@ from google.genai import errors, types
 from mockllm.library import load_library
 from mockllm.scenario import Scenario
 
+from .node_clients import kept
+
 LIBRARY = load_library()
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts]
 each_builtin = pytest.mark.parametrize("scenario", CLEAN, ids=[s.name for s in CLEAN])
@@ -177,3 +179,60 @@ async def test_request_validation_errors_are_invalid_argument(gclient):
     with pytest.raises(errors.ClientError) as raised:
         await off_loop(lambda: gclient.models.generate_content(model="hello", contents=wrong))
     assert raised.value.message == "Please use a valid role: user, model."
+
+
+# What the first attempt of each built-in fault scenario gives a google-genai
+# app (no retries, a 1.5 s timeout): (scenario, the text it keeps, the last
+# finish reason, what the stream raised). heartbeat-stall is left out: its
+# heartbeats keep the read timeout from ever firing (the heartbeat test above).
+FAULT_TABLE = [
+    ("bad-utf8", "U+FFFD", "STOP", None),
+    ("bom", "first 0", None, "UnknownApiResponseError"),
+    ("coalesced", "all", "STOP", None),
+    ("cr-only", "all", "STOP", None),
+    ("crlf", "all", "STOP", None),
+    ("done-then-hang", "all", "STOP", "ReadTimeout"),
+    ("drop-close", "first 5", None, "RemoteProtocolError"),
+    ("drop-reset", "first 5", None, "ReadError"),
+    ("drop-then-ok", "first 4", None, "ReadError"),
+    ("duplicate-done", "all", "STOP", None),
+    ("error-event", "first 4", None, "ServerError"),
+    ("flaky-then-ok", "first 0", None, "ReadError"),
+    ("fragmented-chinese", "all", "STOP", None),
+    ("html-200", "first 0", None, "UnknownApiResponseError"),
+    ("malformed-json", "first 3", None, "UnknownApiResponseError"),
+    ("no-data-prefix", "all", "STOP", None),
+    ("no-done", "all", "STOP", None),
+    ("no-finish", "all", None, None),
+    ("proxy-error-page", "first 0", None, "ServerError"),
+    ("rate-limited", "first 0", None, "ClientError"),
+    ("rate-limited-then-ok", "first 0", None, "ClientError"),
+    ("reset-after-headers-then-ok", "first 0", None, "ReadError"),
+    ("server-error", "first 0", None, "ServerError"),
+    ("slow-headers", "all", "STOP", None),
+    ("slow-pipe", "all", "STOP", None),
+    ("stall-forever", "first 3", None, "ReadTimeout"),
+    ("truncated-json", "first 3", None, "UnknownApiResponseError"),
+    ("wrong-schema", "all but token 4", "STOP", None),
+]
+
+
+async def test_each_fault_scenario_meets_google_genai_as_the_table_says(builtin):
+    faulty = sorted(s.name for s in LIBRARY.scenarios.values() if s.faults or s.attempts)
+    assert sorted([row[0] for row in FAULT_TABLE] + ["heartbeat-stall"]) == faulty, "a fault scenario needs its row"
+    client = make_client(builtin, timeout=1500)
+
+    def run(name: str) -> tuple:
+        chunks: list = []
+        raised = None
+        try:
+            stream(client, name, chunks)
+        except Exception as error:  # noqa: BLE001  (the class is the result)
+            raised = type(error).__name__
+        finishes = [c.candidates[0].finish_reason for c in chunks if c.candidates and c.candidates[0].finish_reason]
+        text = "".join(c.text or "" for c in chunks)
+        return (name, kept(LIBRARY.get(name).reply.tokens, text), finishes[-1].value if finishes else None, raised)
+
+    seen = await off_loop(lambda: [run(row[0]) for row in FAULT_TABLE])
+    client.close()
+    assert seen == FAULT_TABLE
