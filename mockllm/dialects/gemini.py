@@ -22,10 +22,14 @@ import json
 import random
 import string
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import events, tokens
 from ..errors import RequestError
 from .base import Ask, Call, Dialect, Example, Headers, Listing, Response, Route
+
+if TYPE_CHECKING:
+    from ..scenario import Scenario
 
 NAME = "gemini"
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ": ")).encode
@@ -185,7 +189,7 @@ def _text_body(text: str) -> bytes:
     return b'{"text": ' + _DUMPS(text).encode("utf-8") + b"}" + _ROLE + b'"index": 0}]'
 
 
-def _call_part(call: events.ToolCall) -> dict:
+def _call_part(call: events.ToolCall) -> dict[str, object]:
     try:
         args = json.loads(call.arguments) if call.arguments else {}
     except ValueError:
@@ -206,7 +210,7 @@ def _finish_body(reason: str, candidates: int) -> bytes:
             + b',"index": 0}]' + _USAGE_KEY + b'"candidatesTokenCount": %d' % candidates)
 
 
-def error_object(code: int, message: str, status: str) -> dict:
+def error_object(code: int, message: str, status: str) -> dict[str, object]:
     return {"error": {"code": code, "message": message, "status": status}}
 
 
@@ -284,7 +288,7 @@ class Encoder:
     def complete(self, stream: Sequence[events.Event]) -> bytes:
         """The GenerateContentResponse, 2-space pretty-printed with a trailing newline."""
         folded = events.fold(stream)
-        parts: list[dict] = []
+        parts: list[dict[str, object]] = []
         if folded.text or not folded.tool_calls:
             parts.append({"text": folded.text})
         parts += [_call_part(call) for call in folded.tool_calls]
@@ -349,13 +353,13 @@ def status_error(status: int) -> RequestError:
 def error_body(error: RequestError) -> bytes:
     """``{"error": {"code", "message", "status"[, "details"]}}``, 2-space pretty-printed."""
     word = error.type if error.type.isupper() else STATUS_WORDS.get(error.status, "INVALID_ARGUMENT")
-    inner: dict = {"code": error.status, "message": error.message, "status": word}
+    inner: dict[str, object] = {"code": error.status, "message": error.message, "status": word}
     if error.status == 429:
         inner["details"] = RETRY_DETAILS
     return (_PRETTY({"error": inner, **error.details}) + "\n").encode("utf-8", "backslashreplace")
 
 
-def model_list(scenarios: Sequence) -> dict:
+def model_list(scenarios: Sequence[Scenario]) -> dict[str, object]:
     return {"models": [
         {"name": f"models/{s.name}", "version": "001", "displayName": s.name, "description": s.description,
          "inputTokenLimit": 1048576, "outputTokenLimit": 65536,
