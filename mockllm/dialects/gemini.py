@@ -394,7 +394,7 @@ class Gemini(Dialect):
     name = NAME
     title = "Google Gemini API"
     routes = ROUTES
-    listings = tuple(Listing(f"/{version}/models", model_list) for version in _VERSIONS)
+    listings = (Listing("/v1beta/models", model_list),)  # /v1/models is OpenAI's
     framing = GeminiFraming()
     allow_headers = ("Content-Type", "Accept", "x-goog-api-key", "x-goog-api-client")
     expose_headers = ("x-request-id",)
