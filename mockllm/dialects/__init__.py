@@ -4,7 +4,10 @@ and ``DIALECTS``, the one table that routes, ``--mount PATH=FORMAT``,
 
 from __future__ import annotations
 
-from . import anthropic, content, embeddings, ollama, openai_chat, openai_completions  # noqa: E402  (after base: they import it)
+import functools
+import re
+
+from . import anthropic, content, embeddings, gemini, ollama, openai_chat, openai_completions  # noqa: E402  (after base: they import it)
 from .base import FINISH_REASONS, Ask, Call, Dialect, Encoder, Example, Listing, Response, Route
 
 DIALECTS: dict[str, Dialect] = {
@@ -16,6 +19,7 @@ DIALECTS: dict[str, Dialect] = {
         embeddings.DIALECT,
         ollama.DIALECT,
         anthropic.DIALECT,
+        gemini.DIALECT,
     )
 }
 DEFAULT = openai_chat.DIALECT  # for requests no route claims: a 404, the control plane
@@ -35,13 +39,19 @@ def dialect_for(path: str) -> Dialect:
     return best if shared(best) > shared(DEFAULT) else DEFAULT
 
 
-def _common(a: list[str], b: list[str]) -> int:
+def _common(segments: list[str], pattern: list[str]) -> int:
+    """Leading segments of a path that a route's pattern matches (``{model}:x`` matches ``m:x``)."""
     count = 0
-    for x, y in zip(a, b):
-        if x != y:
+    for segment, wanted in zip(segments, pattern):
+        if segment != wanted and not ("{" in wanted and _segment(wanted).fullmatch(segment)):
             break
         count += 1
     return count
+
+
+@functools.lru_cache(maxsize=64)
+def _segment(pattern: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(pattern)))
 
 
 __all__ = [
