@@ -4,7 +4,7 @@ and ``DIALECTS``, the one table that routes, ``--mount PATH=FORMAT``,
 
 from __future__ import annotations
 
-from . import content, openai_chat  # noqa: E402  (after base: they import it)
+from . import content, openai_chat, openai_responses  # noqa: E402  (after base: they import it)
 from .base import FINISH_REASONS, Ask, Call, Dialect, Encoder, Example, Listing, Response, Route
 
 DIALECTS: dict[str, Dialect] = {
@@ -12,6 +12,7 @@ DIALECTS: dict[str, Dialect] = {
     for dialect in (
         openai_chat.DIALECT,
         content.DIALECT,
+        openai_responses.DIALECT,
     )
 }
 DEFAULT = openai_chat.DIALECT  # for requests no route claims: a 404, the control plane
