@@ -37,12 +37,15 @@ import json
 import random
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from .. import events, sse, tokens
 from ..errors import RequestError
 from . import fields, openai_chat
 from .base import Ask, Call, Dialect, Example, Headers, Response, Route
 
+# A JSON object this module builds (specs, items, the response object).
+Json = dict[str, Any]
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _RESPONSE = "response"  # the one ``Ask.echo`` key: the request fields the response object repeats
 
@@ -56,7 +59,7 @@ MIN_OUTPUT_TOKENS = 16  # the API's floor for max_output_tokens
 MAX_TOP_LOGPROBS = 20
 INPUT_TEXT_PARTS = ("input_text", "output_text", "text")
 # Request fields the response object echoes, with what it says when the request left them out.
-ECHOED = {
+ECHOED: dict[str, object] = {
     "instructions": None, "max_output_tokens": None, "max_tool_calls": None, "parallel_tool_calls": True,
     "previous_response_id": None, "prompt_cache_key": None, "reasoning": {"effort": None, "summary": None},
     "safety_identifier": None, "service_tier": "auto", "store": True, "temperature": 1,
@@ -109,7 +112,7 @@ def parse(body: object) -> Ask:
     )
 
 
-def _input(body: dict) -> tuple[list[str], str]:
+def _input(body: dict[str, object]) -> tuple[list[str], str]:
     """The input's texts and the last user text (the ``match`` prompt)."""
     value = body.get("input")
     if value is None:
@@ -137,7 +140,7 @@ def _input(body: dict) -> tuple[list[str], str]:
     return texts, prompt
 
 
-def _content_text(item: dict, at: str) -> str:
+def _content_text(item: dict[str, object], at: str) -> str:
     content = fields.required(item, "content", prefix=at + ".")
     if isinstance(content, str):
         return content
@@ -153,7 +156,7 @@ def _content_text(item: dict, at: str) -> str:
     return "".join(parts)
 
 
-def _tools(body: dict) -> None:
+def _tools(body: dict[str, object]) -> None:
     tools = body.get("tools")
     if tools is not None:
         if not isinstance(tools, list):
@@ -192,17 +195,17 @@ def _fc(output_index: int) -> str:
     return f"\x00f{output_index}"
 
 
-def _part(text: str) -> dict:
+def _part(text: str) -> Json:
     return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
 
 
-def message_item(output_index: int, text: str | None) -> dict:
+def message_item(output_index: int, text: str | None) -> Json:
     """A message item: in progress and empty (``None``), or completed with its text."""
     status, content = ("in_progress", []) if text is None else ("completed", [_part(text)])
     return {"id": _msg(output_index), "type": "message", "status": status, "content": content, "role": "assistant"}
 
 
-def call_item(output_index: int, call_id: str, name: str, arguments: str | None) -> dict:
+def call_item(output_index: int, call_id: str, name: str, arguments: str | None) -> Json:
     """A function_call item: in progress (``None``), or completed with its arguments."""
     status = "in_progress" if arguments is None else "completed"
     return {"id": _fc(output_index), "type": "function_call", "status": status, "arguments": arguments or "",
@@ -220,11 +223,11 @@ def _arguments_body(output_index: int, arguments: str) -> bytes:
     return b',"output_index":%d,"delta":%s' % (output_index, _DUMPS(arguments).encode("utf-8"))
 
 
-def _specs(*frames: dict) -> bytes:
+def _specs(*frames: Json) -> bytes:
     return _DUMPS(list(frames)).encode("utf-8")
 
 
-def _text_closes(output_index: int, text: str) -> list[dict]:
+def _text_closes(output_index: int, text: str) -> list[Json]:
     where = {"item_id": _msg(output_index), "output_index": output_index, "content_index": 0}
     return [
         {"type": "response.output_text.done", **where, "text": text, "logprobs": []},
@@ -233,7 +236,7 @@ def _text_closes(output_index: int, text: str) -> list[dict]:
     ]
 
 
-def _call_closes(output_index: int, item: dict) -> list[dict]:
+def _call_closes(output_index: int, item: Json) -> list[Json]:
     return [
         {"type": "response.function_call_arguments.done", "item_id": _fc(output_index),
          "output_index": output_index, "arguments": item["arguments"]},
@@ -246,14 +249,14 @@ FINISH_REASONS = {"stop": "completed", "tool_calls": "completed", "length": "inc
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
-def ending(reason: str | None) -> tuple[str, dict | None]:
+def ending(reason: str | None) -> tuple[str, Json | None]:
     """The response's status and ``incomplete_details`` for a finish reason."""
     reason = reason or "stop"
     status = FINISH_REASONS.get(reason, "completed")
     return status, ({"reason": INCOMPLETE_REASONS[reason]} if status == "incomplete" else None)
 
 
-def usage_object(input_tokens: int | None, output_tokens: int) -> dict:
+def usage_object(input_tokens: int | None, output_tokens: int) -> Json:
     """``input_tokens`` None: the encoder fills in the request's count."""
     return {"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": 0},
             "output_tokens": output_tokens, "output_tokens_details": {"reasoning_tokens": 0},
@@ -264,10 +267,10 @@ class _Items:
     """The output items so far, as ``bodies`` walks a stream."""
 
     def __init__(self) -> None:
-        self.output: list[dict] = []  # completed items, in output order
+        self.output: list[Json] = []  # completed items, in output order
         self.text_index: int | None = None  # the open message's output index
         self.texts: list[str] = []
-        self.calls: dict[int, tuple[int, dict]] = {}  # call index -> output index, item being built
+        self.calls: dict[int, tuple[int, Json]] = {}  # call index -> output index, item being built
         self.tokens = 0
 
     def next_index(self) -> int:
@@ -278,7 +281,7 @@ def event_bodies(stream: Sequence[events.Event]) -> list[bytes]:
     """One body per event: b"" for events with no frame of their own."""
     items = _Items()
     out: list[bytes] = []
-    closes: list[dict] = []  # closing frames waiting to see whether a Finish follows
+    closes: list[Json] = []  # closing frames waiting to see whether a Finish follows
     close_at = -1  # the body that sends them if none does
     usage: events.Usage | None = next((e for e in stream if isinstance(e, events.Usage)), None)
     finish: str | None = None
@@ -352,7 +355,7 @@ def event_bodies(stream: Sequence[events.Event]) -> list[bytes]:
     return out
 
 
-def error_frames(message: str | None, type_: str | None, code: str | None) -> list[dict]:
+def error_frames(message: str | None, type_: str | None, code: str | None) -> list[Json]:
     """The in-stream error as the API sends a server error: an ``error`` event
     with the error nested (openai-python raises ``APIError`` on it), then
     ``response.failed``. Deliberate: the status was already 200."""
@@ -476,19 +479,19 @@ class Encoder:
         specs = json.loads(body)
         return self._render(specs, self._sequence(index, len(specs)))
 
-    def _render(self, specs: list[dict], first: int) -> bytes:
+    def _render(self, specs: list[Json], first: int) -> bytes:
         out = []
         for number, spec in enumerate(specs, first):
             type_ = spec.pop("type")
-            data: dict = {"type": type_, "sequence_number": number, **spec}
+            data: Json = {"type": type_, "sequence_number": number, **spec}
             if _RESPONSE in data:
                 data[_RESPONSE] = self.response(**data[_RESPONSE])
             payload = _ITEM.sub(self._fill, _DUMPS(data).encode("utf-8"))
             out.append(b"event: %s\ndata: %s\n\n" % (type_.encode(), payload))
         return b"".join(out)
 
-    def response(self, status: str, output: list | None = None, usage: dict | None = None,
-                 incomplete_details: dict | None = None, error: dict | None = None) -> dict:
+    def response(self, status: str, output: list[Json] | None = None, usage: Json | None = None,
+                 incomplete_details: Json | None = None, error: Json | None = None) -> Json:
         """The response object in the given state (the template, with these fields)."""
         body = dict(self._template)
         body["status"] = status
@@ -514,7 +517,7 @@ class Encoder:
     def complete(self, stream: Sequence[events.Event]) -> bytes:
         """The whole response object for ``stream: false``: what ``response.completed`` carries."""
         folded = events.fold(stream)
-        output: list[dict] = []
+        output: list[Json] = []
         if folded.has_text and (folded.text or not folded.tool_calls):
             output.append(message_item(0, folded.text))
         for call in folded.tool_calls:
