@@ -33,10 +33,12 @@ it, which the encoder counts as it frames them.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
+import operator
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .. import events, sse, tokens
@@ -263,85 +265,92 @@ def usage_object(input_tokens: int | None, output_tokens: int) -> Json:
             "total_tokens": None}
 
 
-class _Items:
-    """The output items so far, as ``bodies`` walks a stream."""
+class _Walk:
+    """What ``event_bodies`` knows as it walks a stream: the bodies so far, the
+    output items, and the closing frames that wait to see whether a Finish
+    comes next (then they travel with it; else with the block end they close)."""
 
-    def __init__(self) -> None:
+    def __init__(self, usage: events.Usage | None) -> None:
+        self.out: list[bytes] = []
         self.output: list[Json] = []  # completed items, in output order
         self.text_index: int | None = None  # the open message's output index
         self.texts: list[str] = []
-        self.calls: dict[int, tuple[int, Json]] = {}  # call index -> output index, item being built
+        self.calls: dict[int, tuple[int, Json]] = {}  # call index -> output index, the item being built
         self.tokens = 0
+        self.usage = usage
+        self.finish: str | None = None
+        self.closes: list[Json] = []
+        self.close_at = -1
 
     def next_index(self) -> int:
         return len(self.output) + (self.text_index is not None) + len(self.calls)
 
+    def settle(self) -> None:
+        """The waiting closing frames go with the block end they close."""
+        if self.closes:
+            self.out[self.close_at] = _specs(*self.closes)
+            self.closes = []
 
-def event_bodies(stream: Sequence[events.Event]) -> list[bytes]:
-    """One body per event: b"" for events with no frame of their own."""
-    items = _Items()
-    out: list[bytes] = []
-    closes: list[Json] = []  # closing frames waiting to see whether a Finish follows
-    close_at = -1  # the body that sends them if none does
-    usage: events.Usage | None = next((e for e in stream if isinstance(e, events.Usage)), None)
-    finish: str | None = None
-    for event in stream:
-        if closes and not isinstance(event, (events.TextEnd, events.ToolCallEnd, events.Finish)):
-            out[close_at] = _specs(*closes)
-            closes = []
+    def close(self, frames: list[Json]) -> None:
+        self.out.append(b"")
+        self.closes += frames
+        self.close_at = len(self.out) - 1
+
+    def texts_of(self, run: Iterable[events.Event]) -> None:
+        if self.text_index is None:
+            self.text_index = self.next_index()  # text outside a block (steps): its own item
+        texts = list(map(_event_text, run))
+        self.texts += texts
+        self.tokens += len(texts)
+        self.out += map(_text_body, itertools.repeat(self.text_index), texts)
+
+    def event(self, event: events.Event) -> None:
+        if not isinstance(event, (events.TextEnd, events.ToolCallEnd, events.Finish)):
+            self.settle()
+        out = self.out
         match event:
-            case events.Text(text):
-                if items.text_index is None:
-                    items.text_index = items.next_index()  # text outside a block (steps): its own item
-                items.texts.append(text)
-                items.tokens += 1
-                out.append(_text_body(items.text_index, text))
-            case events.ToolCallArguments(index, arguments) if index in items.calls:
-                output_index, item = items.calls[index]
+            case events.ToolCallArguments(index, arguments) if index in self.calls:
+                output_index, item = self.calls[index]
                 item["arguments"] += arguments
-                items.tokens += 1
+                self.tokens += 1
                 out.append(_arguments_body(output_index, arguments))
             case events.Start():
                 out.append(_specs({"type": "response.created", _RESPONSE: {"status": "in_progress"}},
                                   {"type": "response.in_progress", _RESPONSE: {"status": "in_progress"}}))
             case events.TextStart():
-                index = items.text_index = items.next_index()
+                index = self.text_index = self.next_index()
                 out.append(_specs(
                     {"type": "response.output_item.added", "output_index": index, "item": message_item(index, None)},
                     {"type": "response.content_part.added", "item_id": _msg(index), "output_index": index,
                      "content_index": 0, "part": _part("")},
                 ))
-            case events.TextEnd():
-                out.append(b"")
-                if items.text_index is not None:
-                    text = "".join(items.texts)
-                    closes += _text_closes(items.text_index, text)
-                    close_at = len(out) - 1
-                    items.output.append(message_item(items.text_index, text))
-                    items.text_index, items.texts = None, []
+            case events.TextEnd() if self.text_index is not None:
+                text = "".join(self.texts)
+                self.close(_text_closes(self.text_index, text))
+                self.output.append(message_item(self.text_index, text))
+                self.text_index, self.texts = None, []
             case events.ToolCallStart(index, call_id, name):
-                output_index = items.next_index()
-                items.calls[index] = (output_index, call_item(output_index, call_id, name, ""))
-                items.tokens += 1
+                output_index = self.next_index()
+                self.calls[index] = (output_index, call_item(output_index, call_id, name, ""))
+                self.tokens += 1
                 out.append(_specs({"type": "response.output_item.added", "output_index": output_index,
                                    "item": call_item(output_index, call_id, name, None)}))
-            case events.ToolCallEnd(index) if index in items.calls:
-                output_index, item = items.calls.pop(index)
+            case events.ToolCallEnd(index) if index in self.calls:
+                output_index, item = self.calls.pop(index)
                 item["status"] = "completed"
-                out.append(b"")
-                closes += _call_closes(output_index, item)
-                close_at = len(out) - 1
-                items.output.append(item)
+                self.close(_call_closes(output_index, item))
+                self.output.append(item)
             case events.Finish(reason):
-                finish = reason
-                out.append(_specs(*closes) if closes else b"")
-                closes = []
+                self.finish = reason
+                out.append(_specs(*self.closes) if self.closes else b"")
+                self.closes = []
             case events.Done():
-                status, incomplete = ending(finish)
+                status, incomplete = ending(self.finish)
+                usage = self.usage
                 counts = usage_object(usage.prompt_tokens if usage else None,
-                                      usage.completion_tokens if usage else items.tokens)
+                                      usage.completion_tokens if usage else self.tokens)
                 out.append(_specs({"type": f"response.{status}", _RESPONSE: {
-                    "status": status, "incomplete_details": incomplete, "output": items.output, "usage": counts}}))
+                    "status": status, "incomplete_details": incomplete, "output": self.output, "usage": counts}}))
             case events.Error(message, type_, code):
                 out.append(_specs(*error_frames(message, type_, code)))
             case events.Comment(text):
@@ -350,9 +359,23 @@ def event_bodies(stream: Sequence[events.Event]) -> list[bytes]:
                 out.append(data)
             case _:
                 out.append(b"")  # Usage, and block ends of blocks never opened
-    if closes:
-        out[close_at] = _specs(*closes)
-    return out
+
+
+def event_bodies(stream: Sequence[events.Event]) -> list[bytes]:
+    """One body per event: b"" for events with no frame of their own."""
+    walk = _Walk(next((e for e in stream if isinstance(e, events.Usage)), None))
+    for kind, run in itertools.groupby(stream, type):
+        if kind is events.Text:  # most of any stream: a run without a Python step per token
+            walk.settle()
+            walk.texts_of(run)
+        else:
+            for event in run:
+                walk.event(event)
+    walk.settle()
+    return walk.out
+
+
+_event_text = operator.attrgetter("text")
 
 
 def error_frames(message: str | None, type_: str | None, code: str | None) -> list[Json]:
@@ -380,6 +403,14 @@ _TEXT_HEAD = b'event: response.output_text.delta\ndata: {"type":"response.output
 _ARGS_HEAD = (b'event: response.function_call_arguments.delta\n'
               b'data: {"type":"response.function_call_arguments.delta","sequence_number":')
 _INDEX_AT = len(b',"output_index":')
+_AT_ZERO = b',"output_index":0,'
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(body: bytes) -> list[Json]:
+    """A structural body's frame specs; shared, so never changed (``_render`` copies)."""
+    specs: list[Json] = json.loads(body)
+    return specs
 
 
 def _padding_table(count: int) -> tuple[bytes, ...]:
@@ -423,6 +454,7 @@ class Encoder:
         self._paddings = _PADDING_TABLE if ask.include_obfuscation else _NO_PADDING_TABLE
         self._first_padding = int.from_bytes(padding[:2], "big")
         self._mids: dict[tuple[bytes, bytes], bytes] = {}
+        self._first_message = self._mid(b"m", _AT_ZERO)
         # Sequence numbers: beats with other than one frame, and their extra frames.
         self._extra: dict[int, int] = {}
         self._last_marked = -1
@@ -467,23 +499,27 @@ class Encoder:
 
     def frame(self, index: int, body: bytes, event: events.Event | None) -> bytes:
         kind = type(event)
-        if kind is events.Text or kind is events.ToolCallArguments:
+        if kind is events.Text:  # the hot path: most beats, and the first message's
             sequence = index + self._total_extra if index > self._last_marked else self._sequence(index, 1)
-            text = kind is events.Text
-            return b"".join((_TEXT_HEAD if text else _ARGS_HEAD, b"%d" % sequence,
-                             self._mid(b"m" if text else b"f", body), body,
+            mid = self._first_message if body.startswith(_AT_ZERO) else self._mid(b"m", body)
+            return b"".join((_TEXT_HEAD, b"%d" % sequence, mid, body,
+                             self._paddings[(self._first_padding + index) % PADDINGS]))
+        if kind is events.ToolCallArguments:
+            sequence = index + self._total_extra if index > self._last_marked else self._sequence(index, 1)
+            return b"".join((_ARGS_HEAD, b"%d" % sequence, self._mid(b"f", body), body,
                              self._paddings[(self._first_padding + index) % PADDINGS]))
         if event is None or kind is events.Comment or kind is events.Raw or not body.startswith(b"[{"):
             self._sequence(index, 0)
             return body
-        specs = json.loads(body)
+        specs = _parsed(body)
         return self._render(specs, self._sequence(index, len(specs)))
 
     def _render(self, specs: list[Json], first: int) -> bytes:
         out = []
         for number, spec in enumerate(specs, first):
-            type_ = spec.pop("type")
-            data: Json = {"type": type_, "sequence_number": number, **spec}
+            type_ = spec["type"]
+            data: Json = {"type": type_, "sequence_number": number}
+            data.update((key, value) for key, value in spec.items() if key != "type")
             if _RESPONSE in data:
                 data[_RESPONSE] = self.response(**data[_RESPONSE])
             payload = _ITEM.sub(self._fill, _DUMPS(data).encode("utf-8"))
