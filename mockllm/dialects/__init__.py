@@ -7,7 +7,16 @@ from __future__ import annotations
 import functools
 import re
 
-from . import anthropic, content, embeddings, gemini, ollama, openai_chat, openai_completions  # noqa: E402  (after base: they import it)
+from . import (  # noqa: E402  (after base: they import it)
+    anthropic,
+    content,
+    embeddings,
+    gemini,
+    ollama,
+    openai_chat,
+    openai_completions,
+    openai_responses,
+)
 from .base import FINISH_REASONS, Ask, Call, Dialect, Encoder, Example, Listing, Response, Route
 
 DIALECTS: dict[str, Dialect] = {
@@ -15,11 +24,12 @@ DIALECTS: dict[str, Dialect] = {
     for dialect in (
         openai_chat.DIALECT,
         content.DIALECT,
+        openai_responses.DIALECT,
         openai_completions.DIALECT,
         embeddings.DIALECT,
-        ollama.DIALECT,
         anthropic.DIALECT,
         gemini.DIALECT,
+        ollama.DIALECT,
     )
 }
 DEFAULT = openai_chat.DIALECT  # for requests no route claims: a 404, the control plane

@@ -22,7 +22,7 @@ LIBRARY = load_library()
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts and not s.chaos]
 ROUTED = [d for d in DIALECTS.values() if d.routes]  # ``content`` is served only where it is mounted
 # The server stamps the wall clock; the plan below is made with ``created=0``.
-CLOCK = re.compile(rb'"(created|created_at)": ?(\d+|"[^"]*")')
+CLOCK = re.compile(rb'"(created|created_at|completed_at)": ?(\d+|"[^"]*")')
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "once"])
