@@ -20,7 +20,7 @@ import openai
 import pytest
 
 from mockllm import cli, pipeline, server
-from mockllm.dialects import Ask
+from mockllm.dialects import DIALECTS, Ask
 from mockllm.dialects.openai_chat import DIALECT as openai_chat
 from mockllm.library import load_library
 from tests.unit.test_hostile_scenarios import HOSTILE
@@ -472,3 +472,19 @@ def test_serve_logs_each_scenario_warning_at_start_up(tmp_path, monkeypatch, cap
         f"{tmp_path / 'slow.yaml'}:2: warning: timing.per_token: 40 with no unit means 40 seconds; "
         "did you mean 40ms? Write 40s to keep seconds."
     ]
+
+
+@pytest.mark.parametrize("name", list(DIALECTS), ids=list(DIALECTS))
+def test_play_prints_any_format_as_its_route_would_send_it(name, capsysbinary):
+    dialect = DIALECTS[name]
+    assert cli.main(["play", "text-then-tool-call", "--format", name, "--raw", "--created", "1"]) == 0
+    example = dialect.example("text-then-tool-call", "", stream=True)
+    ask = dialect.parse(example.body, example.call)
+    scenario = load_library().get("text-then-tool-call")
+    assert capsysbinary.readouterr().out == pipeline.plan(scenario, ask, dialect, created=1).body
+
+
+def test_play_refuses_an_unknown_format(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["play", "hello", "--format", "xml"])
+    assert "invalid choice: 'xml'" in capsys.readouterr().err
