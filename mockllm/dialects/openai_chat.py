@@ -60,7 +60,7 @@ def parse(body: object) -> Ask:
     fields.decimal(body, "frequency_penalty", minimum=-2, maximum=2)
     fields.integer(body, "seed")
     fields.string(body, "user")
-    _stop(body)
+    check_stop(body)
     _logprobs(body)
     _tools(body)
     stream = fields.boolean(body, "stream")
@@ -133,7 +133,8 @@ def _choices(body: dict[str, object]) -> None:
         )
 
 
-def _stop(body: dict[str, object]) -> None:
+def check_stop(body: dict[str, object]) -> None:
+    """``stop``: a string, or up to ``MAX_STOP`` strings (also the completions API's rule)."""
     stop = body.get("stop")
     if stop is None or isinstance(stop, str):
         return

@@ -42,7 +42,6 @@ _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 MAX_CHOICES = 128  # the API's ceilings for ``n``, ``best_of`` and ``logprobs``
 MAX_BEST_OF = 20
 MAX_LOGPROBS = 5
-MAX_STOP = 4
 # The legacy validator's words for a ``prompt`` (or embeddings ``input``) of a
 # shape it does not accept: a JSON path, no ``param``, no ``code``.
 INVALID = "'$.{}' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference."
@@ -121,7 +120,7 @@ def parse(body: object) -> Ask:
     fields.string(body, "suffix")
     fields.string(body, "user")
     fields.obj(body, "logit_bias")
-    _stop(body)
+    openai_chat.check_stop(body)  # the same field, checked the same way
     stream = fields.boolean(body, "stream")
     options = fields.obj(body, "stream_options") or {}
     if options and not stream:
@@ -140,24 +139,6 @@ def parse(body: object) -> Ask:
         include_obfuscation=False,
         prompt_tokens=len(tokens.words(text)) if isinstance(prompt, str) else len(prompt),
     )
-
-
-def _stop(body: dict[str, object]) -> None:
-    stop = body.get("stop")
-    if stop is None or isinstance(stop, str):
-        return
-    if not isinstance(stop, list):
-        raise fields.type_error("stop", "one of a string or array of strings", stop)
-    if len(stop) > MAX_STOP:
-        raise RequestError(
-            400,
-            f"Invalid 'stop': array too long. Expected an array with maximum length {MAX_STOP}, "
-            f"but got an array with length {len(stop)} instead.",
-            param="stop", code="array_above_max_length",
-        )
-    for i, item in enumerate(stop):
-        if not isinstance(item, str):
-            raise fields.type_error(f"stop[{i}]", "a string", item)
 
 
 # -- responses -------------------------------------------------------------
