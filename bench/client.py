@@ -54,8 +54,8 @@ class Stream:
                     return
                 now = loop.time()
                 window = carry + data
-                ends = window.count(self.frame_end) - carry.count(self.frame_end)
-                carry = window[-1:]
+                ends = self._ends(window) - self._ends(carry)
+                carry = window[-3:]
                 self.arrivals.extend([now] * ends)
                 if first_event is not None and self.arrivals:
                     first_event.set()
@@ -64,6 +64,12 @@ class Stream:
                     return  # walk away mid-stream
         finally:
             self.close()
+
+    def _ends(self, data: bytes) -> int:
+        """Frame ends in ``data``: SSE events end in LF LF or CRLF CRLF (Gemini), NDJSON lines in LF."""
+        if self.frame_end == EVENT_END:
+            return data.count(EVENT_END) + data.count(b"\r\n\r\n")
+        return data.count(self.frame_end)
 
     def close(self) -> None:
         if self.writer is not None:
