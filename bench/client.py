@@ -66,9 +66,6 @@ class Stream:
             self.close()
 
     def _ends(self, data: bytes) -> int:
-        """Frame ends in ``data``: SSE events end in LF LF or CRLF CRLF (Gemini), NDJSON lines in LF."""
-        if self.frame_end == EVENT_END:
-            return data.count(EVENT_END) + data.count(b"\r\n\r\n")
         return data.count(self.frame_end)
 
     def close(self) -> None:
@@ -180,7 +177,8 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.020)
     parser.add_argument("--path", default="/v1/chat/completions")
     parser.add_argument("--body")
-    parser.add_argument("--frame-end", choices=("sse", "nl"), default="sse", help="SSE events or NDJSON lines")
+    parser.add_argument("--frame-end", choices=("sse", "crlf", "nl"), default="sse",
+                        help="SSE events (LF LF, or CRLF CRLF as Gemini ends them) or NDJSON lines")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -191,7 +189,7 @@ def main() -> None:
     elif args.mode == "burst":
         result = asyncio.run(burst(host, port, args.streams, args.seconds))
     elif args.mode == "format":
-        frame_end = EVENT_END if args.frame_end == "sse" else b"\n"
+        frame_end = {"sse": EVENT_END, "crlf": b"\r\n\r\n", "nl": b"\n"}[args.frame_end]
         result = asyncio.run(one_format(host, port, args.streams, args.path, args.body, frame_end))
     elif args.mode == "stall":
         result = asyncio.run(stall(host, port, args.streams))

@@ -137,7 +137,6 @@ def formats(server: Server, streams: int, repeats: int) -> dict:
     the median over ``repeats`` rounds. Per token, not per frame: formats
     frame a reply differently, and a token is what every one of them carries."""
     from mockllm.dialects import DIALECTS
-    from mockllm.dialects.base import NDJSON
 
     names = [name for name, d in DIALECTS.items() if d.routes and d.streams]
     runs: dict[str, list[float]] = {name: [] for name in names}
@@ -145,8 +144,7 @@ def formats(server: Server, streams: int, repeats: int) -> dict:
         for name in names:
             dialect = DIALECTS[name]
             example = dialect.example("bench-paced", "bench", stream=True)
-            args = ["--path", example.path, "--body", json.dumps(example.body),
-                    "--frame-end", "nl" if dialect.framing is NDJSON else "sse"]
+            args = ["--path", example.path, "--body", json.dumps(example.body), "--frame-end", _frame_end(dialect)]
             client("format", server.url, "--streams", "10", *args)  # warm up
             before = server.cpu_seconds()
             figures = client("format", server.url, "--streams", str(streams), *args)
@@ -155,6 +153,20 @@ def formats(server: Server, streams: int, repeats: int) -> dict:
     base = statistics.median(runs["openai"])
     return {name: {"cpu_us_per_token": round(statistics.median(r), 2),
                    "vs_chat": round(statistics.median(r) / base, 3) if base else None} for name, r in runs.items()}
+
+
+def _frame_end(dialect) -> str:
+    """How the format ends a frame, read off a token's frame as it plays."""
+    from mockllm import pipeline
+    from mockllm.dialects.base import NDJSON
+    from mockllm.library import load_library
+
+    if dialect.framing is NDJSON:
+        return "nl"
+    example = dialect.example("hello", "bench", stream=True)
+    script = pipeline.plan(load_library().get("hello"), dialect.parse(example.body, example.call), dialect)
+    token = next(beat.data for beat in script.beats if beat.tokens)
+    return "crlf" if token.endswith(b"\r\n\r\n") else "sse"
 
 
 def throughput(pair: dict, counts, seconds: float) -> dict:
