@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from .. import events, sse, tokens
 from ..errors import RequestError
 from . import fields, openai_chat
-from .base import Ask, Call, Dialect, Example, Headers, Response, Route
-from .openai_chat import ERROR_CONTENT_TYPE, TOKEN_CACHE, error_body, random_id, request_id
+from .base import Ask, Call, Example, Headers, Response, Route
+from .openai_chat import TOKEN_CACHE, random_id, request_id
 
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -132,12 +132,11 @@ class Encoder:
         return _DUMPS({"content": events.fold(stream).text}).encode("utf-8")
 
 
-class Content(Dialect):
+class Content(openai_chat.OpenAIFamily):
     """A front end's own backend route; served only where ``--mount`` puts it."""
 
     name = "content"
     title = "plain content frames"
-    error_content_type = ERROR_CONTENT_TYPE
 
     def parse(self, body: object, call: Call) -> Ask:
         return parse(body)
@@ -153,12 +152,6 @@ class Content(Dialect):
 
     def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
         return list(map(event_body, stream))
-
-    def error_body(self, error: RequestError) -> bytes:
-        return error_body(error)
-
-    def status_error(self, status: int) -> RequestError:
-        return openai_chat.status_error(status)
 
     def example(self, model: str, prompt: str, *, stream: bool) -> Example:
         route = Route("POST", "/api/chat")  # where the tutorials mount it

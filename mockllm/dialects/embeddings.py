@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from .. import events, sse, tokens
 from ..errors import RequestError
 from . import fields, openai_chat
-from .base import Ask, Call, Dialect, Example, Headers, Response, Route
+from .base import Ask, Call, Example, Headers, Response, Route
 from .openai_completions import invalid, model_of, prompts
 
 # The length of each model's vectors; any other model's is DEFAULT_LENGTH.
@@ -154,13 +154,10 @@ def event_body(event: events.Event) -> bytes:
     return b""
 
 
-class Embeddings(Dialect):
+class Embeddings(openai_chat.OpenAIFamily):
     name = "embeddings"
     title = "OpenAI Embeddings"
     routes = (Route("POST", "/v1/embeddings"),)
-    allow_headers = openai_chat.ALLOW_HEADERS
-    expose_headers = openai_chat.EXPOSE_HEADERS
-    error_content_type = openai_chat.ERROR_CONTENT_TYPE
     streams = False
 
     def parse(self, body: object, call: Call) -> Ask:
@@ -177,12 +174,6 @@ class Embeddings(Dialect):
 
     def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
         return list(map(event_body, stream))
-
-    def error_body(self, error: RequestError) -> bytes:
-        return openai_chat.error_body(error)
-
-    def status_error(self, status: int) -> RequestError:
-        return openai_chat.status_error(status)
 
     def example(self, model: str, prompt: str, *, stream: bool) -> Example:
         """The request openai-python sends for ``embeddings.create(model=…, input=prompt)``

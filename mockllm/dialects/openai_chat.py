@@ -519,14 +519,27 @@ EXPOSE_HEADERS = (
 )
 
 
-class OpenAIChat(Dialect):
+class OpenAIFamily(Dialect):
+    """What every OpenAI API's format shares (chat, completions, Responses,
+    embeddings, and a front end's own route): the error object and the
+    status table, and the headers its SDKs send and read."""
+
+    allow_headers = ALLOW_HEADERS
+    expose_headers = EXPOSE_HEADERS
+    error_content_type = ERROR_CONTENT_TYPE
+
+    def error_body(self, error: RequestError) -> bytes:
+        return error_body(error)
+
+    def status_error(self, status: int) -> RequestError:
+        return status_error(status)
+
+
+class OpenAIChat(OpenAIFamily):
     name = "openai"
     title = "OpenAI Chat Completions"
     routes = (Route("POST", "/v1/chat/completions"),)
     listings = (Listing("/v1/models", model_list),)
-    allow_headers = ALLOW_HEADERS
-    expose_headers = EXPOSE_HEADERS
-    error_content_type = ERROR_CONTENT_TYPE
     finish_reasons = FINISH_REASONS
 
     def parse(self, body: object, call: Call) -> Ask:
@@ -549,12 +562,6 @@ class OpenAIChat(Dialect):
 
     def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
         return event_bodies(stream)
-
-    def error_body(self, error: RequestError) -> bytes:
-        return error_body(error)
-
-    def status_error(self, status: int) -> RequestError:
-        return status_error(status)
 
     def example(self, model: str, prompt: str, *, stream: bool) -> Example:
         route = self.routes[0]

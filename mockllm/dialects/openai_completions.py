@@ -32,8 +32,8 @@ from collections.abc import Sequence
 from .. import events, sse, tokens
 from ..errors import RequestError
 from . import fields, openai_chat
-from .base import Ask, Call, Dialect, Example, Headers, Response, Route
-from .openai_chat import ERROR_CONTENT_TYPE, TOKEN_CACHE, random_id
+from .base import Ask, Call, Example, Headers, Response, Route
+from .openai_chat import TOKEN_CACHE, random_id
 
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -251,13 +251,10 @@ def headers(rng: random.Random, *, streaming: bool, processing_ms: int) -> Heade
     return (("Content-Type", "application/json"), *common)
 
 
-class OpenAICompletions(Dialect):
+class OpenAICompletions(openai_chat.OpenAIFamily):
     name = "completions"
     title = "OpenAI legacy Completions"
     routes = (Route("POST", "/v1/completions"),)
-    allow_headers = openai_chat.ALLOW_HEADERS
-    expose_headers = openai_chat.EXPOSE_HEADERS
-    error_content_type = ERROR_CONTENT_TYPE
     finish_reasons = FINISH_REASONS
 
     def parse(self, body: object, call: Call) -> Ask:
@@ -274,12 +271,6 @@ class OpenAICompletions(Dialect):
 
     def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
         return event_bodies(stream)
-
-    def error_body(self, error: RequestError) -> bytes:
-        return openai_chat.error_body(error)
-
-    def status_error(self, status: int) -> RequestError:
-        return openai_chat.status_error(status)
 
     def example(self, model: str, prompt: str, *, stream: bool) -> Example:
         route = self.routes[0]

@@ -44,7 +44,7 @@ from typing import Any
 from .. import events, sse, tokens
 from ..errors import RequestError
 from . import fields, openai_chat
-from .base import Ask, Call, Dialect, Example, Headers, Response, Route
+from .base import Ask, Call, Example, Headers, Response, Route
 
 # A JSON object this module builds (specs, items, the response object).
 Json = dict[str, Any]
@@ -566,13 +566,10 @@ class Encoder:
 
 # -- the dialect -------------------------------------------------------------
 
-class OpenAIResponses(Dialect):
+class OpenAIResponses(openai_chat.OpenAIFamily):
     name = "responses"
     title = "OpenAI Responses API"
     routes = (Route("POST", "/v1/responses"),)
-    allow_headers = openai_chat.ALLOW_HEADERS
-    expose_headers = openai_chat.EXPOSE_HEADERS
-    error_content_type = openai_chat.ERROR_CONTENT_TYPE
     finish_reasons = FINISH_REASONS
 
     def parse(self, body: object, call: Call) -> Ask:
@@ -589,12 +586,6 @@ class OpenAIResponses(Dialect):
 
     def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
         return event_bodies(stream)
-
-    def error_body(self, error: RequestError) -> bytes:
-        return openai_chat.error_body(error)
-
-    def status_error(self, status: int) -> RequestError:
-        return openai_chat.status_error(status)
 
     def example(self, model: str, prompt: str, *, stream: bool) -> Example:
         route = self.routes[0]
