@@ -86,3 +86,20 @@ def as_seen(result: dict) -> dict:
         "finish_reason": result["finish_reason"],
         "error": result["error"],
     }
+
+
+# The Vercel AI SDK's names for the scenario's finish reasons, whatever the provider.
+AI_SDK_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool-calls", "content_filter": "content-filter"}
+
+
+def as_scripted(scenario, finish: dict[str, str] = AI_SDK_FINISH) -> dict:
+    """What ``as_seen`` must report for a clean ``scenario``: its text, its
+    calls with parsed arguments (as the SDKs hand them to the app), its finish
+    in the client's words, no error."""
+    reply = scenario.reply
+    return {
+        "text": reply.text,
+        "tool_calls": [(call.name, json.loads(call.arguments)) for call in reply.tool_calls],
+        "finish_reason": finish[reply.finish_reason],
+        "error": None,
+    }

@@ -8,20 +8,15 @@ a dropped, corrupted or never-closed stream, as docs/node-clients.md records.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from mockllm.scenario import Scenario
-
-from .node_clients import LIBRARY, as_seen, kept, run_node, tokens
+from .node_clients import LIBRARY, as_scripted, as_seen, kept, run_node, tokens
 
 SCRIPT = "ai-sdk-chat.mjs"
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts]
 TOOLS = sorted({call.name for s in CLEAN for call in s.reply.tool_calls})
 FAULTY = [s.name for s in LIBRARY.scenarios.values() if s.faults or s.attempts]
 # The SDK's own names for the wire's finish reasons.
-FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool-calls", "content_filter": "content-filter"}
 NO_RETRIES = {"maxRetries": 0}
 
 # What streamText gives an app for each fault scenario's first attempt (no
@@ -60,16 +55,6 @@ FAULT_TABLE = [
     ("wrong-schema", "all but token 4", "stop", "finish", None, ("TypeValidationError",)),
 ]
 
-
-def as_scripted(scenario: Scenario) -> dict:
-    reply = scenario.reply
-    return {
-        "text": reply.text,
-        # The SDK hands the app parsed arguments.
-        "tool_calls": [(call.name, json.loads(call.arguments)) for call in reply.tool_calls],
-        "finish_reason": FINISH[reply.finish_reason],
-        "error": None,
-    }
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["streamText", "generateText"])

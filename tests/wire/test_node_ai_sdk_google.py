@@ -8,19 +8,14 @@ a few faults (docs/formats/gemini.md has the table).
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from mockllm.scenario import Scenario
-
-from .node_clients import LIBRARY, as_seen, kept, run_node, tokens
+from .node_clients import LIBRARY, as_scripted, as_seen, kept, run_node, tokens
 
 SCRIPT = "ai-sdk-google.mjs"
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts]
 TOOLS = sorted({call.name for s in CLEAN for call in s.reply.tool_calls})
 # The SDK's names for the finish reasons Gemini sends (STOP with a call is tool-calls).
-FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool-calls", "content_filter": "content-filter"}
 NO_RETRIES = {"maxRetries": 0}
 
 # (scenario, the text it keeps, finishReason, the last part's kind, what
@@ -36,15 +31,6 @@ FAULT_TABLE = [
     ("stall-forever", "first 3", None, "abort", None, ()),
 ]
 
-
-def as_scripted(scenario: Scenario) -> dict:
-    reply = scenario.reply
-    return {
-        "text": reply.text,
-        "tool_calls": [(call.name, json.loads(call.arguments)) for call in reply.tool_calls],
-        "finish_reason": FINISH[reply.finish_reason],
-        "error": None,
-    }
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["streamText", "generateText"])

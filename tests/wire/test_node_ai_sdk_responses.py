@@ -8,31 +8,17 @@ the provider's in-stream error, a drop and a stream that never completes.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from mockllm.scenario import Scenario
-
-from .node_clients import LIBRARY, as_seen, run_node, tokens
+from .node_clients import LIBRARY, as_scripted, as_seen, run_node, tokens
 
 SCRIPT = "ai-sdk-responses.mjs"
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts and not s.chaos]
 TOOLS = sorted({call.name for s in CLEAN for call in s.reply.tool_calls})
 # The SDK's names for how a reply ended: from response.completed (a function_call
 # in the output is tool-calls) or response.incomplete's incomplete_details.reason.
-FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool-calls", "content_filter": "content-filter"}
 NO_RETRIES = {"maxRetries": 0}
 
-
-def as_scripted(scenario: Scenario) -> dict:
-    reply = scenario.reply
-    return {
-        "text": reply.text,
-        "tool_calls": [(call.name, json.loads(call.arguments)) for call in reply.tool_calls],
-        "finish_reason": FINISH[reply.finish_reason],
-        "error": None,
-    }
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["streamText", "generateText"])

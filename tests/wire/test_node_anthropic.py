@@ -9,12 +9,11 @@ import json
 
 import pytest
 
-from .node_clients import LIBRARY, run_node
+from .node_clients import AI_SDK_FINISH, LIBRARY, run_node
 
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts]
 TOOLS = sorted({call.name for s in CLEAN for call in s.reply.tool_calls})
 STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
-AI_SDK_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool-calls"}
 
 
 def _calls(scenario) -> list[tuple[str, object]]:
