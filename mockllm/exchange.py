@@ -35,7 +35,7 @@ EXCHANGE = web.RequestKey("exchange", dict) if hasattr(web, "RequestKey") else "
 
 async def respond(
     request: web.Request, scenario: Scenario, ask: Ask, dialect: Dialect,
-    reshape: Callable[[Script], Script] | None = None,
+    reshape: pipeline.Reshape | None = None,
     settle: Callable[[Script, Script], Script] | None = None,
 ) -> web.StreamResponse:
     """Plan the response for ``scenario`` and play it: the part every route shares."""

@@ -14,6 +14,9 @@ from .dialects import Ask, Dialect
 from .faults.chaos import NO_CHAOS, Chaos
 from .scenario import Scenario
 
+# A route's own change to the compiled script, given the scenario as it runs.
+Reshape = Callable[[script.Script, Scenario], script.Script]
+
 
 def response_rng(seed: int, scenario: Scenario, session: str, attempt: int) -> random.Random:
     """The generator of one response: reruns reproduce; scenarios, sessions and
@@ -34,12 +37,13 @@ def plan(
     speed: float = 1.0,
     created: int = 0,
     chaos: Chaos = NO_CHAOS,
-    reshape: Callable[[script.Script], script.Script] | None = None,
+    reshape: Reshape | None = None,
     settle: Callable[[script.Script, script.Script], script.Script] | None = None,
     framed: bool = False,
 ) -> script.Script:
-    """The script for one response: compiled, reshaped for its route (ids and
-    resume for EventSource), then the attempt's faults and any drawn by chaos
+    """The script for one response: the scenario at ``speed`` (the one place
+    ``--speed`` applies), compiled, reshaped for its route with that scenario
+    (ids, retry and resume for EventSource), then the attempt's faults and any drawn by chaos
     (the server's ``--chaos`` and the scenario's own), then settled by the
     route once the faults are known, from the script before them and after
     (EventSource: nothing left is a 204).
@@ -47,13 +51,14 @@ def plan(
     ``framed``: the player asks to keep the script framed (``Script.framed``)
     when nothing rewrites its bytes; everyone else gets the final bytes."""
     rng = response_rng(seed, scenario, session, attempt)
-    compiled = script.compile(scenario, ask, dialect, rng=rng, speed=speed, created=created)
+    run = scenario.at_speed(speed)
+    compiled = script.compile(run, ask, dialect, rng=rng, created=created)
     if reshape is not None:
-        compiled = reshape(compiled)
+        compiled = reshape(compiled, run)
     chaos_seed = rng.getrandbits(64)  # drawn always, so chaos never shifts other draws
     chaos = chaos + scenario.chaos
     drawn = faults.chaos.draw(chaos, compiled, faults.FAULTS, random.Random(chaos_seed)) if chaos else []
-    final = faults.apply(compiled, [*scenario.faults_for(attempt), *drawn], rng, speed)
+    final = faults.apply(compiled, [*run.faults_for(attempt), *(spec.at_speed(speed) for spec in drawn)], rng)
     if not framed:
         final = final.materialized()
     return settle(final, compiled) if settle is not None else final

@@ -5,6 +5,7 @@ All durations are float seconds; nothing past the parser sees another unit.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,9 @@ class Timing:
     per_token: float = 0.0
     jitter: float = 0.0
     retry: float = 1.0
+
+    def at_speed(self, speed: float) -> Timing:
+        return Timing(self.first_token / speed, self.per_token / speed, self.jitter / speed, self.retry / speed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,25 @@ class Scenario:
     source: str | None = None  # the file it came from, for listings and errors
     line: int = 1
     warnings: tuple[ScenarioWarning, ...] = ()  # for serve and the control route to show
+
+    def at_speed(self, speed: float) -> Scenario:
+        """The scenario as it runs at ``--speed``: every delay divided (its
+        timing, sleeps, fault durations and ``at:`` offsets) and every rate
+        multiplied, once, when a response is planned. Fault labels still say
+        what the file says."""
+        if speed == 1:
+            return self
+
+        def faster(specs: tuple[FaultSpec, ...]) -> tuple[FaultSpec, ...]:
+            return tuple(spec.at_speed(speed) for spec in specs)
+
+        steps = self.steps
+        if steps is not None:
+            steps = tuple(Sleep(step.seconds / speed) if isinstance(step, Sleep) else step for step in steps)
+        return dataclasses.replace(
+            self, timing=self.timing.at_speed(speed), faults=faster(self.faults),
+            attempts=tuple(Attempt(faster(attempt.faults)) for attempt in self.attempts), steps=steps,
+        )
 
     def faults_for(self, attempt: int) -> tuple[FaultSpec, ...]:
         """Attempt N (1-based) uses ``attempts[N-1]``, the last entry repeating."""

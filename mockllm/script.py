@@ -4,7 +4,7 @@
                                                                     │
                                                 faults.apply ◀──────┘ (pure)
 
-Offsets are seconds after the request arrived, already divided by ``speed``;
+Offsets are seconds after the request arrived, at ``--speed`` (``Scenario.at_speed``);
 the player sleeps until ``start + beat.at`` so delays never drift. Every beat
 is encoded at compile time but for the response's own part (OpenAI: its id
 and padding), which the encoder adds as the beat is written (``framed``):
@@ -143,7 +143,7 @@ Plan = tuple[list[float], list[events.Event]]
 
 
 def timeline(reply: Reply, timing: Timing, ask: Ask, call_ids: list[str], rng: random.Random | None) -> Plan:
-    """The events of a reply and, beside them, their offsets in seconds (before ``speed``).
+    """The events of a reply and, beside them, their offsets in seconds.
 
     The opening event goes with the headers at 0, the first content token
     ``first_token`` later, each further token ``per_token`` after the one
@@ -291,10 +291,10 @@ def compile(
     dialect: Dialect,
     *,
     rng: random.Random,
-    speed: float = 1.0,
     created: int = 0,
 ) -> Script:
-    """The script of one response. Deterministic for the same inputs and seed."""
+    """The script of one response. Deterministic for the same inputs and seed.
+    Its times are the scenario's: ``Scenario.at_speed`` has applied ``--speed``."""
     # Draws of a fixed size come first, used or not, so that no knob
     # (obfuscation, the number of tool calls) shifts another's draws; the ids
     # come after. Jitter gets a generator of its own, built only when needed.
@@ -315,24 +315,21 @@ def compile(
     if scenario.steps is not None:
         steps_plan, end, end_at = step_timeline(scenario.steps, ask, lambda: dialect.call_id(ids_rng))
         offsets, stream = [at for at, _ in steps_plan], [event for _, event in steps_plan]
-        end_at = None if end_at is None else end_at / speed
     elif steady and ask.stream:
         offsets, stream = [], []  # its beats are shared: _steady_beats, below
     else:
         offsets, stream = timeline(reply, scenario.timing, ask, call_ids, timing_rng)
-    if speed != 1:
-        offsets = [at / speed for at in offsets]
-    headers = dialect.headers(ids_rng, streaming=ask.stream, first_token=scenario.timing.first_token / speed)
+    headers = dialect.headers(ids_rng, streaming=ask.stream, first_token=scenario.timing.first_token)
     if not ask.stream:
         # The whole body is ready when the stream would have finished; it says
         # what the reply's stream says, usage included.
-        ready = max([*offsets, end_at or 0.0]) if dialect.streams else scenario.timing.first_token / speed
+        ready = max([*offsets, end_at or 0.0]) if dialect.streams else scenario.timing.first_token
         whole = dataclasses.replace(ask, include_usage=True)
         _, reply_stream = timeline(reply, Timing(), whole, call_ids, None)
         beat = Beat(ready, encoder.complete(reply_stream), completion_tokens(reply))
         return Script(200, headers, (beat,), headers_at=ready, streaming=False, dialect=dialect, encoder=encoder)
     if steady:
-        beats = _steady_beats(dialect, reply, scenario.timing, speed)
+        beats = _steady_beats(dialect, reply, scenario.timing)
         if ask.include_usage:  # the one event whose body depends on the request
             usage = events.Usage(ask.prompt_tokens, completion_tokens(reply))
             done = next((i for i in range(len(beats) - 1, -1, -1) if beats[i].is_done), len(beats))
@@ -381,14 +378,12 @@ def _carried(beats: tuple[Beat, ...]) -> tuple[Beat, ...]:
 
 
 @functools.lru_cache(maxsize=256)
-def _steady_beats(dialect: Dialect, reply: Reply, timing: Timing, speed: float) -> tuple[Beat, ...]:
+def _steady_beats(dialect: Dialect, reply: Reply, timing: Timing) -> tuple[Beat, ...]:
     """The beats of a reply whose every response says the same at the same
     times (no jitter, no drawn ids), without usage: made once, shared. The
     player adds each response's own part (``Script.framed``) as it writes."""
     ids = [call.id for call in reply.tool_calls if call.id is not None]  # steady: every call has its id
     offsets, stream = timeline(reply, timing, _WITHOUT_USAGE, ids, None)
-    if speed != 1:
-        offsets = [at / speed for at in offsets]
     return _beats(offsets, stream, dialect)
 
 

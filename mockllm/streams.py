@@ -23,6 +23,7 @@ from .dialects import DIALECTS, Ask, Dialect, content
 from .errors import RequestError
 from .exchange import DIALECT, EXCHANGE, json_body, respond
 from .scenario import Scenario
+from .script import Script
 from .state import STATE
 
 OWN_ROUTES = ("/v1/", "/v1beta/", "/_mockllm/", "/static/")  # and "/": no mount may shadow these
@@ -99,13 +100,13 @@ def _select(request: web.Request, ask: Ask) -> Scenario:
 
 async def _event_source(request: web.Request, scenario: Scenario, dialect: Dialect) -> web.StreamResponse:
     ask = Ask(model=scenario.name, prompt=request.query.get("prompt", ""), stream=True)
-    speed = request.app[STATE].settings.speed
     sent_id = request.headers.get("Last-Event-ID") or request.query.get("lastEventId")
     # A GET has no body to keep: the journal keeps what the reconnect asked instead.
     request[EXCHANGE]["request"] = {"last_event_id": sent_id, "query": dict(request.query)}
     resume = eventsource.last_event_id(sent_id)
-    reshape = functools.partial(
-        eventsource.numbered, retry=scenario.timing.retry / speed, last_event_id=resume
-    )
+
+    def reshape(compiled: Script, run: Scenario) -> Script:
+        return eventsource.numbered(compiled, retry=run.timing.retry, last_event_id=resume)
+
     settle = eventsource.settled if resume is not None else None
     return await respond(request, scenario, ask, dialect, reshape=reshape, settle=settle)

@@ -45,7 +45,7 @@ FAULTS: dict[str, type[Fault]] = {cls.name: cls for cls in ORDER}
 __all__ = ["FAULTS", "ORDER", "Context", "Cut", "Fault", "FaultSpec", "Trigger", "apply"]
 
 
-def apply(script: Script, specs: Sequence[FaultSpec], rng: random.Random, speed: float = 1.0) -> Script:
+def apply(script: Script, specs: Sequence[FaultSpec], rng: random.Random) -> Script:
     """Run the faults whose probability draw succeeds over ``script``, in ``ORDER``.
 
     Every probability is drawn, in the order written, whether or not the fault
@@ -53,7 +53,7 @@ def apply(script: Script, specs: Sequence[FaultSpec], rng: random.Random, speed:
     that only make sense in a stream are skipped for ``stream: false`` and
     listed in ``Script.ignored``.
     """
-    ctx = Context(rng, speed)
+    ctx = Context(rng)
     chosen = [spec for spec in specs if rng.random() < spec.probability]
     if chosen:
         script = script.materialized()  # faults rewrite the bytes that go out
@@ -64,7 +64,7 @@ def apply(script: Script, specs: Sequence[FaultSpec], rng: random.Random, speed:
         if not script.streaming and not spec.fault.acts_before_body(trigger):
             ignored.append(spec.describe())
             continue
-        cut = trigger.locate(script, speed)
+        cut = trigger.locate(script)
         if cut is None:
             continue  # the trigger is past what this script has to send
         script = spec.fault.apply(script, cut, ctx)

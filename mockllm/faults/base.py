@@ -3,8 +3,9 @@ the field helpers whose metadata is the YAML schema of a fault's parameters.
 
 A fault's dataclass fields are its parameters: ``parse.py`` reads a fault's
 mapping against ``dataclasses.fields(cls)``, so the docs, the parser and the
-object cannot drift apart. Durations are float seconds in the fields and are
-divided by ``--speed`` only when the fault is applied.
+object cannot drift apart. Durations are float seconds in the fields, as the
+scenario says them; ``at_speed`` makes the fault as it runs at ``--speed``,
+once, when a response is planned.
 """
 
 from __future__ import annotations
@@ -21,11 +22,9 @@ from ..script import Script
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What a fault may use besides the script: the response's seeded generator
-    and the speed factor that scales its durations."""
+    """What a fault may use besides the script: the response's seeded generator."""
 
     rng: random.Random
-    speed: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +45,16 @@ class Trigger:
     at: float | None = None
     before_headers: bool = False
 
-    def locate(self, script: Script, speed: float) -> Cut | None:
+    def at_speed(self, speed: float) -> Trigger:
+        return self if self.at is None else dataclasses.replace(self, at=self.at / speed)
+
+    def locate(self, script: Script) -> Cut | None:
         """Where the fault acts; None when it does not act on this script."""
         beats = script.beats
         if self.before_headers:
             return Cut(0, script.headers_at, before_headers=True)
         if self.at is not None:
-            at = script.headers_at + self.at / speed
+            at = script.headers_at + self.at
             index = next((i for i, beat in enumerate(beats) if beat.at >= at), len(beats))
             return Cut(index, at)
         if self.done:
@@ -108,6 +110,17 @@ class Fault:
     def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
         raise NotImplementedError
 
+    def at_speed(self, speed: float) -> Fault:
+        """The fault as it runs at ``speed``: durations divided, rates
+        multiplied, as the fields' metadata says."""
+        changes: dict[str, float] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            scale = f.metadata.get("speed")
+            if value is not None and scale:
+                changes[f.name] = value * speed if scale == "multiply" else value / speed
+        return dataclasses.replace(self, **changes) if changes else self
+
     def acts_before_body(self, trigger: Trigger) -> bool:
         """Whether the fault still applies to a non-streamed response."""
         return not self.stream_only
@@ -140,8 +153,18 @@ class FaultSpec:
     fault: Fault
     trigger: Trigger | None = None
     probability: float = 1.0
+    label: str | None = None  # what ``describe`` says, kept from the spec as written
+
+    def at_speed(self, speed: float) -> FaultSpec:
+        """The spec as it runs at ``speed``, still labelled as written."""
+        if speed == 1:
+            return self
+        trigger = self.trigger.at_speed(speed) if self.trigger is not None else None
+        return FaultSpec(self.fault.at_speed(speed), trigger, self.probability, self.describe())
 
     def describe(self) -> str:
+        if self.label is not None:
+            return self.label
         trigger = self.trigger
         shown = trigger is not None and trigger != self.fault.default_trigger
         return self.fault.describe(trigger.describe() if trigger is not None and shown else "")
@@ -149,13 +172,25 @@ class FaultSpec:
 
 # -- field helpers: the metadata is the schema parse.py reads ----------------
 
-def duration(default: Any = dataclasses.MISSING, *, key: str | None = None, forever: bool = False, doc: str = "") -> Any:
-    """Seconds; written as 250ms, 1.5s, 2m or a number. ``forever`` allows ``forever`` (None)."""
-    return dataclasses.field(default=default, metadata=_meta("duration", key, doc, forever=forever))
+def duration(
+    default: Any = dataclasses.MISSING, *, key: str | None = None, forever: bool = False, scaled: bool = True,
+    doc: str = "",
+) -> Any:
+    """Seconds; written as 250ms, 1.5s, 2m or a number. ``forever`` allows
+    ``forever`` (None). ``scaled``: divided by ``--speed`` (not for a property
+    of the transport)."""
+    meta = _meta("duration", key, doc, forever=forever)
+    if scaled:
+        meta["speed"] = "divide"
+    return dataclasses.field(default=default, metadata=meta)
 
 
-def count(default: Any = dataclasses.MISSING, *, minimum: int = 0, doc: str = "") -> Any:
-    return dataclasses.field(default=default, metadata=_meta("count", None, doc, minimum=minimum))
+def count(default: Any = dataclasses.MISSING, *, minimum: int = 0, per_second: bool = False, doc: str = "") -> Any:
+    """A whole number; ``per_second``: a rate, multiplied by ``--speed``."""
+    meta = _meta("count", None, doc, minimum=minimum)
+    if per_second:
+        meta["speed"] = "multiply"
+    return dataclasses.field(default=default, metadata=meta)
 
 
 def choice(options: Sequence[str], default: Any = dataclasses.MISSING, *, doc: str = "") -> Any:

@@ -61,15 +61,15 @@ class Stall(Fault):
             # A stall before the headers is a slow (or never) answer.
             if self.seconds is None:
                 return dataclasses.replace(script, respond=False, beats=(), end=End.HANG, end_at=None)
-            return script.shifted(self.seconds / ctx.speed, 0, headers=True)
-        interval = self.heartbeat / ctx.speed if self.heartbeat else None
+            return script.shifted(self.seconds, 0, headers=True)
+        interval = self.heartbeat
         heartbeat = script.dialect.heartbeat if script.dialect is not None else HEARTBEAT
         if self.seconds is None:
             keepalive = (interval, heartbeat) if interval else None
             return dataclasses.replace(
                 script, beats=script.beats[: cut.index], end=End.HANG, end_at=cut.at, keepalive=keepalive
             )
-        length = self.seconds / ctx.speed
+        length = self.seconds
         pings: tuple[Beat, ...] = ()
         if interval:
             count = int(length / interval - 1e-9)

@@ -41,7 +41,7 @@ class Fragment(Fault):
     name = "fragment"
 
     bytes: int = count(7, minimum=1, doc="bytes per write")
-    interval: float = duration(0.001, doc="time between the writes of one event (not scaled by --speed)")
+    interval: float = duration(0.001, scaled=False, doc="time between the writes of one event (not scaled by --speed)")
 
     def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
         gap = self.interval
@@ -81,10 +81,10 @@ class Bandwidth(Fault):
 
     name = "bandwidth"
 
-    bytes_per_second: int = count(200, minimum=1, doc="the pipe's rate")
+    bytes_per_second: float = count(200, minimum=1, per_second=True, doc="the pipe's rate")
 
     def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
-        rate = self.bytes_per_second * ctx.speed
+        rate = self.bytes_per_second
         size = _piece_size(script, max(1, int(rate // 50)))  # one write per 20 ms of pipe time
         beats: list[Beat] = []
         free = script.headers_at

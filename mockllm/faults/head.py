@@ -112,7 +112,7 @@ class SlowHeaders(Fault):
     delay: float = duration(5.0, doc="how long before the headers")
 
     def apply(self, script: Script, cut: Cut, ctx: Context) -> Script:
-        return script.shifted(self.delay / ctx.speed, 0, headers=True)
+        return script.shifted(self.delay, 0, headers=True)
 
 
 

@@ -56,10 +56,10 @@ ERROR_JSON = "application/json; charset=utf-8"
 def run(
     fault_list: str, text: str = PLAIN, ask: Ask = STREAM, speed: float = 1.0, seed: int = 0
 ) -> tuple[Script, Script]:
-    """The script of ``text`` before and after the faults written as YAML."""
-    scenario = parse_text(f"{text}faults: {fault_list}\n", "t.yaml")
-    base = script.compile(scenario, ask, openai_chat, rng=random.Random(0), speed=speed, created=1).materialized()
-    return base, faults.apply(base, scenario.faults, random.Random(seed), speed)
+    """The script of ``text`` before and after the faults written as YAML, at ``speed``."""
+    scenario = parse_text(f"{text}faults: {fault_list}\n", "t.yaml").at_speed(speed)
+    base = script.compile(scenario, ask, openai_chat, rng=random.Random(0), created=1).materialized()
+    return base, faults.apply(base, scenario.faults, random.Random(seed))
 
 
 def compiled(text: str = PLAIN, ask: Ask = STREAM, speed: float = 1.0) -> Script:
@@ -90,7 +90,7 @@ def payload(beat: Beat) -> bytes:
          "after-all-right-after-the-last-token", "beyond-the-reply-right-after-the-last-token"],
 )
 def test_after_n_cuts_right_before_the_next_content_token(after, cut):
-    assert Trigger(after=after).locate(compiled(), 1.0) == cut
+    assert Trigger(after=after).locate(compiled()) == cut
 
 
 @pytest.mark.parametrize(
@@ -103,20 +103,20 @@ def test_tool_call_argument_fragments_count_as_content_tokens(after, index):
     # role, "Hi", " there", call opening, '{"', 'a', '":', ' 1', '}', finish, [DONE]
     s = compiled(TOOLS)
     assert [b.tokens for b in s.beats] == [0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0]
-    assert Trigger(after=after).locate(s, 1.0) == Cut(index, s.beats[index].at)
+    assert Trigger(after=after).locate(s) == Cut(index, s.beats[index].at)
 
 
 def test_after_n_on_a_reply_without_content_acts_after_the_opening():
     s = compiled(EMPTY)
-    assert Trigger(after=3).locate(s, 1.0) == Cut(1, s.beats[1].at)
+    assert Trigger(after=3).locate(s) == Cut(1, s.beats[1].at)
 
 
 def test_after_done_is_after_the_done_beat():
     s = compiled()
     assert s.beats[7].is_done
-    assert Trigger(done=True).locate(s, 1.0) == Cut(8, 2.25)
+    assert Trigger(done=True).locate(s) == Cut(8, 2.25)
     _, doubled = run("[duplicate_done]")
-    assert Trigger(done=True).locate(doubled, 1.0) == Cut(9, 2.25)
+    assert Trigger(done=True).locate(doubled) == Cut(9, 2.25)
 
 
 @pytest.mark.parametrize(
@@ -136,12 +136,12 @@ def test_after_done_is_after_the_done_beat():
 def test_at_is_the_first_beat_at_or_after_the_offset_into_the_body(at, speed, headers_at, cut):
     # Late headers move the beats with them: the same beat is found, later.
     s = compiled(speed=speed).shifted(headers_at, 0, headers=True)
-    assert Trigger(at=at).locate(s, speed) == dataclasses.replace(cut, at=pytest.approx(cut.at))
+    assert Trigger(at=at).at_speed(speed).locate(s) == dataclasses.replace(cut, at=pytest.approx(cut.at))
 
 
 def test_before_headers_cuts_at_the_headers():
     s = compiled().shifted(0.5, 0, headers=True)
-    assert Trigger(before_headers=True).locate(s, 1.0) == Cut(0, 0.5, before_headers=True)
+    assert Trigger(before_headers=True).locate(s) == Cut(0, 0.5, before_headers=True)
 
 
 # -- drop ------------------------------------------------------------------------
@@ -422,7 +422,7 @@ def test_coalesce_3_groups_the_plain_reply_as_expected():
 )
 def test_bandwidth_never_sends_faster_than_the_rate(rate, speed, headers_at):
     base = compiled(speed=speed).shifted(headers_at, 0, headers=True)
-    result = Bandwidth(rate).apply(base, Cut(0, 0.0), Context(random.Random(0), speed))
+    result = Bandwidth(rate).at_speed(speed).apply(base, Cut(0, 0.0), Context(random.Random(0)))
     assert result.body == base.body
     times = [b.at for b in result.beats]
     assert times == sorted(times)
@@ -724,7 +724,7 @@ def test_a_fault_spec_built_directly_applies_like_a_parsed_one():
 
 def test_status_apply_called_directly_with_a_cut_and_context():
     base = compiled()
-    result = Status(code=404).apply(base, Trigger().locate(base, 1.0), Context(random.Random(0)))
+    result = Status(code=404).apply(base, Trigger().locate(base), Context(random.Random(0)))
     assert result.status == 404
     assert json.loads(result.body)["error"]["code"] == "model_not_found"
 

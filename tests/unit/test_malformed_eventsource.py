@@ -37,7 +37,7 @@ def numbered_run(fault_list: str, dialect=content) -> tuple[Script, Script]:
     compiled = script.compile(scenario, Ask(model="m", stream=True), dialect, rng=random.Random(0), created=1)
     compiled = compiled.materialized()
     base = eventsource.numbered(compiled, retry=1.0)
-    return base, faults.apply(base, scenario.faults, random.Random(0), 1.0)
+    return base, faults.apply(base, scenario.faults, random.Random(0))
 
 
 # -- _break: the id line is kept, the data line is broken -----------------------------

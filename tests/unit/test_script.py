@@ -51,7 +51,8 @@ def scenario(text: str) -> Scenario:
 
 
 def compile(text: str, ask: Ask = STREAM, seed: int = 7, speed: float = 1.0) -> script.Script:
-    compiled = script.compile(scenario(text), ask, openai_chat, rng=random.Random(seed), speed=speed, created=1)
+    at_speed = scenario(text).at_speed(speed)
+    compiled = script.compile(at_speed, ask, openai_chat, rng=random.Random(seed), created=1)
     return compiled.materialized()
 
 

@@ -39,7 +39,7 @@ steps:
 def compiled(yaml_text: str, *, stream: bool = True, speed: float = 1.0):
     scenario = parse_text(yaml_text, "t.yaml")
     ask = Ask(model=scenario.name, stream=stream, include_obfuscation=False, prompt_tokens=4)
-    script = compile(scenario, ask, openai_chat, rng=random.Random(0), speed=speed, created=1)
+    script = compile(scenario.at_speed(speed), ask, openai_chat, rng=random.Random(0), created=1)
     return scenario, script.materialized()
 
 
