@@ -25,9 +25,15 @@ def add_routes(app: web.Application, taken: Collection[tuple[str, str]] = ()) ->
         for route in dialect.routes:
             if (route.method, route.path) not in taken:
                 app.router.add_route(route.method, route.path, functools.partial(answer, dialect=dialect, route=route))
+    by_path: dict[str, list[tuple[Dialect, Listing]]] = {}
+    for dialect in DIALECTS.values():
         for listing in dialect.listings:
-            if ("GET", listing.path) not in taken:
-                app.router.add_get(listing.path, functools.partial(listed, dialect=dialect, listing=listing))
+            by_path.setdefault(listing.path, []).append((dialect, listing))
+    for path, listings in by_path.items():
+        if ("GET", path) not in taken:
+            # Those that ask for a header are tried first; one without answers the rest.
+            listings.sort(key=lambda pair: pair[1].header is None)
+            app.router.add_get(path, functools.partial(listed, listings=tuple(listings)))
 
 
 async def answer(request: web.Request, *, dialect: Dialect, route: Route) -> web.StreamResponse:
@@ -39,6 +45,9 @@ async def answer(request: web.Request, *, dialect: Dialect, route: Route) -> web
     return await respond(request, scenario, ask, dialect)
 
 
-async def listed(request: web.Request, *, dialect: Dialect, listing: Listing) -> web.Response:
+async def listed(request: web.Request, *, listings: tuple[tuple[Dialect, Listing], ...]) -> web.Response:
+    dialect, listing = next(
+        ((d, lst) for d, lst in listings if lst.header is None or lst.header in request.headers), listings[-1]
+    )
     request[DIALECT] = dialect
     return web.json_response(listing.render(tuple(request.app[STATE].library.scenarios.values())))

@@ -20,11 +20,15 @@ import hashlib
 import json
 import random
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from .. import events, sse, tokens
 from ..errors import RequestError
-from .base import Ask, Call, Dialect, Example, Headers, Response, Route
+from .base import Ask, Call, Dialect, Example, Headers, Listing, Response, Route
 from .openai_chat import alnum
+
+if TYPE_CHECKING:
+    from ..scenario import Scenario
 
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _PRETTY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -290,12 +294,30 @@ def _input(arguments: str) -> object:
     return value if isinstance(value, dict) else {}
 
 
+# -- listings --------------------------------------------------------------
+
+def model_list(scenarios: Sequence[Scenario]) -> dict[str, object]:
+    """``GET /v1/models`` as Anthropic pages it: every scenario on one page."""
+    return {
+        "data": [
+            {"type": "model", "id": s.name, "display_name": s.name, "created_at": RELEASED} for s in scenarios
+        ],
+        "has_more": False,
+        "first_id": scenarios[0].name if scenarios else None,
+        "last_id": scenarios[-1].name if scenarios else None,
+    }
+
+
+RELEASED = "2026-01-01T00:00:00Z"  # a model's created_at: fixed, so listings compare equal
+
+
 # -- the dialect -------------------------------------------------------------
 
 class Anthropic(Dialect):
     name = "anthropic"
     title = "Anthropic Messages"
     routes = (Route("POST", "/v1/messages"),)
+    listings = (Listing("/v1/models", model_list, header="anthropic-version"),)
     allow_headers = ("x-api-key", "anthropic-version", "anthropic-beta", "anthropic-dangerous-direct-browser-access")
     expose_headers = ("request-id", "retry-after", *(n for n in RATE_LIMIT_HEADERS if n.startswith("anthropic-")))
     request_id_header = "request-id"

@@ -89,10 +89,14 @@ class Example:
 @dataclass(frozen=True, slots=True)
 class Listing:
     """A GET route that lists the scenarios as the format lists models
-    (``/v1/models``, Ollama's ``/api/tags``) or answers a fixed JSON value."""
+    (``/v1/models``, Ollama's ``/api/tags``) or answers a fixed JSON value.
+    ``header``: the listing answers only requests that send it, where two
+    formats list at one path (Anthropic's clients send ``anthropic-version``
+    to OpenAI's ``/v1/models``)."""
 
     path: str
     render: Callable[[Sequence[Scenario]], object]
+    header: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

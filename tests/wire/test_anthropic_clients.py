@@ -14,6 +14,7 @@ import json
 import aiohttp
 import anthropic
 import httpx2  # the anthropic SDK's transport since 2.14
+import openai
 import pytest
 
 from mockllm.dialects.anthropic import DIALECT
@@ -182,3 +183,15 @@ async def test_no_finish_leaves_the_final_message_without_a_stop_reason(start_se
         final = await stream.get_final_message()
     assert seen(final)[0] == LIBRARY.scenarios["no-finish"].reply.text
     assert final.stop_reason is None
+
+
+async def test_models_list_pages_every_scenario_as_anthropic_does_and_openai_keeps_its_own(builtin, sdk):
+    # One path, two shapes: Anthropic's clients send anthropic-version, OpenAI's do not.
+    page = await sdk(builtin).models.list()
+    names = list(LIBRARY.scenarios)
+    assert [(m.id, m.display_name, m.type) for m in page.data] == [(n, n, "model") for n in names]
+    assert {m.created_at.isoformat() for m in page.data} == {"2026-01-01T00:00:00+00:00"}
+    assert (page.has_more, page.first_id, page.last_id) == (False, names[0], names[-1])
+    async with openai.AsyncOpenAI(base_url=builtin.base_url, api_key="sk-test") as client:
+        models = [m async for m in client.models.list()]
+    assert [(m.id, m.object, m.owned_by) for m in models] == [(n, "model", "mockllm") for n in names]
