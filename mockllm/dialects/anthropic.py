@@ -156,26 +156,8 @@ def _tools(tools: object) -> None:
 
 # -- errors ----------------------------------------------------------------
 
-def error_body(error: RequestError) -> bytes:
-    """``{"type":"error","error":{"type","message"},"request_id"}``; an error raised
-    in OpenAI's terms (the router's 404) takes the type of its status."""
-    # ``invalid_request_error`` is every refusal's default type: the status says more (a 404, a 413).
-    named = error.type in ERROR_TYPES and error.type != "invalid_request_error"
-    kind = error.type if named else _status_type(error.status)
-    # A request id the body can carry without a generator: the message's own digest.
-    request_id = "req_011" + hashlib.sha1(error.message.encode("utf-8", "surrogatepass")).hexdigest()[:21]
-    body = {"type": "error", "error": {"type": kind, "message": error.message}, "request_id": request_id}
-    return _DUMPS(body).encode("utf-8", "backslashreplace")
-
-
 def _status_type(status: int) -> str:
     return _STATUS_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-
-
-def status_error(status: int) -> RequestError:
-    message = _STATUS_MESSAGES.get(status, f"Error {status}.")
-    return RequestError(status, message, type=_status_type(status),
-                        headers=RATE_LIMIT_HEADERS if status == 429 else None)
 
 
 # -- the stream ------------------------------------------------------------
@@ -346,10 +328,20 @@ class Anthropic(Dialect):
         return bodies(stream)
 
     def error_body(self, error: RequestError) -> bytes:
-        return error_body(error)
+        """``{"type":"error","error":{"type","message"},"request_id"}``; an error raised
+        in OpenAI's terms (the router's 404) takes the type of its status."""
+        # ``invalid_request_error`` is every refusal's default type: the status says more (a 404, a 413).
+        named = error.type in ERROR_TYPES and error.type != "invalid_request_error"
+        kind = error.type if named else _status_type(error.status)
+        # A request id the body can carry without a generator: the message's own digest.
+        request_id = "req_011" + hashlib.sha1(error.message.encode("utf-8", "surrogatepass")).hexdigest()[:21]
+        body = {"type": "error", "error": {"type": kind, "message": error.message}, "request_id": request_id}
+        return _DUMPS(body).encode("utf-8", "backslashreplace")
 
     def status_error(self, status: int) -> RequestError:
-        return status_error(status)
+        message = _STATUS_MESSAGES.get(status, f"Error {status}.")
+        return RequestError(status, message, type=_status_type(status),
+                            headers=RATE_LIMIT_HEADERS if status == 429 else None)
 
     def example(self, model: str, prompt: str, *, stream: bool) -> Example:
         route = self.routes[0]

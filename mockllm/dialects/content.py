@@ -27,7 +27,7 @@ from .. import events, sse, tokens
 from ..errors import RequestError
 from . import fields, openai_chat
 from .base import Ask, Call, Example, Headers, Response, Route
-from .openai_chat import TOKEN_CACHE, random_id, request_id
+from .openai_chat import TOKEN_CACHE, request_id
 
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -140,9 +140,6 @@ class Content(openai_chat.OpenAIFamily):
 
     def parse(self, body: object, call: Call) -> Ask:
         return parse(body)
-
-    def call_id(self, rng: random.Random) -> str:
-        return random_id(rng, "call_", 24)
 
     def encoder(self, response: Response) -> Encoder:
         return Encoder()

@@ -163,9 +163,6 @@ class Embeddings(openai_chat.OpenAIFamily):
     def parse(self, body: object, call: Call) -> Ask:
         return parse(body)
 
-    def call_id(self, rng: random.Random) -> str:
-        return openai_chat.random_id(rng, "call_", 24)  # drawn for the scenario's calls, never sent
-
     def encoder(self, response: Response) -> Encoder:
         return Encoder(response.ask)
 

@@ -345,20 +345,6 @@ RETRY_DETAILS = [
 ]
 
 
-def status_error(status: int) -> RequestError:
-    word = STATUS_WORDS.get(status, "INTERNAL" if status >= 500 else "FAILED_PRECONDITION")
-    return RequestError(status, STATUS_MESSAGES.get(status, f"Error {status}."), type=word)
-
-
-def error_body(error: RequestError) -> bytes:
-    """``{"error": {"code", "message", "status"[, "details"]}}``, 2-space pretty-printed."""
-    word = error.type if error.type.isupper() else STATUS_WORDS.get(error.status, "INVALID_ARGUMENT")
-    inner: dict[str, object] = {"code": error.status, "message": error.message, "status": word}
-    if error.status == 429:
-        inner["details"] = RETRY_DETAILS
-    return (_PRETTY({"error": inner, **error.details}) + "\n").encode("utf-8", "backslashreplace")
-
-
 def model_list(scenarios: Sequence[Scenario]) -> dict[str, object]:
     return {"models": [
         {"name": f"models/{s.name}", "version": "001", "displayName": s.name, "description": s.description,
@@ -425,10 +411,16 @@ class Gemini(Dialect):
         return event_bodies(stream)
 
     def error_body(self, error: RequestError) -> bytes:
-        return error_body(error)
+        """``{"error": {"code", "message", "status"[, "details"]}}``, 2-space pretty-printed."""
+        word = error.type if error.type.isupper() else STATUS_WORDS.get(error.status, "INVALID_ARGUMENT")
+        inner: dict[str, object] = {"code": error.status, "message": error.message, "status": word}
+        if error.status == 429:
+            inner["details"] = RETRY_DETAILS
+        return (_PRETTY({"error": inner, **error.details}) + "\n").encode("utf-8", "backslashreplace")
 
     def status_error(self, status: int) -> RequestError:
-        return status_error(status)
+        word = STATUS_WORDS.get(status, "INTERNAL" if status >= 500 else "FAILED_PRECONDITION")
+        return RequestError(status, STATUS_MESSAGES.get(status, f"Error {status}."), type=word)
 
     def example(self, model: str, prompt: str, *, stream: bool) -> Example:
         route = self.routes[0 if stream else 1]

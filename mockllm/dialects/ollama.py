@@ -346,11 +346,6 @@ def context(prompt_tokens: int) -> list[int]:
 ERROR_CONTENT_TYPE = "application/json; charset=utf-8"  # gin's c.JSON
 
 
-def error_body(error: RequestError) -> bytes:
-    """``{"error":"message"}``, compact, as gin writes it."""
-    return dumps({"error": error.message})
-
-
 # What the server (or ollama.com for cloud models) answers with each status.
 STATUS_ERRORS = {
     400: "invalid request (simulated by mockllm)",
@@ -369,12 +364,6 @@ STATUS_ERRORS = {
     504: "gateway timeout",
 }
 RATE_LIMIT_HEADERS = {"retry-after": "1"}
-
-
-def status_error(status: int) -> RequestError:
-    message = STATUS_ERRORS.get(status, f"error {status}")
-    return RequestError(status, message, type="server_error" if status >= 500 else "invalid_request_error",
-                        headers=RATE_LIMIT_HEADERS if status == 429 else None)
 
 
 # -- listings --------------------------------------------------------------
@@ -438,10 +427,13 @@ class Ollama(Dialect):
         return event_bodies(stream)
 
     def error_body(self, error: RequestError) -> bytes:
-        return error_body(error)
+        """``{"error":"message"}``, compact, as gin writes it."""
+        return dumps({"error": error.message})
 
     def status_error(self, status: int) -> RequestError:
-        return status_error(status)
+        message = STATUS_ERRORS.get(status, f"error {status}")
+        return RequestError(status, message, type="server_error" if status >= 500 else "invalid_request_error",
+                            headers=RATE_LIMIT_HEADERS if status == 429 else None)
 
     def example(self, model: str, prompt: str, *, stream: bool) -> Example:
         route = self.routes[0]

@@ -212,14 +212,6 @@ def _text_of(content: object) -> str:
 
 # -- errors ----------------------------------------------------------------
 
-def error_body(error: RequestError) -> bytes:
-    """The API's error object, 4-space pretty-printed with a trailing newline."""
-    body = {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
-    # Last line of defence: a message that echoes a header decoded with surrogate
-    # escapes still leaves as JSON (the escape ``\\udcff``), never as a 500.
-    return (_PRETTY({**body, **error.details}) + "\n").encode("utf-8", "backslashreplace")
-
-
 ERROR_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
@@ -495,15 +487,6 @@ RATE_LIMIT_HEADERS = {
 }
 
 
-def status_error(status: int) -> RequestError:
-    """The error the API sends with ``status``, for the ``status`` fault; also the
-    shape of every OpenAI-compatible format's (completions, embeddings)."""
-    kind, code, message = STATUS_ERRORS.get(
-        status, ("server_error" if status >= 500 else "invalid_request_error", None, f"Error {status}.")
-    )
-    return RequestError(status, message, type=kind, code=code, headers=RATE_LIMIT_HEADERS if status == 429 else None)
-
-
 def model_list(scenarios: Sequence[Scenario]) -> dict[str, object]:
     return {"object": "list", "data": [
         {"id": s.name, "object": "model", "created": 0, "owned_by": "mockllm", "description": s.description}
@@ -522,17 +505,33 @@ EXPOSE_HEADERS = (
 class OpenAIFamily(Dialect):
     """What every OpenAI API's format shares (chat, completions, Responses,
     embeddings, and a front end's own route): the error object and the
-    status table, and the headers its SDKs send and read."""
+    status table, the headers its SDKs send and read, the response headers
+    and the tool call ids."""
 
     allow_headers = ALLOW_HEADERS
     expose_headers = EXPOSE_HEADERS
     error_content_type = ERROR_CONTENT_TYPE
 
+    def call_id(self, rng: random.Random) -> str:
+        return random_id(rng, "call_", 24)
+
+    def headers(self, rng: random.Random, *, streaming: bool, first_token: float) -> Headers:
+        return headers(rng, streaming=streaming, processing_ms=round(first_token * 1000))
+
     def error_body(self, error: RequestError) -> bytes:
-        return error_body(error)
+        """The API's error object, 4-space pretty-printed with a trailing newline."""
+        body = {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
+        # Last line of defence: a message that echoes a header decoded with surrogate
+        # escapes still leaves as JSON (the escape ``\\udcff``), never as a 500.
+        return (_PRETTY({**body, **error.details}) + "\n").encode("utf-8", "backslashreplace")
 
     def status_error(self, status: int) -> RequestError:
-        return status_error(status)
+        """The error the API sends with ``status``, for the ``status`` fault; also the
+        shape of every OpenAI-compatible format's (completions, embeddings)."""
+        kind, code, message = STATUS_ERRORS.get(
+            status, ("server_error" if status >= 500 else "invalid_request_error", None, f"Error {status}.")
+        )
+        return RequestError(status, message, type=kind, code=code, headers=RATE_LIMIT_HEADERS if status == 429 else None)
 
 
 class OpenAIChat(OpenAIFamily):
@@ -545,9 +544,6 @@ class OpenAIChat(OpenAIFamily):
     def parse(self, body: object, call: Call) -> Ask:
         return parse(body)
 
-    def call_id(self, rng: random.Random) -> str:
-        return random_id(rng, "call_", 24)
-
     def encoder(self, response: Response) -> Encoder:
         return Encoder(
             response.ask,
@@ -556,9 +552,6 @@ class OpenAIChat(OpenAIFamily):
             fingerprint=fingerprint(response.scenario),
             padding=response.padding,
         )
-
-    def headers(self, rng: random.Random, *, streaming: bool, first_token: float) -> Headers:
-        return headers(rng, streaming=streaming, processing_ms=round(first_token * 1000))
 
     def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
         return event_bodies(stream)

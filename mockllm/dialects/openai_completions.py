@@ -260,9 +260,6 @@ class OpenAICompletions(openai_chat.OpenAIFamily):
     def parse(self, body: object, call: Call) -> Ask:
         return parse(body)
 
-    def call_id(self, rng: random.Random) -> str:
-        return random_id(rng, "call_", 24)  # drawn for the scenario's calls, never sent
-
     def encoder(self, response: Response) -> Encoder:
         return Encoder(response.ask, completion_id=random_id(response.rng, "cmpl-", 29), created=response.created)
 

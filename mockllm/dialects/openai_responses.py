@@ -44,7 +44,7 @@ from typing import Any
 from .. import events, sse, tokens
 from ..errors import RequestError
 from . import fields, openai_chat
-from .base import Ask, Call, Example, Headers, Response, Route
+from .base import Ask, Call, Example, Response, Route
 
 # A JSON object this module builds (specs, items, the response object).
 Json = dict[str, Any]
@@ -575,14 +575,8 @@ class OpenAIResponses(openai_chat.OpenAIFamily):
     def parse(self, body: object, call: Call) -> Ask:
         return parse(body)
 
-    def call_id(self, rng: random.Random) -> str:
-        return openai_chat.random_id(rng, "call_", 24)
-
     def encoder(self, response: Response) -> Encoder:
         return Encoder(response.ask, rng=response.rng, created=response.created, padding=response.padding)
-
-    def headers(self, rng: random.Random, *, streaming: bool, first_token: float) -> Headers:
-        return openai_chat.headers(rng, streaming=streaming, processing_ms=round(first_token * 1000))
 
     def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
         return event_bodies(stream)
