@@ -43,7 +43,7 @@ async def respond(
     start = request[ARRIVED] if ARRIVED in request else asyncio.get_running_loop().time()
     state = request.app[STATE]
     session = session_key(request.headers.get("X-Mockllm-Session"), request.query.get("session"), request.remote)
-    attempt = state.attempts.next(session, scenario.name)
+    attempt = state.attempts.next(session, scenario.key)
     plan = functools.partial(
         pipeline.plan,
         scenario,
@@ -62,6 +62,8 @@ async def respond(
     # A huge reply takes a while to compile: other clients must not wait for it.
     script = await asyncio.to_thread(plan) if is_large(scenario) else plan()
     labels: tuple[tuple[str, str], ...] = (("X-Mockllm-Scenario", scenario.name), ("X-Mockllm-Attempt", str(attempt)))
+    if scenario.turn is not None:
+        labels += (("X-Mockllm-Turn", str(scenario.turn)),)
     if script.faults:
         labels += (("X-Mockllm-Faults", "; ".join(script.faults)),)  # labels are one line of ASCII
     played = player.Played()
