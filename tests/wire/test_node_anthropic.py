@@ -2,8 +2,8 @@
 the Vercel AI SDK's ``@ai-sdk/anthropic`` (``streamText``) on ``POST
 /v1/messages``: every clean built-in scenario reaches the app exactly,
 streamed and not; then what each makes of every built-in fault scenario, a
-rate limit that clears and a stalled body (docs/formats/anthropic.md has the
-table)."""
+429 and a 529 that clear, and a stalled body (docs/formats/anthropic.md has
+the table)."""
 
 from __future__ import annotations
 
@@ -195,7 +195,9 @@ async def test_a_rate_limit_that_clears_is_retried_after_its_retry_after(builtin
     assert all(wait >= 0.9 for wait in waits(entries)), waits(entries)
 
 
-async def test_a_529_that_clears_is_retried_by_anthropics_sdk(start_server, write_scenario):
+# Without retries the 529 is the SDK's OverloadedError, the AI SDK's APICallError part.
+@pytest.mark.parametrize(("script", "overloaded"), [(SDK, "OverloadedError"), (AI_SDK, "APICallError")])
+async def test_a_529_that_clears_is_retried(start_server, write_scenario, script, overloaded):
     path = write_scenario("busy", """
         name: busy
         reply: {text: "At last."}
@@ -204,8 +206,14 @@ async def test_a_529_that_clears_is_retried_by_anthropics_sdk(start_server, writ
           - faults: []
     """)
     server = await start_server(paths=[path])
-    [result] = await run_node(SDK, server, [{"model": "busy", "stream": True}])
-    assert (result["text"], result["requests"], result["error"]) == ("At last.", 2, None)
+    [first, retried] = await run_node(script, server, [
+        {"model": "busy", "stream": True, "options": NO_RETRIES, "headers": {"x-mockllm-session": "a"}},
+        {"model": "busy", "stream": True, "headers": {"x-mockllm-session": "b"}},
+    ])
+
+    error = first["error"] or first["error_parts"][0]  # thrown, or the stream's error part
+    assert (error["class"], error.get("status", error.get("statusCode"))) == (overloaded, 529)
+    assert (retried["text"], retried["requests"], retried["error"]) == ("At last.", 2, None)
 
 
 async def test_the_sdks_timeout_stops_at_the_headers_so_only_the_app_ends_a_stall(builtin):
