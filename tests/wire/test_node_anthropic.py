@@ -143,15 +143,22 @@ async def test_each_fault_scenario_meets_the_ai_sdk_as_the_table_says(builtin):
     assert seen == AI_SDK_FAULT_TABLE
 
 
-@pytest.mark.parametrize(("scenario", "code"), [("drop-close", "UND_ERR_SOCKET"), ("drop-reset", "ECONNRESET")])
-async def test_a_drop_mid_stream_is_undicis_terminated_error_wrapped_and_not_retried(builtin, scenario, code):
+# undici's own cause: "other side closed" for a FIN; ECONNRESET for an RST,
+# though in about one fresh node process in ten the RST too comes through as
+# "other side closed" (a plain Python socket always sees the RST: the race is
+# on the client's side).
+@pytest.mark.parametrize(("scenario", "codes"), [
+    ("drop-close", {"UND_ERR_SOCKET"}),
+    ("drop-reset", {"ECONNRESET", "UND_ERR_SOCKET"}),
+])
+async def test_a_drop_mid_stream_is_undicis_terminated_error_wrapped_and_not_retried(builtin, scenario, codes):
     # openai-node lets undici's TypeError through; messages.stream() wraps it.
     [result] = await run_node(SDK, builtin, [{"model": scenario, "stream": True}])
 
     error = result["error"]
     assert (error["class"], error["message"]) == ("AnthropicError", "terminated")
     assert (error["cause"]["class"], error["cause"]["message"]) == ("TypeError", "terminated")
-    assert error["cause"]["cause"]["code"] == code
+    assert error["cause"]["cause"]["code"] in codes
     assert result["text"] == "".join(tokens(scenario)[:5])
     assert (result["finish_reason"], result["requests"]) == (None, 1)
 
