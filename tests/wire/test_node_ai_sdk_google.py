@@ -78,8 +78,9 @@ async def test_a_rate_limit_that_clears_is_retried_until_the_reply_streams(built
 
 
 async def test_a_reset_just_after_the_headers_is_thrown_and_not_retried(builtin):
-    # Unlike @ai-sdk/openai and @ai-sdk/anthropic, which read the first chunk
-    # inside the retried call and so retry this (test_node_ai_sdk_chat.py).
+    # @ai-sdk/openai (test_node_ai_sdk_responses.py) and @ai-sdk/anthropic read
+    # the first chunk inside the retried call and so retry this; @ai-sdk/google
+    # hands the stream back first, and the reset comes out of it.
     [result] = await run_node(SCRIPT, builtin, [{"model": "reset-after-headers-then-ok", "stream": True}])
 
     assert (result["error"]["class"], result["error"]["message"]) == (

@@ -133,3 +133,13 @@ async def test_a_rate_limit_that_clears_is_retried_until_the_reply_streams(built
         LIBRARY.get("rate-limited-then-ok").reply.text, None, [])
     assert (retried["finish_reason"], retried["requests"]) == ("stop", 3)
 
+
+async def test_a_reset_just_after_the_headers_is_retried(builtin):
+    # The provider reads the first chunk inside the SDK's retried call, so a
+    # stream that breaks before any output is retried like a failed request
+    # (@ai-sdk/google does not: test_node_ai_sdk_google.py).
+    [result] = await run_node(SCRIPT, builtin, [{"model": "reset-after-headers-then-ok", "stream": True}])
+
+    assert (result["text"], result["error"], result["error_parts"]) == (
+        LIBRARY.get("reset-after-headers-then-ok").reply.text, None, [])
+    assert result["requests"] == 2
