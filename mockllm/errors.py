@@ -58,6 +58,7 @@ class RequestError(MockllmError):
         code: str | None = None,
         headers: Mapping[str, str] | None = None,
         details: Mapping[str, object] | None = None,
+        request_id: str = "",
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -67,3 +68,4 @@ class RequestError(MockllmError):
         self.code = code
         self.headers = dict(headers or {})
         self.details = dict(details or {})  # more top-level keys beside "error" (a scenario's problems)
+        self.request_id = request_id  # the response's own id, for a format whose error body repeats it

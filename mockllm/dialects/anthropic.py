@@ -368,8 +368,10 @@ class Anthropic(Dialect):
         # ``invalid_request_error`` is every refusal's default type: the status says more (a 404, a 413).
         named = error.type in ERROR_TYPES and error.type != "invalid_request_error"
         kind = error.type if named else _status_type(error.status)
-        # A request id the body can carry without a generator: the message's own digest.
-        request_id = "req_011" + hashlib.sha1(error.message.encode("utf-8", "surrogatepass")).hexdigest()[:21]
+        # The response's own id where it has one (the header says the same); for
+        # a refusal, which has none, one drawn without a generator: the message's digest.
+        digest = hashlib.sha1(error.message.encode("utf-8", "surrogatepass")).hexdigest()[:21]
+        request_id = error.request_id or "req_011" + digest
         body = {"type": "error", "error": {"type": kind, "message": error.message}, "request_id": request_id}
         return _DUMPS(body).encode("utf-8", "backslashreplace")
 

@@ -78,6 +78,7 @@ class Status(Fault):
             code=self.error_code if self.error_code is not None else usual.code,
             param=usual.param,
             details=usual.details,
+            request_id=next((value for _, value in _request_id(script)), ""),
         )
         default = tuple(usual.headers.items())
         head = merge_headers(

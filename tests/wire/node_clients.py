@@ -22,7 +22,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mockllm import pipeline
+from mockllm.dialects import DEFAULT, Ask
 from mockllm.library import load_library
+from mockllm.script import End
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 TIMEOUT = 60.0  # seconds for a whole batch; a hung client fails instead of hanging the suite
@@ -73,6 +76,25 @@ def kept(tokens: tuple[str, ...], text: str) -> str:
 LIBRARY = load_library()  # the built-in scenarios, as the tests' servers load them
 
 
+NO_RETRIES = {"maxRetries": 0}
+HANG_DEADLINE_MS = 2000  # an app's deadline for a stream that never ends
+
+
+def _hangs(name: str) -> bool:
+    ask = Ask(model=name, stream=True)
+    return pipeline.plan(LIBRARY.get(name), ask, DEFAULT).end is End.HANG
+
+
+def fault_spec(name: str) -> dict[str, Any]:
+    """The spec of a fault table's row: a stream with no retries, and a
+    deadline only for a scenario that never ends (a stall, a hang), so a slow
+    machine never cuts short a reply that would have finished."""
+    spec: dict[str, Any] = {"model": name, "stream": True, "options": NO_RETRIES}
+    if _hangs(name):
+        spec["abort_after_ms"] = HANG_DEADLINE_MS
+    return spec
+
+
 def tokens(name: str) -> tuple[str, ...]:
     """The text tokens of a built-in scenario."""
     return LIBRARY.get(name).reply.tokens
@@ -86,6 +108,12 @@ def as_seen(result: dict) -> dict:
         "finish_reason": result["finish_reason"],
         "error": result["error"],
     }
+
+
+# What undici says of an RST mid-body: ECONNRESET, though in about one fresh
+# node process in ten it reports "other side closed" as for a FIN (a plain
+# Python socket always sees the RST: the race is on the client's side).
+RESET_CODES = {"ECONNRESET", "UND_ERR_SOCKET"}
 
 
 # The Vercel AI SDK's names for the scenario's finish reasons, whatever the provider.

@@ -195,3 +195,13 @@ async def test_models_list_pages_every_scenario_as_anthropic_does_and_openai_kee
     async with openai.AsyncOpenAI(base_url=builtin.base_url, api_key="sk-test") as client:
         models = [m async for m in client.models.list()]
     assert [(m.id, m.object, m.owned_by) for m in models] == [(n, "model", "mockllm") for n in names]
+
+
+async def test_an_error_names_the_same_request_id_in_its_header_and_its_body(builtin, sdk):
+    ids = []
+    for _ in range(2):
+        with pytest.raises(anthropic.RateLimitError) as caught:
+            await sdk(builtin, max_retries=0).messages.create(model="rate-limited", max_tokens=8, messages=MESSAGES)
+        assert caught.value.request_id == caught.value.body["request_id"]
+        ids.append(caught.value.request_id)
+    assert ids[0] != ids[1]  # each response its own, as the API's are

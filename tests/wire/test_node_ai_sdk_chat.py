@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from .node_clients import LIBRARY, as_scripted, as_seen, kept, run_node, tokens
+from .node_clients import LIBRARY, RESET_CODES, as_scripted, as_seen, fault_spec, kept, run_node, tokens
 
 SCRIPT = "ai-sdk-chat.mjs"
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts]
 TOOLS = sorted({call.name for s in CLEAN for call in s.reply.tool_calls})
 FAULTY = [s.name for s in LIBRARY.scenarios.values() if s.faults or s.attempts]
 # The SDK's own names for the wire's finish reasons.
-NO_RETRIES = {"maxRetries": 0}
 
 # What streamText gives an app for each fault scenario's first attempt (no
 # retries): (scenario, the text it keeps, finishReason, the last part's kind,
@@ -72,7 +71,7 @@ async def test_every_clean_builtin_reaches_the_app_exactly(builtin, stream):
 async def test_each_fault_scenario_reaches_the_app_as_the_table_says(builtin):
     assert sorted(row[0] for row in FAULT_TABLE) == sorted(FAULTY), "a built-in fault scenario needs its row"
     # The deadline only ends the stalls: every other reply is over in well under a second.
-    specs = [{"model": row[0], "stream": True, "options": NO_RETRIES, "abort_after_ms": 1000} for row in FAULT_TABLE]
+    specs = [fault_spec(row[0]) for row in FAULT_TABLE]
     results = await run_node(SCRIPT, builtin, specs)
 
     seen = [
@@ -97,7 +96,7 @@ async def test_a_reset_mid_stream_is_thrown_from_the_stream_as_an_api_call_error
     assert (error["class"], error["message"]) == ("APICallError", "Failed to process successful response")
     assert (error["statusCode"], error["isRetryable"]) == (200, True)
     assert (error["cause"]["class"], error["cause"]["message"]) == ("TypeError", "terminated")
-    assert error["cause"]["cause"]["code"] == "ECONNRESET"
+    assert error["cause"]["cause"]["code"] in RESET_CODES
     assert result["error_parts"] == []
     assert result["text"] == "".join(tokens("drop-reset")[:5])
     assert result["finish_reason"] is None

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import pytest
 
-from .node_clients import LIBRARY, as_scripted, as_seen, kept, run_node, tokens
+from .node_clients import LIBRARY, NO_RETRIES, as_scripted, as_seen, fault_spec, kept, run_node, tokens
 from .test_node_ai_sdk_chat import FAULT_TABLE as CHAT_FAULT_TABLE
 
 SCRIPT = "ai-sdk-google.mjs"
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts]
 TOOLS = sorted({call.name for s in CLEAN for call in s.reply.tool_calls})
-NO_RETRIES = {"maxRetries": 0}
 
 # Where streamText on Gemini differs from Chat Completions; every other row of
 # test_node_ai_sdk_chat.py's FAULT_TABLE (scenario, the text it keeps,
@@ -51,7 +50,7 @@ async def test_every_clean_builtin_reaches_the_app_exactly(builtin, stream):
 async def test_faults_reach_the_app_as_the_table_says(builtin):
     names = [row[0] for row in FAULT_TABLE]
     # The deadline only ends the stalls: every other reply is over in well under a second.
-    specs = [{"model": n, "stream": True, "options": NO_RETRIES, "abort_after_ms": 1000} for n in names]
+    specs = [fault_spec(n) for n in names]
     results = await run_node(SCRIPT, builtin, specs)
     seen = [
         (n, kept(tokens(n), r["text"]), r["finish_reason"], r["parts"][-1], r["error"] and r["error"]["class"],

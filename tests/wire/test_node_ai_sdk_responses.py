@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import pytest
 
-from .node_clients import LIBRARY, as_scripted, as_seen, kept, run_node, tokens
+from .node_clients import LIBRARY, NO_RETRIES, as_scripted, as_seen, fault_spec, kept, run_node, tokens
 from .test_node_ai_sdk_chat import FAULT_TABLE as CHAT_FAULT_TABLE
 
 SCRIPT = "ai-sdk-responses.mjs"
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts and not s.chaos]
 TOOLS = sorted({call.name for s in CLEAN for call in s.reply.tool_calls})
-NO_RETRIES = {"maxRetries": 0}
 
 # Where streamText on the Responses API differs from Chat Completions; every
 # other row of test_node_ai_sdk_chat.py's FAULT_TABLE (scenario, the text it
@@ -52,7 +51,7 @@ async def test_every_clean_builtin_reaches_the_app_exactly(builtin, stream):
 async def test_each_fault_scenario_reaches_the_app_as_the_table_says(builtin):
     names = [row[0] for row in FAULT_TABLE]
     # The deadline only ends the stalls: every other reply is over in well under a second.
-    specs = [{"model": n, "stream": True, "options": NO_RETRIES, "abort_after_ms": 1000} for n in names]
+    specs = [fault_spec(n) for n in names]
     results = await run_node(SCRIPT, builtin, specs)
 
     seen = [

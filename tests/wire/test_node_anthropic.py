@@ -12,7 +12,7 @@ import json
 import aiohttp
 import pytest
 
-from .node_clients import AI_SDK_FINISH, LIBRARY, kept, run_node, tokens
+from .node_clients import AI_SDK_FINISH, LIBRARY, NO_RETRIES, RESET_CODES, fault_spec, kept, run_node, tokens
 from .test_node_ai_sdk_chat import FAULT_TABLE as CHAT_FAULT_TABLE
 
 SDK = "anthropic.mjs"
@@ -21,7 +21,6 @@ CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempt
 TOOLS = sorted({call.name for s in CLEAN for call in s.reply.tool_calls})
 FAULTY = sorted(s.name for s in LIBRARY.scenarios.values() if s.faults or s.attempts)
 STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
-NO_RETRIES = {"maxRetries": 0}
 STALLS = ["stall-forever", "heartbeat-stall"]
 
 # What `messages.stream()` gives an app for each fault scenario's first attempt
@@ -89,7 +88,7 @@ async def first_attempts(script: str, server, table: list[tuple]) -> dict[str, d
     deadline only ends the stalls."""
     names = [row[0] for row in table]
     assert sorted(names) == FAULTY, "a built-in fault scenario needs its row"
-    specs = [{"model": n, "stream": True, "options": NO_RETRIES, "abort_after_ms": 1000} for n in names]
+    specs = [fault_spec(n) for n in names]
     return dict(zip(names, await run_node(script, server, specs)))
 
 
@@ -143,13 +142,10 @@ async def test_each_fault_scenario_meets_the_ai_sdk_as_the_table_says(builtin):
     assert seen == AI_SDK_FAULT_TABLE
 
 
-# undici's own cause: "other side closed" for a FIN; ECONNRESET for an RST,
-# though in about one fresh node process in ten the RST too comes through as
-# "other side closed" (a plain Python socket always sees the RST: the race is
-# on the client's side).
+# undici's own cause: "other side closed" for a FIN; for an RST, RESET_CODES.
 @pytest.mark.parametrize(("scenario", "codes"), [
     ("drop-close", {"UND_ERR_SOCKET"}),
-    ("drop-reset", {"ECONNRESET", "UND_ERR_SOCKET"}),
+    ("drop-reset", RESET_CODES),
 ])
 async def test_a_drop_mid_stream_is_undicis_terminated_error_wrapped_and_not_retried(builtin, scenario, codes):
     # openai-node lets undici's TypeError through; messages.stream() wraps it.

@@ -13,14 +13,13 @@ import pytest
 
 from mockllm.scenario import Scenario
 
-from .node_clients import LIBRARY, as_seen, kept, run_node, tokens
+from .node_clients import LIBRARY, NO_RETRIES, RESET_CODES, as_seen, fault_spec, kept, run_node, tokens
 
 SCRIPT = "openai-chat.mjs"
 # Scenarios with faults or attempts cannot come back exactly; the faults that
 # matter most to a Node app have their own tests below.
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts]
 FAULTY = [s.name for s in LIBRARY.scenarios.values() if s.faults or s.attempts]
-NO_RETRIES = {"maxRetries": 0}
 
 # What an app gets from each fault scenario's first attempt (no retries):
 # (scenario, the text it keeps, finish_reason, the class of what it throws).
@@ -89,7 +88,7 @@ async def test_every_clean_builtin_reassembles_exactly(builtin, stream):
 async def test_each_fault_scenario_reaches_the_app_as_the_table_says(builtin):
     assert sorted(row[0] for row in FAULT_TABLE) == sorted(FAULTY), "a built-in fault scenario needs its row"
     # The deadline only ends the stalls: every other reply is over in well under a second.
-    specs = [{"model": row[0], "stream": True, "options": NO_RETRIES, "abort_after_ms": 1000} for row in FAULT_TABLE]
+    specs = [fault_spec(row[0]) for row in FAULT_TABLE]
     results = await run_node(SCRIPT, builtin, specs)
 
     seen = [
@@ -118,7 +117,7 @@ async def test_a_reset_mid_stream_throws_undicis_terminated_error_not_an_sdk_err
 
     error = result["error"]
     assert (error["class"], error["message"]) == ("TypeError", "terminated")
-    assert error["cause"]["code"] == "ECONNRESET"
+    assert error["cause"]["code"] in RESET_CODES
     assert result["text"] == "".join(tokens("drop-reset")[:5])
     assert result["finish_reason"] is None
     assert result["requests"] == 1  # no SDK retries a stream once it has started
