@@ -24,8 +24,9 @@ still lists it whole). On a clean stream the bytes are the same either way.
 
 The bodies (``Dialect.bodies``) are shared by every response. Text and argument
 deltas, most of any stream, are framed with a join; the few structural frames
-are kept as JSON specs that ``Encoder.frame`` fills with the response's own ids
-and sequence numbers. A structural beat holds several frames, so a beat's
+are kept as JSON specs, rendered once per request shape into skeletons that
+``Encoder.frame`` fills with the response's own ids, times and sequence
+numbers. A structural beat holds several frames, so a beat's
 first sequence number is its index plus the extra frames of the beats before
 it, which the encoder counts as it frames them.
 """
@@ -39,7 +40,7 @@ import operator
 import random
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import events, sse, tokens
 from ..errors import RequestError
@@ -406,11 +407,118 @@ _INDEX_AT = len(b',"output_index":')
 _AT_ZERO = b',"output_index":0,'
 
 
+# Structural frames are rendered once per body and request, not once per
+# response: doing it in every response (the response object alone has some
+# thirty fields) made a Responses stream cost 1.2x a Chat Completions one in
+# CPU (issue 11). A skeleton is the frames' bytes cut where a response's own
+# values go: ints are sequence numbers (that many frames after the beat's
+# first), strings name an id or a time (``Encoder._value``).
+Piece = bytes | int | str
+_RID, _CREATED = "r", "c"  # the response id; its created_at (and a finished response's completed_at)
+ENDED = ("completed", "incomplete")  # the statuses with a completed_at
+
+
+class Shape(NamedTuple):
+    """What the request sets in the response object."""
+
+    model: str
+    echo: str  # the echoed request fields, as JSON
+    prompt_tokens: int
+
+
+class Skeleton(NamedTuple):
+    frames: int
+    pieces: tuple[Piece, ...]
+
+
 @functools.lru_cache(maxsize=1024)
-def _parsed(body: bytes) -> list[Json]:
-    """A structural body's frame specs; shared, so never changed (``_render`` copies)."""
-    specs: list[Json] = json.loads(body)
-    return specs
+def _body_skeleton(body: bytes, shape: Shape) -> Skeleton:
+    """A structural body's skeleton, shared by every response of that shape."""
+    return skeleton(json.loads(body), shape)
+
+
+def skeleton(specs: list[Json], shape: Shape) -> Skeleton:
+    """Frames as ``event: TYPE`` and ``data: {"type":TYPE,"sequence_number":N,…spec}``,
+    the ``response`` value expanded to the whole response object."""
+    pieces: list[Piece] = []
+    for offset, spec in enumerate(specs):
+        type_ = spec["type"].encode()
+        pieces += [b'event: %s\ndata: {"type":"%s","sequence_number":' % (type_, type_), offset]
+        for key, value in spec.items():
+            if key != "type":
+                pieces.append(b",%s:" % _json(key))
+                pieces += _response_pieces(value, shape) if key == _RESPONSE else _with_ids(_json(value))
+        pieces.append(b"}\n\n")
+    return Skeleton(len(specs), _merged(pieces))
+
+
+def _response_pieces(state: Json, shape: Shape) -> list[Piece]:
+    """The response object (``Encoder.response``) in ``state``: its id and times are each response's own."""
+    state = dict(state)
+    status = state.pop("status")
+    rest = _state(_fields(shape.model, shape.echo), shape.prompt_tokens, **state)
+    return [b'{"id":"', _RID, b'","object":"response","created_at":', _CREATED,
+            b',"status":%s,"background":false,"completed_at":' % _json(status),
+            _CREATED if status in ENDED else b"null", b",", *_with_ids(_json(rest)[1:])]
+
+
+def _with_ids(data: bytes) -> list[Piece]:
+    """JSON bytes with each item id marker (``_ITEM``) cut out as its slot, ``m0`` or ``f1``."""
+    parts = _ITEM.split(data)  # text, kind, output index, text, …
+    pieces: list[Piece] = [parts[0]]
+    for at in range(1, len(parts), 3):
+        pieces += [(parts[at] + parts[at + 1]).decode(), parts[at + 2]]
+    return pieces
+
+
+def _merged(pieces: list[Piece]) -> tuple[Piece, ...]:
+    """Runs of bytes joined and empty bytes dropped: the fewer pieces, the cheaper each fill."""
+    out: list[Piece] = []
+    for piece in pieces:
+        if isinstance(piece, bytes) and out and isinstance(out[-1], bytes):
+            out[-1] += piece
+        elif piece != b"":
+            out.append(piece)
+    return tuple(out)
+
+
+def _json(value: object) -> bytes:
+    return _DUMPS(value).encode("utf-8")
+
+
+@functools.lru_cache(maxsize=256)
+def _fields(model: str, echo: str) -> Json:
+    """The response object's fields after its id, status and times, as the request
+    set them (``echo``: the echoed request fields' JSON); shared, so never changed."""
+    echoed = json.loads(echo)
+    return {
+        "error": None, "frequency_penalty": 0, "incomplete_details": None,
+        **{k: echoed.get(k, ECHOED[k]) for k in ("instructions", "max_output_tokens", "max_tool_calls")},
+        "model": model, "output": [], "parallel_tool_calls": echoed.get("parallel_tool_calls", True),
+        "presence_penalty": 0,
+        **{k: echoed.get(k, ECHOED[k]) for k in ("previous_response_id", "prompt_cache_key")},
+        "prompt_cache_retention": "in_memory",
+        **{k: echoed.get(k, ECHOED[k]) for k in ("reasoning", "safety_identifier", "service_tier", "store",
+                                                 "temperature", "text", "tool_choice", "tools", "top_logprobs",
+                                                 "top_p", "truncation")},
+        "usage": None, "user": echoed.get("user"), "metadata": echoed.get("metadata", {}),
+    }
+
+
+def _state(fields: Json, prompt_tokens: int, output: list[Json] | None = None, usage: Json | None = None,
+           incomplete_details: Json | None = None, error: Json | None = None) -> Json:
+    """``fields`` with a state's values; ``usage`` without input tokens gets the request's."""
+    body = dict(fields)
+    body["output"] = output or []
+    body["error"] = error
+    body["incomplete_details"] = incomplete_details
+    if usage is not None:
+        usage = dict(usage)
+        if usage["input_tokens"] is None:
+            usage["input_tokens"] = prompt_tokens
+        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+        body["usage"] = usage
+    return body
 
 
 def _padding_table(count: int) -> tuple[bytes, ...]:
@@ -436,21 +544,8 @@ class Encoder:
         self._stem = stem
         self.created = created
         self.prompt_tokens = ask.prompt_tokens
-        echoed = json.loads(str(ask.option(_RESPONSE, "{}")))
-        self._template = {
-            "id": self.response_id, "object": "response", "created_at": created, "status": "in_progress",
-            "background": False, "completed_at": None, "error": None, "frequency_penalty": 0,
-            "incomplete_details": None, **{k: echoed.get(k, ECHOED[k]) for k in ("instructions", "max_output_tokens",
-                                                                                 "max_tool_calls")},
-            "model": ask.model, "output": [], "parallel_tool_calls": echoed.get("parallel_tool_calls", True),
-            "presence_penalty": 0,
-            **{k: echoed.get(k, ECHOED[k]) for k in ("previous_response_id", "prompt_cache_key")},
-            "prompt_cache_retention": "in_memory",
-            **{k: echoed.get(k, ECHOED[k]) for k in ("reasoning", "safety_identifier", "service_tier", "store",
-                                                     "temperature", "text", "tool_choice", "tools", "top_logprobs",
-                                                     "top_p", "truncation")},
-            "usage": None, "user": echoed.get("user"), "metadata": echoed.get("metadata", {}),
-        }
+        self._shape = Shape(ask.model, str(ask.option(_RESPONSE, "{}")), ask.prompt_tokens)
+        self._values = {_RID: self.response_id.encode(), _CREATED: b"%d" % created}  # a skeleton's slots
         self._paddings = _PADDING_TABLE if ask.include_obfuscation else _NO_PADDING_TABLE
         self._first_padding = int.from_bytes(padding[:2], "big")
         self._mids: dict[tuple[bytes, bytes], bytes] = {}
@@ -474,8 +569,15 @@ class Encoder:
             mid = self._mids[key] = b',"item_id":"%s"' % self.item_id(kind.decode(), int(key[1])).encode()
         return mid
 
+    def _value(self, slot: str) -> bytes:
+        """What a skeleton's slot holds in this response: ``r``, ``c``, or an item id (``m0``, ``f1``)."""
+        value = self._values.get(slot)
+        if value is None:
+            value = self._values[slot] = self.item_id(slot[0], int(slot[1:])).encode()
+        return value
+
     def _fill(self, match: re.Match[bytes]) -> bytes:
-        return self.item_id(match[1].decode(), int(match[2])).encode()
+        return self._value((match[1] + match[2]).decode())
 
     # sequence numbers
 
@@ -511,43 +613,25 @@ class Encoder:
         if event is None or kind is events.Comment or kind is events.Raw or not body.startswith(b"[{"):
             self._sequence(index, 0)
             return body
-        specs = _parsed(body)
-        return self._render(specs, self._sequence(index, len(specs)))
+        return self._filled(_body_skeleton(body, self._shape), index)
 
-    def _render(self, specs: list[Json], first: int) -> bytes:
-        out = []
-        for number, spec in enumerate(specs, first):
-            type_ = spec["type"]
-            data: Json = {"type": type_, "sequence_number": number}
-            data.update((key, value) for key, value in spec.items() if key != "type")
-            if _RESPONSE in data:
-                data[_RESPONSE] = self.response(**data[_RESPONSE])
-            payload = _ITEM.sub(self._fill, _DUMPS(data).encode("utf-8"))
-            out.append(b"event: %s\ndata: %s\n\n" % (type_.encode(), payload))
-        return b"".join(out)
+    def _filled(self, skeleton: Skeleton, index: int) -> bytes:
+        """The frames of beat ``index`` from their skeleton, with this response's values."""
+        first = self._sequence(index, skeleton.frames)
+        return b"".join([piece if isinstance(piece, bytes) else b"%d" % (first + piece) if isinstance(piece, int)
+                         else self._value(piece) for piece in skeleton.pieces])
 
     def response(self, status: str, output: list[Json] | None = None, usage: Json | None = None,
                  incomplete_details: Json | None = None, error: Json | None = None) -> Json:
-        """The response object in the given state (the template, with these fields)."""
-        body = dict(self._template)
-        body["status"] = status
-        body["output"] = output or []
-        body["error"] = error
-        body["incomplete_details"] = incomplete_details
-        if status in ("completed", "incomplete"):
-            body["completed_at"] = self.created
-        if usage is not None:
-            usage = dict(usage)
-            if usage["input_tokens"] is None:
-                usage["input_tokens"] = self.prompt_tokens
-            usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
-            body["usage"] = usage
-        return body
+        """The response object in the given state (``_response_pieces`` writes the same as bytes)."""
+        return {"id": self.response_id, "object": "response", "created_at": self.created, "status": status,
+                "background": False, "completed_at": self.created if status in ENDED else None,
+                **_state(_fields(self._shape.model, self._shape.echo), self.prompt_tokens, output, usage,
+                         incomplete_details, error)}
 
     def encode(self, event: events.Event, index: int = 0) -> bytes:
         if isinstance(event, events.Error):
-            specs = error_frames(event.message, event.type, event.code)
-            return self._render(specs, self._sequence(index, len(specs)))
+            return self._filled(skeleton(error_frames(event.message, event.type, event.code), self._shape), index)
         return self.frame(index, event_bodies([event])[0], event)
 
     def complete(self, stream: Sequence[events.Event]) -> bytes:
