@@ -530,6 +530,14 @@ def _padding_table(count: int) -> tuple[bytes, ...]:
 
 
 PADDINGS = 1024
+# Sequence numbers as bytes, made once: formatting one (b"%d" % n) costs a
+# fifth of what framing a delta does.
+DECIMALS = 4096
+_DECIMALS = tuple(b"%d" % n for n in range(DECIMALS))
+
+
+def _decimal(number: int) -> bytes:
+    return _DECIMALS[number] if number < DECIMALS else b"%d" % number
 _PADDING_TABLE = _padding_table(PADDINGS)
 _NO_PADDING_TABLE = (b"}\n\n",) * PADDINGS
 
@@ -604,11 +612,12 @@ class Encoder:
         if kind is events.Text:  # the hot path: most beats, and the first message's
             sequence = index + self._total_extra if index > self._last_marked else self._sequence(index, 1)
             mid = self._first_message if body.startswith(_AT_ZERO) else self._mid(b"m", body)
-            return b"".join((_TEXT_HEAD, b"%d" % sequence, mid, body,
-                             self._paddings[(self._first_padding + index) % PADDINGS]))
+            # _decimal inline: calling it would cost what its table saves.
+            number = _DECIMALS[sequence] if sequence < DECIMALS else b"%d" % sequence
+            return b"".join((_TEXT_HEAD, number, mid, body, self._paddings[(self._first_padding + index) % PADDINGS]))
         if kind is events.ToolCallArguments:
             sequence = index + self._total_extra if index > self._last_marked else self._sequence(index, 1)
-            return b"".join((_ARGS_HEAD, b"%d" % sequence, self._mid(b"f", body), body,
+            return b"".join((_ARGS_HEAD, _decimal(sequence), self._mid(b"f", body), body,
                              self._paddings[(self._first_padding + index) % PADDINGS]))
         if event is None or kind is events.Comment or kind is events.Raw or not body.startswith(b"[{"):
             self._sequence(index, 0)
@@ -618,7 +627,7 @@ class Encoder:
     def _filled(self, skeleton: Skeleton, index: int) -> bytes:
         """The frames of beat ``index`` from their skeleton, with this response's values."""
         first = self._sequence(index, skeleton.frames)
-        return b"".join([piece if isinstance(piece, bytes) else b"%d" % (first + piece) if isinstance(piece, int)
+        return b"".join([piece if isinstance(piece, bytes) else _decimal(first + piece) if isinstance(piece, int)
                          else self._value(piece) for piece in skeleton.pieces])
 
     def response(self, status: str, output: list[Json] | None = None, usage: Json | None = None,

@@ -248,3 +248,12 @@ def test_structural_frames_are_the_plain_json_of_their_object_in_every_response(
             sequence += framed.count(b"\n\n")
     specs = responses.error_frames("quota “!”", "insufficient_quota", None)
     assert enc.encode(events.Error("quota “!”", "insufficient_quota"), len(kept)) == plainly_rendered(enc, specs, sequence)
+
+
+def test_sequence_numbers_past_the_precomputed_ones_are_written_alike():
+    texts = [events.Text(f"w{i}") for i in range(responses.DECIMALS + 10)]
+    stream = [events.Start(""), events.TextStart(), *texts, events.TextEnd(), events.Finish("stop"), events.Done()]
+    frames = [frame for _, data in framed(stream, encoder()) for frame in frames_of(data)]
+    assert [data["sequence_number"] for _, data in frames] == list(range(len(frames)))
+    deltas = [data["delta"] for name, data in frames if name == "response.output_text.delta"]
+    assert deltas == [text.text for text in texts]
