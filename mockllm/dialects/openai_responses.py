@@ -407,23 +407,27 @@ _INDEX_AT = len(b',"output_index":')
 _AT_ZERO = b',"output_index":0,'
 
 
-# Structural frames are rendered once per body and request, not once per
-# response: doing it in every response (the response object alone has some
-# thirty fields) made a Responses stream cost 1.2x a Chat Completions one in
-# CPU (issue 11). A skeleton is the frames' bytes cut where a response's own
-# values go: ints are sequence numbers (that many frames after the beat's
-# first), strings name an id or a time (``Encoder._value``).
+# Structural frames are rendered once per body and request shape, not once per
+# response: JSON-dumping them in every response (the response object alone has
+# some thirty fields) cost more than all of a reply's deltas, and put a
+# Responses stream at up to 1.2x a Chat Completions one in CPU (issue 11). A
+# skeleton is the frames' bytes cut where a response's own values go: ints are
+# sequence numbers (that many frames after the beat's first), strings name an
+# id, a time or a token count (``Encoder._value``).
 Piece = bytes | int | str
-_RID, _CREATED = "r", "c"  # the response id; its created_at (and a finished response's completed_at)
+_RID, _CREATED, _INPUT = "r", "c", "i"  # the response id; created_at (and completed_at); its input tokens
 ENDED = ("completed", "incomplete")  # the statuses with a completed_at
 
 
+def _total(output_tokens: int) -> str:
+    return f"t{output_tokens}"  # the slot of total_tokens: the input tokens and these
+
+
 class Shape(NamedTuple):
-    """What the request sets in the response object."""
+    """What the request sets in the response object, besides its input tokens."""
 
     model: str
     echo: str  # the echoed request fields, as JSON
-    prompt_tokens: int
 
 
 class Skeleton(NamedTuple):
@@ -442,24 +446,42 @@ def skeleton(specs: list[Json], shape: Shape) -> Skeleton:
     the ``response`` value expanded to the whole response object."""
     pieces: list[Piece] = []
     for offset, spec in enumerate(specs):
-        type_ = spec["type"].encode()
-        pieces += [b'event: %s\ndata: {"type":"%s","sequence_number":' % (type_, type_), offset]
-        for key, value in spec.items():
-            if key != "type":
-                pieces.append(b",%s:" % _json(key))
-                pieces += _response_pieces(value, shape) if key == _RESPONSE else _with_ids(_json(value))
-        pieces.append(b"}\n\n")
+        type_ = _json(spec["type"])
+        members: list[tuple[str, list[Piece]]] = [("type", [type_]), ("sequence_number", [offset])]
+        members += [(key, _response_pieces(value, shape) if key == _RESPONSE else _with_ids(_json(value)))
+                    for key, value in spec.items() if key != "type"]
+        pieces += [b"event: %s\ndata: " % type_[1:-1], *_object(members), b"\n\n"]
     return Skeleton(len(specs), _merged(pieces))
 
 
 def _response_pieces(state: Json, shape: Shape) -> list[Piece]:
-    """The response object (``Encoder.response``) in ``state``: its id and times are each response's own."""
+    """The response object (``Encoder.response``) in ``state``: its id, times and
+    input tokens are each response's own."""
     state = dict(state)
     status = state.pop("status")
-    rest = _state(_fields(shape.model, shape.echo), shape.prompt_tokens, **state)
-    return [b'{"id":"', _RID, b'","object":"response","created_at":', _CREATED,
-            b',"status":%s,"background":false,"completed_at":' % _json(status),
-            _CREATED if status in ENDED else b"null", b",", *_with_ids(_json(rest)[1:])]
+    members: list[tuple[str, list[Piece]]] = [
+        ("id", [b'"', _RID, b'"']), ("object", [b'"response"']), ("created_at", [_CREATED]),
+        ("status", [_json(status)]), ("background", [b"false"]),
+        ("completed_at", [_CREATED if status in ENDED else b"null"])]
+    for key, value in _state(_fields(shape), **state).items():
+        members.append((key, _usage_pieces(value) if key == "usage" and value else _with_ids(_json(value))))
+    return _object(members)
+
+
+def _usage_pieces(usage: Json) -> list[Piece]:
+    """The usage object; input tokens not given are the request's, and so is the total then."""
+    if usage["input_tokens"] is not None:
+        return [_json(_counted(usage, usage["input_tokens"]))]
+    slots = {"input_tokens": _INPUT, "total_tokens": _total(usage["output_tokens"])}
+    return _object([(key, [slots[key]] if key in slots else [_json(value)]) for key, value in usage.items()])
+
+
+def _object(members: Iterable[tuple[str, list[Piece]]]) -> list[Piece]:
+    """A JSON object from its members' keys and their values' pieces."""
+    pieces: list[Piece] = [b"{"]
+    for key, value in members:
+        pieces += [b"," if len(pieces) > 1 else b"", _json(key) + b":", *value]
+    return [*pieces, b"}"]
 
 
 def _with_ids(data: bytes) -> list[Piece]:
@@ -487,14 +509,14 @@ def _json(value: object) -> bytes:
 
 
 @functools.lru_cache(maxsize=256)
-def _fields(model: str, echo: str) -> Json:
-    """The response object's fields after its id, status and times, as the request
-    set them (``echo``: the echoed request fields' JSON); shared, so never changed."""
-    echoed = json.loads(echo)
+def _fields(shape: Shape) -> Json:
+    """The response object's fields after its id, status and times, as the
+    request set them; shared, so never changed."""
+    echoed = json.loads(shape.echo)
     return {
         "error": None, "frequency_penalty": 0, "incomplete_details": None,
         **{k: echoed.get(k, ECHOED[k]) for k in ("instructions", "max_output_tokens", "max_tool_calls")},
-        "model": model, "output": [], "parallel_tool_calls": echoed.get("parallel_tool_calls", True),
+        "model": shape.model, "output": [], "parallel_tool_calls": echoed.get("parallel_tool_calls", True),
         "presence_penalty": 0,
         **{k: echoed.get(k, ECHOED[k]) for k in ("previous_response_id", "prompt_cache_key")},
         "prompt_cache_retention": "in_memory",
@@ -505,20 +527,24 @@ def _fields(model: str, echo: str) -> Json:
     }
 
 
-def _state(fields: Json, prompt_tokens: int, output: list[Json] | None = None, usage: Json | None = None,
+def _state(fields: Json, output: list[Json] | None = None, usage: Json | None = None,
            incomplete_details: Json | None = None, error: Json | None = None) -> Json:
-    """``fields`` with a state's values; ``usage`` without input tokens gets the request's."""
+    """``fields`` with a state's values (``usage`` as ``usage_object`` made it)."""
     body = dict(fields)
     body["output"] = output or []
     body["error"] = error
     body["incomplete_details"] = incomplete_details
-    if usage is not None:
-        usage = dict(usage)
-        if usage["input_tokens"] is None:
-            usage["input_tokens"] = prompt_tokens
-        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
-        body["usage"] = usage
+    body["usage"] = usage
     return body
+
+
+def _counted(usage: Json, input_tokens: int) -> Json:
+    """``usage`` with its input tokens, if it has none yet, and its total."""
+    usage = dict(usage)
+    if usage["input_tokens"] is None:
+        usage["input_tokens"] = input_tokens
+    usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+    return usage
 
 
 def _padding_table(count: int) -> tuple[bytes, ...]:
@@ -552,8 +578,9 @@ class Encoder:
         self._stem = stem
         self.created = created
         self.prompt_tokens = ask.prompt_tokens
-        self._shape = Shape(ask.model, str(ask.option(_RESPONSE, "{}")), ask.prompt_tokens)
-        self._values = {_RID: self.response_id.encode(), _CREATED: b"%d" % created}  # a skeleton's slots
+        self._shape = Shape(ask.model, str(ask.option(_RESPONSE, "{}")))
+        # A skeleton's slots, as far as they are known before any is filled.
+        self._values = {_RID: self.response_id.encode(), _CREATED: b"%d" % created, _INPUT: b"%d" % ask.prompt_tokens}
         self._paddings = _PADDING_TABLE if ask.include_obfuscation else _NO_PADDING_TABLE
         self._first_padding = int.from_bytes(padding[:2], "big")
         self._mids: dict[tuple[bytes, bytes], bytes] = {}
@@ -578,10 +605,13 @@ class Encoder:
         return mid
 
     def _value(self, slot: str) -> bytes:
-        """What a skeleton's slot holds in this response: ``r``, ``c``, or an item id (``m0``, ``f1``)."""
+        """What a skeleton's slot holds in this response: ``r``, ``c``, ``i``, a
+        total of tokens (``t5``: the input tokens and 5), an item id (``m0``, ``f1``)."""
         value = self._values.get(slot)
         if value is None:
-            value = self._values[slot] = self.item_id(slot[0], int(slot[1:])).encode()
+            kind, number = slot[0], int(slot[1:])
+            value = b"%d" % (self.prompt_tokens + number) if kind == "t" else self.item_id(kind, number).encode()
+            self._values[slot] = value
         return value
 
     def _fill(self, match: re.Match[bytes]) -> bytes:
@@ -635,7 +665,7 @@ class Encoder:
         """The response object in the given state (``_response_pieces`` writes the same as bytes)."""
         return {"id": self.response_id, "object": "response", "created_at": self.created, "status": status,
                 "background": False, "completed_at": self.created if status in ENDED else None,
-                **_state(_fields(self._shape.model, self._shape.echo), self.prompt_tokens, output, usage,
+                **_state(_fields(self._shape), output, usage and _counted(usage, self.prompt_tokens),
                          incomplete_details, error)}
 
     def encode(self, event: events.Event, index: int = 0) -> bytes:

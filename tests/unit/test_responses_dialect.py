@@ -230,14 +230,18 @@ ECHOING = {"model": "gpt-“x”", "input": "hi", "stream": True, "instructions"
            "temperature": 0.5, "tools": [{"type": "function", "name": "f"}], "store": False}
 
 
-@pytest.mark.parametrize("request_body", [{"model": "m", "input": "hi", "stream": True}, ECHOING],
-                         ids=["defaults", "echoed-fields"])
-@pytest.mark.parametrize("finish", ["tool_calls", "length", "content_filter"])
-def test_structural_frames_are_the_plain_json_of_their_object_in_every_response(request_body, finish):
-    ask = DIALECT.parse(request_body, DIALECT.example("m", "", stream=True).call)
-    stream = [*STREAM[:-2], events.Finish(finish), events.Done()]
+ENDINGS = {"tool-calls": [events.Finish("tool_calls")], "length": [events.Finish("length")],
+           "content-filter": [events.Finish("content_filter")], "usage": [events.Finish("stop"), events.Usage(7, 9)]}
+
+
+@pytest.mark.parametrize("request_body", [{"model": "m", "stream": True}, ECHOING], ids=["defaults", "echoed-fields"])
+@pytest.mark.parametrize("ending", ENDINGS.values(), ids=ENDINGS.keys())
+def test_structural_frames_are_the_plain_json_of_their_object_in_every_response(request_body, ending):
+    stream = [*STREAM[:-2], *ending, events.Done()]
     bodies = DIALECT.bodies(stream)
-    for seed in (1, 2):  # the second response reuses the first's skeletons, with its own ids
+    # The second response reuses the first's skeletons, with its own ids, times and input tokens.
+    for seed, prompt in ((1, "hi"), (2, "a longer prompt")):
+        ask = DIALECT.parse({**request_body, "input": prompt}, DIALECT.example("m", "", stream=True).call)
         enc = DIALECT.encoder(Response(ask, random.Random(seed), 1700000000 + seed, "s", b"\x00\x01"))
         kept = [(event, body) for event, body in zip(stream, bodies, strict=True) if body]
         sequence = 0
