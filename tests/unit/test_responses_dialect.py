@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import pytest
 
@@ -208,3 +209,55 @@ def test_the_prompt_is_the_last_user_text_of_the_input():
     ]}, call)
     assert (ask.prompt, ask.stream) == ("last one", False)
     assert DIALECT.parse({"model": "m", "input": "just this", "stream": True}, call).prompt == "just this"
+
+
+def plainly_rendered(enc: responses.Encoder, specs: list[dict], first: int) -> bytes:
+    """Frames the plain way, each frame's whole object dumped at once: what the
+    encoder's skeletons, rendered once and filled per response, must equal."""
+    out = []
+    for number, spec in enumerate(specs, first):
+        data = {"type": spec["type"], "sequence_number": number, **spec}
+        if "response" in data:
+            data["response"] = enc.response(**data["response"])
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        payload = re.sub(r"(?<!\\)\\u0000([mf])(\d+)", lambda m: enc.item_id(m[1], int(m[2])), payload)
+        out.append(f"event: {spec['type']}\ndata: {payload}\n\n")
+    return "".join(out).encode()
+
+
+DELTAS = (events.Text, events.ToolCallArguments)
+ECHOING = {"model": "gpt-“x”", "input": "hi", "stream": True, "instructions": "be brief", "metadata": {"k": "ü"},
+           "temperature": 0.5, "tools": [{"type": "function", "name": "f"}], "store": False}
+
+
+ENDINGS = {"tool-calls": [events.Finish("tool_calls")], "length": [events.Finish("length")],
+           "content-filter": [events.Finish("content_filter")], "usage": [events.Finish("stop"), events.Usage(7, 9)]}
+
+
+@pytest.mark.parametrize("request_body", [{"model": "m", "stream": True}, ECHOING], ids=["defaults", "echoed-fields"])
+@pytest.mark.parametrize("ending", ENDINGS.values(), ids=ENDINGS.keys())
+def test_structural_frames_are_the_plain_json_of_their_object_in_every_response(request_body, ending):
+    stream = [*STREAM[:-2], *ending, events.Done()]
+    bodies = DIALECT.bodies(stream)
+    # The second response reuses the first's skeletons, with its own ids, times and input tokens.
+    for seed, prompt in ((1, "hi"), (2, "a longer prompt")):
+        ask = DIALECT.parse({**request_body, "input": prompt}, DIALECT.example("m", "", stream=True).call)
+        enc = DIALECT.encoder(Response(ask, random.Random(seed), 1700000000 + seed, "s", b"\x00\x01"))
+        kept = [(event, body) for event, body in zip(stream, bodies, strict=True) if body]
+        sequence = 0
+        for index, (event, body) in enumerate(kept):
+            framed = enc.frame(index, body, event)
+            if not isinstance(event, DELTAS):
+                assert framed == plainly_rendered(enc, json.loads(body), sequence)
+            sequence += framed.count(b"\n\n")
+    specs = responses.error_frames("quota “!”", "insufficient_quota", None)
+    assert enc.encode(events.Error("quota “!”", "insufficient_quota"), len(kept)) == plainly_rendered(enc, specs, sequence)
+
+
+def test_sequence_numbers_past_the_precomputed_ones_are_written_alike():
+    texts = [events.Text(f"w{i}") for i in range(responses.DECIMALS + 10)]
+    stream = [events.Start(""), events.TextStart(), *texts, events.TextEnd(), events.Finish("stop"), events.Done()]
+    frames = [frame for _, data in framed(stream, encoder()) for frame in frames_of(data)]
+    assert [data["sequence_number"] for _, data in frames] == list(range(len(frames)))
+    deltas = [data["delta"] for name, data in frames if name == "response.output_text.delta"]
+    assert deltas == [text.text for text in texts]
