@@ -16,6 +16,7 @@ knows a header name: each dialect renders a ``Budget`` its provider's way.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -122,6 +123,19 @@ class Budget:
     retry_after: float | None = None
     requested: int = 0  # tokens the request costs
 
+    @property
+    def message(self) -> str:
+        """A refusal in words, with the real numbers."""
+        allowance = self.requests if self.refused == "requests" else self.tokens
+        assert self.refused is not None and allowance is not None, "only a refusal has a message"
+        asked = 1 if self.refused == "requests" else self.requested
+        if self.retry_after is None:
+            return (f"Request too large for {self.refused} per minute: limit {allowance.limit}, "
+                    f"requested {asked}. No retry will fit: make the request smaller.")
+        return (f"Rate limit reached for {self.refused} per minute: limit {allowance.limit}, "
+                f"remaining {allowance.remaining}, requested {asked}. "
+                f"Please try again in {math.ceil(self.retry_after * 1000) / 1000:g}s.")
+
 
 def client_of(quota: Quota, session: str, headers: Mapping[str, str]) -> str:
     """Whose bucket a request draws on: its session, or the API key it sends
@@ -158,13 +172,18 @@ class Quotas:
             self._buckets.popitem(last=False)
         return Budget(
             self._allowance(requests), self._allowance(tokens), refused,
-            None if wait is None else wait / self._speed, cost,
+            None if wait is None else self._real(wait), cost,
         )
 
     def _allowance(self, bucket: Bucket | None) -> Allowance | None:
         if bucket is None:
             return None
-        return Allowance(bucket.capacity, max(0, int(bucket.level)), bucket.until_full / self._speed)
+        return Allowance(bucket.capacity, max(0, int(bucket.level + EPSILON)), self._real(bucket.until_full))
+
+    def _real(self, seconds: float) -> float:
+        """Bucket seconds as real ones, to the microsecond: rounding a wait up
+        to whole seconds must not add one for a float's last bit."""
+        return round(seconds / self._speed, 6)
 
     def reset(self) -> None:
         self._buckets.clear()
