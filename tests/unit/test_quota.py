@@ -1,10 +1,14 @@
-"""The token buckets behind ``quota:``, stepped through with an explicit clock."""
+"""The token buckets behind ``quota:``, stepped through with an explicit clock, and\nthe budget they leave as each provider's headers say it."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from mockllm.quota import Allowance, Bucket, Quota, Quotas, client_of, parse_spec
+from mockllm.dialects import DIALECTS
+from mockllm.dialects.openai_chat import go_duration
+from mockllm.quota import Allowance, Bucket, Budget, Quota, Quotas, client_of, parse_spec
 
 RPM_2 = Quota(rpm=2)
 
@@ -125,3 +129,42 @@ def test_a_bad_spec_says_what_is_wrong(spec: str, problem: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_spec(spec)
     assert str(caught.value) == problem
+
+
+# -- as each provider's headers say it ---------------------------------------
+
+BUDGET = Budget(Allowance(limit=2, remaining=0, reset=60.0), Allowance(limit=1000, remaining=960, reset=2.4),
+                refused="requests", retry_after=29.9995, requested=40)
+NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+
+@pytest.mark.parametrize(("seconds", "written"), [
+    (0, "0s"), (0.0001, "1ms"), (0.059, "59ms"), (0.12, "120ms"), (1, "1s"), (8.64, "8.64s"),
+    (59.9995, "1m0s"), (360, "6m0s"), (3723.5, "1h2m3.5s"),
+], ids=["zero", "under-a-millisecond", "59ms", "120ms", "1s", "fraction", "rounds-up", "6m0s", "hours"])
+def test_openai_writes_a_reset_as_a_go_duration(seconds: float, written: str) -> None:
+    assert go_duration(seconds) == written
+
+
+def test_openai_formats_render_the_budget_in_the_apis_order_with_retry_after_ms() -> None:
+    assert DIALECTS["openai"].rate_limit_headers(BUDGET, NOW) == (
+        ("x-ratelimit-limit-requests", "2"), ("x-ratelimit-limit-tokens", "1000"),
+        ("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-remaining-tokens", "960"),
+        ("x-ratelimit-reset-requests", "1m0s"), ("x-ratelimit-reset-tokens", "2.4s"),
+        ("retry-after-ms", "30000"),
+    )
+    assert all(DIALECTS[name].rate_limit_headers(BUDGET, NOW) == DIALECTS["openai"].rate_limit_headers(BUDGET, NOW)
+               for name in ("completions", "responses", "embeddings", "content"))
+
+
+def test_anthropic_renders_the_budget_with_rfc_3339_resets() -> None:
+    admitted = dataclasses.replace(BUDGET, tokens=None, refused=None, retry_after=None)
+    assert DIALECTS["anthropic"].rate_limit_headers(admitted, NOW) == (
+        ("anthropic-ratelimit-requests-limit", "2"), ("anthropic-ratelimit-requests-remaining", "0"),
+        ("anthropic-ratelimit-requests-reset", "2026-01-01T00:01:00Z"),
+    )
+
+
+@pytest.mark.parametrize("name", ["gemini", "ollama"])
+def test_gemini_and_ollama_send_no_budget_headers(name: str) -> None:
+    assert DIALECTS[name].rate_limit_headers(BUDGET, NOW) == ()
