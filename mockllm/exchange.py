@@ -168,8 +168,9 @@ def over_quota(dialect: Dialect, budget: Budget) -> RequestError:
     fits once the bucket refills, the real wait in whole seconds."""
     usual = dialect.status_error(429)
     headers = {**usual.headers, **dict(dialect.rate_limit_headers(budget, time.time()))}
-    headers.pop("retry-after", None)
-    if budget.retry_after is not None:
+    if budget.retry_after is None:
+        headers.pop("retry-after", None)
+    else:
         headers["retry-after"] = str(math.ceil(budget.retry_after))
     return RequestError(429, budget.message, type=usual.type, code=usual.code, headers=headers)
 

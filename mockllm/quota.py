@@ -197,10 +197,10 @@ def _refilled(bucket: Bucket | None, limit: int | None, clock: float) -> Bucket 
 
 def _shortfall(requests: Bucket | None, tokens: Bucket | None, cost: int) -> tuple[str | None, float | None]:
     """The limit that refuses a request and the bucket-time wait until it
-    would not (None: it never will); ``(None, 0.0)`` when both admit it."""
+    would not (None: it never will); ``(None, None)`` when both admit it."""
     if tokens is not None and cost > tokens.capacity:
         return "tokens", None
     waits = [(name, bucket.wait(need)) for name, bucket, need in (("requests", requests, 1), ("tokens", tokens, cost))
              if bucket is not None]
     name, wait = max(waits, key=lambda pair: pair[1])
-    return (name, wait) if wait > 0 else (None, 0.0)
+    return (name, wait) if wait > 0 else (None, None)

@@ -35,6 +35,7 @@ def test_rpm_2_refuses_the_third_request_for_30_seconds_not_the_window() -> None
     assert second.requests == Allowance(limit=2, remaining=0, reset=pytest.approx(60))
     assert third.retry_after == pytest.approx(30)
     assert first.tokens is None  # no tpm: no token budget
+    assert first.retry_after is None and second.retry_after is None  # admitted: no wait to tell
 
 
 def test_a_refused_request_takes_nothing_and_the_wait_counts_down() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import time
 
 import aiohttp
@@ -18,6 +19,7 @@ import pytest
 
 from mockllm.dialects import DIALECTS
 from mockllm.quota import Quota
+from tests.test_readme import block_after, shows
 
 ROUTED = [d for d in DIALECTS.values() if d.routes]  # ``content`` is served only where it is mounted
 OPENAI_FAMILY = ("openai", "completions", "responses", "embeddings")
@@ -223,3 +225,19 @@ async def test_without_a_quota_the_usual_headers_stay(start_server, write_scenar
             raw = await sdk.chat.completions.with_raw_response.create(model="open", messages=MESSAGES)
             assert (raw.headers["x-ratelimit-limit-requests"], raw.headers["x-ratelimit-remaining-requests"]) == (
                 "500", "499")
+
+
+async def test_the_readme_example_is_what_three_requests_in_a_row_see(start_server, write_scenario):
+    write_scenario("limited", block_after("### Quotas", "yaml"))
+    server = await start_server([write_scenario.folder])
+    wanted = re.compile(r"HTTP|x-ratelimit-[a-z]+-requests|retry-after", re.IGNORECASE)
+    lines = []
+    async with aiohttp.ClientSession() as http:
+        for _ in range(3):
+            async with http.post(server.base_url + "/chat/completions",
+                                 json={"model": "limited", "messages": [{"role": "user", "content": "Hi"}]}) as got:
+                lines.append(f"HTTP/1.1 {got.status} {got.reason}")
+                raw = [(name.decode(), value.decode()) for name, value in got.raw_headers]  # as curl shows them
+                lines += [f"{name}: {value}" for name, value in raw if wanted.match(name)]
+    shown = block_after("requests to `limited` in a row, in the OpenAI format:").splitlines()
+    assert shows([line for line in shown if not line.startswith(("$", " "))], lines), "\n".join(lines)
