@@ -51,6 +51,7 @@ async def respond(
     cost = ask.prompt_tokens + (completion_tokens(scenario.reply) if dialect.streams else 0)
     budget = state.charge(scenario, cost, session, request.headers, start)
     if budget is not None and budget.refused:
+        request[EXCHANGE].update(scenario=scenario.name, session=session)  # the journal says whose quota
         raise over_quota(dialect, budget)
     attempt = state.attempts.next(session, scenario.key)
     plan = functools.partial(

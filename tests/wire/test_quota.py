@@ -200,6 +200,11 @@ async def test_per_says_whose_requests_share_a_bucket(start_server, write_scenar
                                  json={"model": "limited", "messages": MESSAGES}) as response:
                 seen.append(response.status == 200)
     assert seen == admitted
+    async with aiohttp.ClientSession() as http:
+        async with http.get(server.url + "/_mockllm/journal") as response:
+            [refused] = [entry for entry in (await response.json())["entries"] if entry["status"] == 429]
+    assert (refused["scenario"], refused["outcome"], refused["attempt"]) == ("limited", "error", None)
+    assert refused["error"].startswith("Rate limit reached for requests per minute: limit 1, remaining 0")
 
 
 async def test_serve_quota_covers_every_scenario_without_a_quota_of_its_own(start_server, write_scenario):
