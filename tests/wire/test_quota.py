@@ -246,3 +246,25 @@ async def test_the_readme_example_is_what_three_requests_in_a_row_see(start_serv
                 lines += [f"{name}: {value}" for name, value in raw if wanted.match(name)]
     shown = block_after("requests to `limited` in a row, in the OpenAI format:").splitlines()
     assert shows([line for line in shown if not line.startswith(("$", " "))], lines), "\n".join(lines)
+
+
+async def test_the_turns_of_a_conversation_share_its_quota(start_server, write_scenario):
+    write_scenario("agent", """
+        name: agent
+        quota: {rpm: 2}
+        turns:
+          - reply: {tool_calls: [{name: get_weather, arguments: {city: Paris}}]}
+          - reply: {text: Sunny.}
+    """)
+    server = await start_server([write_scenario.folder])
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    async with openai_sdk(server, max_retries=0) as sdk:
+        first = await sdk.chat.completions.with_raw_response.create(model="agent", messages=MESSAGES, tools=tools)
+        call = first.parse().choices[0].message
+        messages = [*MESSAGES, call.model_dump(exclude_none=True),
+                    {"role": "tool", "tool_call_id": call.tool_calls[0].id, "content": "18 °C"}]
+        second = await sdk.chat.completions.with_raw_response.create(model="agent", messages=messages, tools=tools)
+        with pytest.raises(openai.RateLimitError):
+            await sdk.chat.completions.create(model="agent", messages=MESSAGES, tools=tools)
+    assert [r.headers["x-mockllm-turn"] for r in (first, second)] == ["1", "2"]
+    assert [r.headers["x-ratelimit-remaining-requests"] for r in (first, second)] == ["1", "0"]
