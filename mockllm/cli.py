@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from . import __version__, pipeline, server, streams
+from . import __version__, pipeline, quota, server, streams
 from .dialects import DIALECTS
 from .errors import ScenarioError, ScenarioErrors
 from .faults import FAULTS
@@ -77,6 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--grace", type=_seconds, default=os.environ.get("MOCKLLM_GRACE", "5"), metavar="SECONDS",
                        help="on SIGTERM or Ctrl-C, how long open streams may go on before the server ends "
                             "them (default: $MOCKLLM_GRACE or 5)")
+    serve.add_argument("--quota", type=_quota, metavar="SPEC",
+                       help="rate limits for every scenario without a quota of its own, as token buckets "
+                            "that send the provider's rate-limit headers and a 429 when empty, e.g. "
+                            "rpm=60,tpm=40000[,per=session] (per: api_key by default)")
     _timing_options(serve)
     serve.set_defaults(run=_serve)
 
@@ -156,6 +160,13 @@ def _chaos(text: str) -> Chaos:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _quota(text: str) -> quota.Quota:
+    try:
+        return quota.parse_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -177,7 +188,7 @@ def _serve(args: argparse.Namespace) -> int:
     library = load_library(args.scenarios, args.default)
     try:
         settings = Settings(
-            library, speed=args.speed, seed=args.seed, max_body=args.max_body, chaos=args.chaos,
+            library, speed=args.speed, seed=args.seed, max_body=args.max_body, chaos=args.chaos, quota=args.quota,
             paths=tuple(args.scenarios), default=args.default, reload=args.reload,
             journal_size=args.journal_size, admin_token=args.admin_token or None, strict=args.strict,
             mounts=tuple(args.mount),

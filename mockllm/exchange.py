@@ -7,8 +7,10 @@ planning and playing the response, and rendering a refusal.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
+import math
 import re
 import time
 from collections.abc import Callable
@@ -18,9 +20,11 @@ from aiohttp import web
 from . import pipeline, player
 from .dialects import Ask, Dialect, dialect_for
 from .errors import RequestError
+from .faults.head import merge_headers
 from .journal import BODY_LIMIT, request_summary
+from .quota import Budget
 from .scenario import Scenario
-from .script import Script, is_large
+from .script import Script, completion_tokens, is_large
 from .sessions import session_key
 from .state import STATE
 
@@ -43,6 +47,12 @@ async def respond(
     start = request[ARRIVED] if ARRIVED in request else asyncio.get_running_loop().time()
     state = request.app[STATE]
     session = session_key(request.headers.get("X-Mockllm-Session"), request.query.get("session"), request.remote)
+    # A request over its quota never reaches the scenario: no attempt, no plan.
+    cost = ask.prompt_tokens + (completion_tokens(scenario.reply) if dialect.streams else 0)
+    budget = state.charge(scenario, cost, session, request.headers, start)
+    if budget is not None and budget.refused:
+        request[EXCHANGE].update(scenario=scenario.name, session=session)  # the journal says whose quota
+        raise over_quota(dialect, budget)
     attempt = state.attempts.next(session, scenario.key)
     plan = functools.partial(
         pipeline.plan,
@@ -61,6 +71,9 @@ async def respond(
     )
     # A huge reply takes a while to compile: other clients must not wait for it.
     script = await asyncio.to_thread(plan) if is_large(scenario) else plan()
+    if budget is not None:
+        script = dataclasses.replace(script, headers=merge_headers(
+            script.headers, dialect.rate_limit_headers(budget, time.time())))
     labels: tuple[tuple[str, str], ...] = (("X-Mockllm-Scenario", scenario.name), ("X-Mockllm-Attempt", str(attempt)))
     if scenario.turn is not None:
         labels += (("X-Mockllm-Turn", str(scenario.turn)),)
@@ -149,6 +162,18 @@ def error_response(error: RequestError, dialect: Dialect) -> web.Response:
         body=dialect.error_body(error),
         headers={"Content-Type": dialect.error_content_type, **error.headers},
     )
+
+
+def over_quota(dialect: Dialect, budget: Budget) -> RequestError:
+    """The format's own 429, telling what is left and, for a request that
+    fits once the bucket refills, the real wait in whole seconds."""
+    usual = dialect.status_error(429)
+    headers = {**usual.headers, **dict(dialect.rate_limit_headers(budget, time.time()))}
+    if budget.retry_after is None:
+        headers.pop("retry-after", None)
+    else:
+        headers["retry-after"] = str(math.ceil(budget.retry_after))
+    return RequestError(429, budget.message, type=usual.type, code=usual.code, headers=headers)
 
 
 def dialect_of(request: web.Request) -> Dialect:

@@ -24,6 +24,7 @@ from .faults.body import Stall
 from .faults.chaos import Chaos
 from .limits import MAX_FAULTS, MAX_TOKENS
 from .patterns import Pattern
+from .quota import PER, Quota
 from .reader import TAG, NodeReader, describe, join, parse_duration, suggest
 from .scenario import (
     FINISH_REASONS,
@@ -49,6 +50,7 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 TRIGGER_KEYS = ("after", "at", "before")
 SCENARIO_KEYS = (
     "name", "description", "match", "reply", "steps", "timing", "seed", "faults", "attempts", "chaos", "turns",
+    "quota",
 )
 TURN_KEYS = ("reply", "steps", "timing", "seed", "faults", "attempts", "chaos")
 MATCH_KEYS = (
@@ -145,10 +147,11 @@ class ScenarioReader(NodeReader):
             answer = turns[0] if turns else None
         else:
             answer = self.answer(fields, node, "")
+        quota = self.quota(fields["quota"], "quota") if "quota" in fields else None  # the whole conversation's
         if self.problems or answer is None or name is None:
             return None
-        common: dict[str, Any] = dict(name=name, description=description or "", match=match, source=self.path,
-                                      line=line_of(fields.get("name", node)))
+        common: dict[str, Any] = dict(name=name, description=description or "", match=match, quota=quota,
+                                      source=self.path, line=line_of(fields.get("name", node)))
         # A conversation is its first turn to whoever reads it without one (listings, ``play``).
         return Scenario(
             **common, **answer, turn=1 if turns else None,
@@ -510,6 +513,23 @@ class ScenarioReader(NodeReader):
         fields = self.mapping(node, keypath, FAULTS)
         odds = ((name, self.fraction(value, join(keypath, name))) for name, value in (fields or {}).items())
         return Chaos(tuple(odds))
+
+    def quota(self, node: Node, keypath: str) -> Quota | None:
+        """``{rpm: 60, tpm: 40000, per: api_key}``: at least one limit, each a whole number from 1."""
+        fields = self.mapping(node, keypath, ("rpm", "tpm", "per"))
+        if fields is None:
+            return None
+        if "rpm" not in fields and "tpm" not in fields:
+            self.problem(node, keypath, "needs 'rpm', 'tpm' or both")
+        before = len(self.problems)
+        limits = {key: self.integer(fields[key], join(keypath, key)) for key in ("rpm", "tpm") if key in fields}
+        for key, limit in limits.items():
+            if limit is not None and limit < 1:
+                self.problem(fields[key], join(keypath, key), f"expected a whole number of at least 1, got {limit}")
+        per = self.choice(fields["per"], join(keypath, "per"), PER) if "per" in fields else "api_key"
+        if len(self.problems) > before or not limits or per is None:
+            return None
+        return Quota(**limits, per=per)
 
     def attempt(self, node: Node, keypath: str) -> Attempt | None:
         fields = self.mapping(node, keypath, ("faults",))

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .faults import FaultSpec
     from .faults.chaos import Chaos
     from .patterns import Pattern
+    from .quota import Quota
 
 # How a reply ends, in words free of any wire format; each dialect spells
 # them its own way (Anthropic ``end_turn``/``max_tokens``/``tool_use``, ...).
@@ -143,6 +144,7 @@ class Scenario:
     attempts: tuple[Attempt, ...] = ()
     steps: tuple[Step, ...] | None = None  # the script itself, instead of reply + timing
     chaos: Chaos | None = None  # random faults drawn per response
+    quota: Quota | None = None  # rate limits on its clients (else the server's --quota)
     source: str | None = None  # the file it came from, for listings and errors
     line: int = 1
     warnings: tuple[ScenarioWarning, ...] = ()  # for serve and the control route to show

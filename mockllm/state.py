@@ -4,6 +4,7 @@ Below every route module; the factory (``app.make_app``) builds it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -12,6 +13,8 @@ from . import guard
 from .faults.chaos import Chaos
 from .journal import DEFAULT_SIZE, Journal
 from .library import Library, LiveLibrary
+from .quota import Budget, Quota, Quotas, client_of
+from .scenario import Scenario
 from .sessions import Attempts
 from .shutdown import Exchanges
 
@@ -25,6 +28,7 @@ class Settings:
     seed: int = 0
     max_body: int = DEFAULT_MAX_BODY
     chaos: Chaos = Chaos()
+    quota: Quota | None = None  # for every scenario without a quota of its own
     paths: tuple[str, ...] = ()  # where ``library`` came from: what a reload reads
     default: str | None = None
     reload: bool = False
@@ -57,6 +61,18 @@ class State:
     attempts: Attempts = field(default_factory=Attempts)
     exchanges: Exchanges = field(default_factory=Exchanges)
     journal: Journal = field(default_factory=Journal)
+    quotas: Quotas = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.quotas = Quotas(self.settings.speed)  # the buckets run on the server's clock times --speed
+
+    def charge(self, scenario: Scenario, cost: int, session: str, headers: Mapping[str, str], now: float) -> Budget | None:
+        """What a request costing ``cost`` tokens at ``now`` (loop time) leaves of
+        its scenario's quota, else the server's; None where neither has one."""
+        quota = scenario.quota or self.settings.quota
+        if quota is None:
+            return None
+        return self.quotas.charge(scenario.name, client_of(quota, session, headers), quota, cost, now)
 
     @property
     def library(self) -> Library:

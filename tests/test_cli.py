@@ -249,6 +249,14 @@ def test_serve_with_an_unknown_default_exits_1(folder, capsys, monkeypatch):
     assert capsys.readouterr().err == "--default: no scenario named 'gamma' (known: alpha, beta-long-name)\n"
 
 
+def test_serve_with_a_bad_quota_exits_2_saying_what_is_wrong(capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["serve", "--quota", "rpm=60,tpm=lots"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        "error: argument --quota: tpm: expected a whole number of at least 1, got 'lots'\n")
+
+
 def test_serve_as_a_real_process_streams_hello_to_the_openai_sdk(tmp_path):
     hello = load_library(["builtin"]).get("hello")
     command = [sys.executable, "-m", "mockllm", "serve", "--port", "0", "--speed", "20"]
@@ -353,6 +361,17 @@ def test_serve_prints_the_sandbox_url_after_the_listening_and_control_lines(serv
     assert process.line().startswith(f"control routes {url}/_mockllm/: open")
     assert process.line() == f"sandbox {url}/\n"
     assert get(url + "/")[0] == 200
+
+
+def test_serve_quota_limits_every_scenario_with_the_providers_headers(serve):
+    url = serve("--quota", "rpm=2,per=session", "--speed", "10").url()
+    with openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0) as sdk:
+        left = [sdk.chat.completions.with_raw_response.create(model="hello", messages=[{"role": "user", "content": "Hi"}])
+                .headers["x-ratelimit-remaining-requests"] for _ in range(2)]
+        with pytest.raises(openai.RateLimitError) as refused:
+            sdk.chat.completions.create(model="hello", messages=[{"role": "user", "content": "Hi"}])
+    assert left == ["1", "0"]
+    assert refused.value.response.headers["retry-after"] == "3"  # 30 s at speed 10
 
 
 def test_serve_allows_origins_and_hosts_from_flags_and_environment_variables(serve):

@@ -15,9 +15,11 @@ makes it; every other body is the same in every response.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import hashlib
 import json
+import math
 import random
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -29,6 +31,7 @@ from .base import Ask, Call, Dialect, Example, Headers, Listing, Message, Respon
 from .openai_chat import alnum
 
 if TYPE_CHECKING:
+    from ..quota import Budget
     from ..scenario import Scenario
 
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -313,6 +316,11 @@ def _input(arguments: str) -> object:
 
 # -- listings --------------------------------------------------------------
 
+def rfc3339(unix: float) -> str:
+    """A Unix time as the API writes a reset, to the second rounded up: ``2026-01-01T00:00:01Z``."""
+    return datetime.datetime.fromtimestamp(math.ceil(unix), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def model_list(scenarios: Sequence[Scenario]) -> dict[str, object]:
     """``GET /v1/models`` as Anthropic pages it: every scenario on one page."""
     return {
@@ -358,6 +366,19 @@ class Anthropic(Dialect):
             ("anthropic-ratelimit-requests-remaining", "49"),
             ("anthropic-ratelimit-requests-reset", "2026-01-01T00:00:01Z"),
         )
+
+    def rate_limit_headers(self, budget: Budget, now: float) -> Headers:
+        """``anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}``
+        for the limits the quota sets; a reset is when the bucket is full again."""
+        headers: list[tuple[str, str]] = []
+        for kind, allowance in (("requests", budget.requests), ("tokens", budget.tokens)):
+            if allowance is not None:
+                headers += [
+                    (f"anthropic-ratelimit-{kind}-limit", str(allowance.limit)),
+                    (f"anthropic-ratelimit-{kind}-remaining", str(allowance.remaining)),
+                    (f"anthropic-ratelimit-{kind}-reset", rfc3339(now + allowance.reset)),
+                ]
+        return tuple(headers)
 
     def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
         return bodies(stream)

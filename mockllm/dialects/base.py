@@ -28,6 +28,7 @@ from ..events import Event
 from ..scenario import FINISH_REASONS
 
 if TYPE_CHECKING:
+    from ..quota import Budget
     from ..scenario import Scenario
 
 Headers = tuple[tuple[str, str], ...]
@@ -242,6 +243,12 @@ class Dialect:
         """The headers of a successful response; ``first_token`` is the reply's
         first-token delay in seconds (OpenAI reports it as ``openai-processing-ms``)."""
         raise NotImplementedError
+
+    def rate_limit_headers(self, budget: Budget, now: float) -> Headers:
+        """What a client's quota has left, in the headers this format's
+        provider sends on every response (``quota:``); ``now`` is the Unix
+        time of the response. None by default: Gemini and Ollama send none."""
+        return ()
 
     def bodies(self, stream: Sequence[Event]) -> list[bytes]:
         """One body per event, the same in every response (``Encoder.frame``

@@ -13,16 +13,21 @@ import functools
 import hashlib
 import itertools
 import json
+import math
 import operator
 import random
 import string
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import events, sse, tokens
 from ..errors import RequestError
 from ..scenario import Scenario
 from . import conversation, fields
 from .base import Ask, Call, Dialect, Example, Headers, Listing, Message, Response, Route
+
+if TYPE_CHECKING:
+    from ..quota import Budget
 
 NAME = "openai-chat"
 _ALNUM = string.ascii_letters + string.digits
@@ -288,6 +293,31 @@ def headers(rng: random.Random, *, streaming: bool, processing_ms: int) -> tuple
     )
 
 
+def go_duration(seconds: float) -> str:
+    """A reset as the API writes it, Go's ``Duration.String`` to the
+    millisecond, rounded up: ``59ms``, ``1s``, ``8.64s``, ``6m0s``."""
+    ms = math.ceil(seconds * 1000 - 1e-6)  # a float a hair over a whole millisecond is that millisecond
+    if ms < 1000:
+        return f"{ms}ms" if ms > 0 else "0s"
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs = f"{rest // 1000}.{rest % 1000:03d}".rstrip("0").rstrip(".")
+    return (f"{hours}h" if hours else "") + (f"{minutes}m" if hours or minutes else "") + f"{secs}s"
+
+
+def rate_limit_headers(budget: Budget) -> Headers:
+    """``x-ratelimit-{limit,remaining,reset}-{requests,tokens}``, in the API's
+    order, for the limits the quota sets; a refusal's ``retry-after-ms``."""
+    limits = [(kind, allowance) for kind, allowance in (("requests", budget.requests), ("tokens", budget.tokens))
+              if allowance is not None]
+    headers = [(f"x-ratelimit-limit-{kind}", str(allowance.limit)) for kind, allowance in limits]
+    headers += [(f"x-ratelimit-remaining-{kind}", str(allowance.remaining)) for kind, allowance in limits]
+    headers += [(f"x-ratelimit-reset-{kind}", go_duration(allowance.reset)) for kind, allowance in limits]
+    if budget.retry_after is not None:
+        headers.append(("retry-after-ms", str(math.ceil(budget.retry_after * 1000))))
+    return tuple(headers)
+
+
 def _padding_table(count: int) -> tuple[bytes, ...]:
     """Obfuscation paddings (0 to 15 letters and digits, as the API sends), made
     once per process from a fixed seed; a response takes them in turn from a
@@ -544,6 +574,9 @@ class OpenAIFamily(Dialect):
 
     def headers(self, rng: random.Random, *, streaming: bool, first_token: float) -> Headers:
         return headers(rng, streaming=streaming, processing_ms=round(first_token * 1000))
+
+    def rate_limit_headers(self, budget: Budget, now: float) -> Headers:
+        return rate_limit_headers(budget)
 
     def error_body(self, error: RequestError) -> bytes:
         """The API's error object, 4-space pretty-printed with a trailing newline."""

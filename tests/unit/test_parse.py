@@ -196,7 +196,7 @@ ERRORS = [
     (
         "name: x\nreply: {text: hi}\nsurprise: 1\n",
         [f"{PATH}:3: unknown key 'surprise' (expected one of: name, description, match, reply, "
-         "steps, timing, seed, faults, attempts, chaos, turns)"],
+         "steps, timing, seed, faults, attempts, chaos, turns, quota)"],
     ),
     ("name: x\nreply: {text: hi}\nseed: abc\n", [f"{PATH}:3: seed: expected a whole number, got 'abc'"]),
     ("name: x\nreply: [1]\n", [f"{PATH}:2: reply: expected a mapping, got a list"]),
