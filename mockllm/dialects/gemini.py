@@ -373,12 +373,16 @@ STATUS_MESSAGES = {
     504: "The service is currently unavailable.",
     529: "The model is overloaded. Please try again later.",
 }
-RETRY_DETAILS = [
-    {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
-     "violations": [{"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
-                     "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},
-    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"},
-]
+QUOTA_FAILURE: dict[str, object] = {
+    "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+    "violations": [{"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+                    "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}],
+}
+
+
+def retry_details(delay: str = "1") -> list[dict[str, object]]:
+    """A 429's details: the quota it broke and, in RetryInfo, the wait in seconds."""
+    return [QUOTA_FAILURE, {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{delay}s"}]
 
 
 def model_list(scenarios: Sequence[Scenario]) -> dict[str, object]:
@@ -451,7 +455,8 @@ class Gemini(Dialect):
         word = error.type if error.type.isupper() else STATUS_WORDS.get(error.status, "INVALID_ARGUMENT")
         inner: dict[str, object] = {"code": error.status, "message": error.message, "status": word}
         if error.status == 429:
-            inner["details"] = RETRY_DETAILS
+            # Its clients read the wait here, not in a header: the two must agree.
+            inner["details"] = retry_details(error.headers.get("retry-after", "1"))
         return (_PRETTY({"error": inner, **error.details}) + "\n").encode("utf-8", "backslashreplace")
 
     def status_error(self, status: int) -> RequestError:

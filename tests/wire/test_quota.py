@@ -157,6 +157,9 @@ async def test_rpm_2_refuses_the_third_request_for_30_seconds_in_each_formats_sh
         assert response.headers["anthropic-ratelimit-requests-remaining"] == "0"
     else:  # Gemini and Ollama send no budget headers
         assert budget_headers == set()
+    if dialect.name == "gemini":  # its clients read the wait from the body's RetryInfo
+        [retry_info] = [d for d in json.loads(body)["error"]["details"] if d["@type"].endswith("RetryInfo")]
+        assert retry_info["retryDelay"] == "30s"
 
 
 async def test_tpm_counts_the_prompt_and_completion_tokens_usage_reports(start_server, write_scenario):
