@@ -327,12 +327,12 @@ def aborted_stall(session: Sequence[Entry], deadline: float) -> Verdict:
         stall = entry.stall
         if stall is None:
             continue
-        length = "forever" if stall.seconds is None else _seconds(stall.seconds)
+        length = "for good" if stall.seconds is None else f"for {_seconds(stall.seconds)}"
         into = round(entry.duration - stall.at, 3)
         facts: dict[str, object] = {"entries": [entry.id], "stall_at": stall.at, "stall_for": stall.seconds,
-                                    "ended_at": entry.duration, "outcome": entry.outcome.value,
+                                    "ended_at": round(entry.duration, 3), "outcome": entry.outcome.value,
                                     "deadline": deadline}
-        where = f"#{entry.id} stalled at {_seconds(stall.at)} for {length}"
+        where = f"#{entry.id} went silent at {_seconds(stall.at)} {length}"
         if entry.outcome is Outcome.CLIENT_DISCONNECTED and into >= 0:
             ok = into <= deadline
             tally.add(PASS if ok else FAIL, f"{where}; the client left {_seconds(into)} into it "
