@@ -41,7 +41,10 @@ async def answer(request: web.Request, *, dialect: Dialect, route: Route) -> web
     state = request.app[STATE]
     call = Call(route, dict(request.match_info), request.query, request.headers)
     ask = dialect.parse(await json_body(request), call)
-    scenario = router.select(state.library, ask, request.headers.get("X-Mockllm-Scenario"), strict=state.settings.strict)
+    scenario = router.select(
+        state.library, ask, request.headers.get("X-Mockllm-Scenario"), strict=state.settings.strict,
+        headers=request.headers,
+    )
     return await respond(request, scenario, ask, dialect)
 
 

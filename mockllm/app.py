@@ -44,7 +44,7 @@ ALLOW_HEADERS = _joined(
 )
 EXPOSE_HEADERS = _joined(
     *(dialect.expose_headers for dialect in DIALECTS.values()),
-    ("x-mockllm-scenario", "x-mockllm-attempt", "x-mockllm-faults"),
+    ("x-mockllm-scenario", "x-mockllm-attempt", "x-mockllm-turn", "x-mockllm-faults"),
 )
 
 log = logging.getLogger("mockllm")

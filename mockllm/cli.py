@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="as stream_options.include_obfuscation: false")
     play.add_argument("--session", default="play", help="session key, which seeds the response")
     play.add_argument("--attempt", type=int, default=1, help="attempt number (default: %(default)s)")
+    play.add_argument("--turn", type=int, default=1, help="a conversation's turn (default: %(default)s)")
     play.add_argument("--created", type=int, help="the 'created' timestamp (default: now)")
     play.add_argument("--raw", action="store_true", help="write only the body bytes, unescaped")
     play.set_defaults(run=_play)
@@ -291,6 +292,11 @@ def _play(args: argparse.Namespace) -> int:
     if scenario is None:
         print(f"mockllm: no scenario named {args.name!r} (known: {', '.join(library.names)})", file=sys.stderr)
         return 1
+    if scenario.turns:
+        if not 1 <= args.turn <= len(scenario.turns):
+            print(f"mockllm: {args.name!r} has turns 1 to {len(scenario.turns)}, not {args.turn}", file=sys.stderr)
+            return 1
+        scenario = scenario.turns[args.turn - 1]
     dialect = DIALECTS[args.format]
     # The Ask the format's own client would make, then the options that override it.
     example = dialect.example(args.model or args.name, args.prompt, stream=args.stream)

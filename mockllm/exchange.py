@@ -44,7 +44,7 @@ async def respond(
     state = request.app[STATE]
     asker = asked_by(request)
     session = asker["session"] or ""
-    attempt = state.attempts.next(session, scenario.name)
+    attempt = state.attempts.next(session, scenario.key)
     plan = functools.partial(
         pipeline.plan,
         scenario,
@@ -63,12 +63,14 @@ async def respond(
     # A huge reply takes a while to compile: other clients must not wait for it.
     script = await asyncio.to_thread(plan) if is_large(scenario) else plan()
     labels: tuple[tuple[str, str], ...] = (("X-Mockllm-Scenario", scenario.name), ("X-Mockllm-Attempt", str(attempt)))
+    if scenario.turn is not None:
+        labels += (("X-Mockllm-Turn", str(scenario.turn)),)
     if script.faults:
         labels += (("X-Mockllm-Faults", "; ".join(script.faults)),)  # labels are one line of ASCII
     played = player.Played()
     request[EXCHANGE].update(
         scenario=scenario.name, attempt=attempt, faults=script.faults, ignored_faults=script.ignored, played=played,
-        **asker,
+        assistant_texts=tuple(m.text for m in ask.messages if m.role == "assistant"), **asker,
     )
     # The stream plays in a task of its own, so that each of its many wake-ups
     # resumes one coroutine instead of the whole chain of middlewares above.

@@ -29,6 +29,7 @@ from .scenario import (
     FINISH_REASONS,
     Attempt,
     Close,
+    Match,
     Reply,
     Scenario,
     Sleep,
@@ -46,7 +47,15 @@ __all__ = ["parse_duration", "parse_file", "parse_text", "reply_of"]
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
 TRIGGER_KEYS = ("after", "at", "before")
-SCENARIO_KEYS = ("name", "description", "match", "reply", "steps", "timing", "seed", "faults", "attempts", "chaos")
+SCENARIO_KEYS = (
+    "name", "description", "match", "reply", "steps", "timing", "seed", "faults", "attempts", "chaos", "turns",
+)
+TURN_KEYS = ("reply", "steps", "timing", "seed", "faults", "attempts", "chaos")
+MATCH_KEYS = (
+    "prompt", "turn", "has_tool_result", "tool_result_for", "tool_offered", "system", "last_role", "header",
+    "metadata", "user",
+)
+LAST_ROLES = ("user", "tool", "assistant", "system")
 STEP_KINDS = ("start", "text", "tool_call", "sleep", "comment", "raw", "finish", "usage", "done", "error", "close")
 BARE_STEPS: dict[str, Step] = {"start": events.Start(), "done": events.Done(), "usage": UsageStep(), "error": events.Error()}
 
@@ -122,50 +131,112 @@ class ScenarioReader(NodeReader):
             )
         if name is None and "name" not in fields:
             self.problem(node, "name", "missing (a scenario added without a file needs a name)")
-        steps: tuple[Step, ...] | None = None
-        if "reply" in fields and "steps" in fields:
-            self.problem(fields["steps"], "", "give either 'reply' or 'steps', not both")
-        elif "steps" in fields:
-            if "timing" in fields:
-                self.problem(fields["timing"], "timing", "applies to 'reply'; steps set their own pace with 'sleep'")
-            steps = self.each(fields["steps"], "steps", self.step)
-        elif "reply" not in fields:
-            self.problem(node, "", "missing key 'reply' (or 'steps')")
-        reply = self.reply(fields["reply"], "reply") if "reply" in fields else None
-        if steps is not None:
-            reply = reply_of(steps)
         description = self.string(fields["description"], "description") if "description" in fields else ""
-        match_prompt = self.match(fields["match"], "match") if "match" in fields else None
-        timing = self.timing(fields["timing"], "timing") if "timing" in fields else Timing()
-        seed = self.integer(fields["seed"], "seed") if "seed" in fields else None
-        faults = self.faults(fields["faults"], "faults") if "faults" in fields else ()
-        attempts = self.each(fields["attempts"], "attempts", self.attempt) if "attempts" in fields else ()
-        if "faults" in fields and "attempts" in fields:
-            # Top-level faults would never apply: each attempt has its own list.
-            self.problem(fields["attempts"], "attempts", "give either 'faults' (every attempt) or 'attempts', not both")
-        chaos = self.chaos(fields["chaos"], "chaos") if "chaos" in fields else None
-        if self.problems or reply is None or name is None:
+        match = self.match(fields["match"], "match") if "match" in fields else None
+        turns: tuple[dict[str, Any], ...] = ()
+        if "turns" in fields:
+            for key in ("reply", "steps", "faults", "attempts"):
+                if key in fields:
+                    self.problem(fields[key], key, "belongs in each turn when 'turns' is given")
+            shared = self.answer(fields, node, "", shared=True) or {}  # timing, seed, chaos: every turn's default
+            turns = self.each(fields["turns"], "turns", lambda item, keypath: self.turn(item, keypath, shared))
+            if not turns and not self.problems:
+                self.problem(fields["turns"], "turns", "needs at least one turn")
+            answer = turns[0] if turns else None
+        else:
+            answer = self.answer(fields, node, "")
+        if self.problems or answer is None or name is None:
             return None
+        common: dict[str, Any] = dict(name=name, description=description or "", match=match, source=self.path,
+                                      line=line_of(fields.get("name", node)))
+        # A conversation is its first turn to whoever reads it without one (listings, ``play``).
         return Scenario(
-            name=name,
-            reply=reply,
-            description=description or "",
-            match_prompt=match_prompt,
-            timing=timing or Timing(),
-            seed=seed,
-            faults=faults,
-            attempts=attempts,
-            steps=steps,
-            chaos=chaos,
-            source=self.path,
-            line=line_of(fields.get("name", node)),
+            **common, **answer, turn=1 if turns else None,
+            turns=tuple(Scenario(**common, **turn, turn=i) for i, turn in enumerate(turns, 1)),
         )
 
-    def match(self, node: Node, keypath: str) -> Pattern | None:
-        fields = self.mapping(node, keypath, ("prompt",))
-        if fields and "prompt" in fields:
-            return self.regex(fields["prompt"], join(keypath, "prompt"))
-        return None
+    def turn(self, node: Node, keypath: str, shared: dict[str, Any]) -> dict[str, Any] | None:
+        fields = self.mapping(node, keypath, TURN_KEYS)
+        if fields is None:
+            return None
+        answer = self.answer(fields, node, keypath)  # holds only the keys the turn gives
+        return None if answer is None else {**shared, **answer}
+
+    def answer(self, fields: dict[str, Node], node: Node, keypath: str, *, shared: bool = False) -> dict[str, Any] | None:
+        """What a scenario (or one of its turns) answers with and how: its reply
+        or steps, timing, seed, faults, attempts and chaos, as ``Scenario``
+        fields. ``shared``: only the keys that a conversation's turns inherit."""
+        values: dict[str, Any] = {}
+        if "timing" in fields:
+            values["timing"] = self.timing(fields["timing"], join(keypath, "timing")) or Timing()
+        if "seed" in fields:
+            values["seed"] = self.integer(fields["seed"], join(keypath, "seed"))
+        if "chaos" in fields:
+            values["chaos"] = self.chaos(fields["chaos"], join(keypath, "chaos"))
+        if shared:
+            return values
+        steps: tuple[Step, ...] | None = None
+        if "reply" in fields and "steps" in fields:
+            self.problem(fields["steps"], keypath, "give either 'reply' or 'steps', not both")
+        elif "steps" in fields:
+            if "timing" in fields:
+                self.problem(fields["timing"], join(keypath, "timing"),
+                             "applies to 'reply'; steps set their own pace with 'sleep'")
+            steps = self.each(fields["steps"], join(keypath, "steps"), self.step)
+        elif "reply" not in fields:
+            self.problem(node, keypath, "missing key 'reply' (or 'steps')")
+        reply = self.reply(fields["reply"], join(keypath, "reply")) if "reply" in fields else None
+        if steps is not None:
+            reply = reply_of(steps)
+        if "faults" in fields and "attempts" in fields:
+            # Top-level faults would never apply: each attempt has its own list.
+            self.problem(fields["attempts"], join(keypath, "attempts"),
+                         "give either 'faults' (every attempt) or 'attempts', not both")
+        if "faults" in fields:
+            values["faults"] = self.faults(fields["faults"], join(keypath, "faults"))
+        if "attempts" in fields:
+            values["attempts"] = self.each(fields["attempts"], join(keypath, "attempts"), self.attempt)
+        if reply is None:
+            return None
+        return {**values, "reply": reply, "steps": steps}
+
+    def match(self, node: Node, keypath: str) -> Match | None:
+        fields = self.mapping(node, keypath, MATCH_KEYS)
+        if fields is None:
+            return None
+        rules: dict[str, Any] = {}
+        for key in ("prompt", "system", "user"):
+            if key in fields:
+                rules[key] = self.regex(fields[key], join(keypath, key))
+        for key in ("tool_result_for", "tool_offered"):
+            if key in fields:
+                rules[key] = self.string(fields[key], join(keypath, key))
+        if "turn" in fields:
+            rules["turn"] = self.count(fields["turn"], join(keypath, "turn"), minimum=1)
+        if "has_tool_result" in fields:
+            rules["has_tool_result"] = self.boolean(fields["has_tool_result"], join(keypath, "has_tool_result"))
+        if "last_role" in fields:
+            rules["last_role"] = self.choice(fields["last_role"], join(keypath, "last_role"), LAST_ROLES)
+        for key in ("header", "metadata"):
+            if key in fields:
+                rules[key] = self.patterns(fields[key], join(keypath, key))
+        if any(value is None for value in rules.values()):
+            return None
+        return Match(**rules)
+
+    def patterns(self, node: Node, keypath: str) -> tuple[tuple[str, Pattern], ...] | None:
+        """``{NAME: REGEX, ...}``: a name's value must match its pattern."""
+        if not isinstance(node, MappingNode):
+            self.problem(node, keypath, f"expected a mapping of names to patterns, got {describe(node)}")
+            return None
+        pairs = []
+        for key_node, value_node in node.value:
+            key = self.string(key_node, keypath)
+            pattern = self.regex(value_node, join(keypath, str(key)))
+            if key is None or pattern is None:
+                return None
+            pairs.append((key, pattern))
+        return tuple(pairs)
 
     def reply(self, node: Node, keypath: str) -> Reply | None:
         fields = self.mapping(node, keypath, ("text", "tokenize", "tokens", "finish_reason", "tool_calls"))
@@ -318,10 +389,7 @@ class ScenarioReader(NodeReader):
                 return None
             return self.duration(node, keypath)
         if kind == "count":
-            value = self.integer(node, keypath)
-            if value is not None and value < meta["minimum"]:
-                self.problem(node, keypath, f"expected a whole number of at least {meta['minimum']}, got {value}")
-            return value
+            return self.count(node, keypath, meta["minimum"])
         if kind == "choice":
             return self.choice(node, keypath, meta["options"])
         if kind == "status":

@@ -21,7 +21,7 @@ Reshape = Callable[[script.Script, Scenario], script.Script]
 def response_rng(seed: int, scenario: Scenario, session: str, attempt: int) -> random.Random:
     """The generator of one response: reruns reproduce; scenarios, sessions and
     attempts differ."""
-    key = f"{seed}:{scenario.name}:{scenario.seed}:{session}:{attempt}"
+    key = f"{seed}:{scenario.key}:{scenario.seed}:{session}:{attempt}"
     # A session header that is not UTF-8 reaches us with surrogate escapes.
     return random.Random(key.encode("utf-8", "surrogateescape"))
 

@@ -211,6 +211,17 @@ class NodeReader:
         value = self._scalar(node, keypath, ("int",), "a whole number")
         return value if isinstance(value, int) else None
 
+    def count(self, node: Node, keypath: str, minimum: int = 0) -> int | None:
+        value = self.integer(node, keypath)
+        if value is not None and value < minimum:
+            self.problem(node, keypath, f"expected a whole number of at least {minimum}, got {value}")
+            return None
+        return value
+
+    def boolean(self, node: Node, keypath: str) -> bool | None:
+        value = self._scalar(node, keypath, ("bool",), "true or false")
+        return value if isinstance(value, bool) else None
+
     def _number(self, node: Node, keypath: str, expected: str) -> float | None:
         value = self._scalar(node, keypath, ("int", "float"), expected)
         return value if isinstance(value, (int, float)) else None

@@ -116,11 +116,27 @@ class ScenarioWarning:
 
 
 @dataclass(frozen=True, slots=True)
+class Match:
+    """A scenario's ``match`` rules: each given one must hold (``router.matches``)."""
+
+    prompt: Pattern | None = None  # searched in the last user message
+    turn: int | None = None  # the number of user messages so far
+    has_tool_result: bool | None = None
+    tool_result_for: str | None = None  # a tool result of the tool with this name
+    tool_offered: str | None = None
+    system: Pattern | None = None  # searched in the system prompt
+    last_role: str | None = None
+    header: tuple[tuple[str, Pattern], ...] = ()  # each header present and matching
+    metadata: tuple[tuple[str, Pattern], ...] = ()  # each metadata field present and matching
+    user: Pattern | None = None  # the end user's id: metadata ``user`` or ``user_id``
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
     reply: Reply  # with ``steps``: what the steps say, for ``stream: false``
     description: str = ""
-    match_prompt: Pattern | None = None
+    match: Match | None = None
     timing: Timing = field(default_factory=Timing)
     seed: int | None = None
     faults: tuple[FaultSpec, ...] = ()
@@ -130,6 +146,15 @@ class Scenario:
     source: str | None = None  # the file it came from, for listings and errors
     line: int = 1
     warnings: tuple[ScenarioWarning, ...] = ()  # for serve and the control route to show
+    # A conversation: turn N answers the request that carries N-1 model turns
+    # (``router.select``); each is a scenario of the same name with ``turn`` set.
+    turns: tuple[Scenario, ...] = ()
+    turn: int | None = None
+
+    @property
+    def key(self) -> str:
+        """What attempts are counted and responses seeded by: each turn its own."""
+        return self.name if self.turn is None else f"{self.name}#turn{self.turn}"
 
     def at_speed(self, speed: float) -> Scenario:
         """The scenario as it runs at ``--speed``: every delay divided (its
@@ -148,6 +173,7 @@ class Scenario:
         return dataclasses.replace(
             self, timing=self.timing.at_speed(speed), faults=faster(self.faults),
             attempts=tuple(Attempt(faster(attempt.faults)) for attempt in self.attempts), steps=steps,
+            turns=tuple(turn.at_speed(speed) for turn in self.turns),
         )
 
     def faults_for(self, attempt: int) -> tuple[FaultSpec, ...]:

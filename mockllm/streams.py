@@ -95,11 +95,12 @@ async def mounted_post(request: web.Request, *, dialect: Dialect) -> web.StreamR
 def _select(request: web.Request, ask: Ask) -> Scenario:
     state = request.app[STATE]
     named = request.headers.get("X-Mockllm-Scenario") or request.query.get("scenario")
-    return router.select(state.library, ask, named)
+    return router.select(state.library, ask, named, headers=request.headers)
 
 
 async def _event_source(request: web.Request, scenario: Scenario, dialect: Dialect) -> web.StreamResponse:
     ask = Ask(model=scenario.name, prompt=request.query.get("prompt", ""), stream=True)
+    scenario = router.turn_of(scenario, ask)  # a GET carries no conversation: a conversation's first turn
     sent_id = request.headers.get("Last-Event-ID") or request.query.get("lastEventId")
     # A GET has no body to keep: the journal keeps what the reconnect asked instead.
     request[EXCHANGE]["request"] = {"last_event_id": sent_id, "query": dict(request.query)}

@@ -17,7 +17,7 @@ from . import (  # noqa: E402  (after base: they import it)
     openai_completions,
     openai_responses,
 )
-from .base import FINISH_REASONS, Ask, Call, Dialect, Encoder, Example, Listing, Response, Route
+from .base import FINISH_REASONS, Ask, Call, Dialect, Encoder, Example, Listing, Message, Response, Route
 
 DIALECTS: dict[str, Dialect] = {
     dialect.name: dialect
@@ -65,6 +65,6 @@ def _segment(pattern: str) -> re.Pattern[str]:
 
 
 __all__ = [
-    "DEFAULT", "DIALECTS", "FINISH_REASONS", "Ask", "Call", "Dialect", "Encoder", "Example", "Listing", "Response", "Route",
-    "dialect_for",
+    "DEFAULT", "DIALECTS", "FINISH_REASONS", "Ask", "Call", "Dialect", "Encoder", "Example", "Listing", "Message",
+    "Response", "Route", "dialect_for",
 ]

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 from .. import events, sse, tokens
 from ..errors import RequestError
-from .base import Ask, Call, Dialect, Example, Headers, Listing, Response, Route
+from . import conversation
+from .base import Ask, Call, Dialect, Example, Headers, Listing, Message, Response, Route
 from .openai_chat import alnum
 
 if TYPE_CHECKING:
@@ -104,14 +105,48 @@ def parse(body: object) -> Ask:
     if not isinstance(stream, bool):
         raise _invalid("stream: Input should be a valid boolean")
     _tools(body.get("tools"))
-    prompt = next((t for m, t in zip(reversed(messages), reversed(texts)) if m["role"] == "user"), "")
+    said = _conversation(system, messages)
     return Ask(
         model=model,
-        prompt=prompt,
+        prompt=next((m.text for m in reversed(said) if m.role == "user"), ""),
         stream=stream,
         include_usage=True,  # the API always reports usage
         prompt_tokens=sum(len(tokens.words(t)) for t in texts) + 3 * len(messages),
+        messages=said,
+        tools=conversation.tool_names(body.get("tools")),
+        metadata=conversation.metadata(body.get("metadata")),  # user_id
     )
+
+
+def _conversation(system: object, messages: list[dict[str, object]]) -> tuple[Message, ...]:
+    """The messages: ``tool_use`` blocks are an assistant message's calls, and
+    each ``tool_result`` block of a user message is a tool message of its own."""
+    out = [Message("system", _plain_text(system))] if system else []
+    for message in messages:
+        content = message["content"]
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(conversation.dicts(content))
+        text = "".join(conversation.string(b.get("text")) for b in blocks if b.get("type") == "text")
+        if message["role"] == "assistant":
+            calls = [b for b in blocks if b.get("type") == "tool_use"]
+            out.append(Message(
+                "assistant", text, calls=tuple(conversation.string(b.get("name")) for b in calls),
+                call_ids=tuple(conversation.string(b.get("id")) for b in calls),
+            ))
+            continue
+        out += [
+            Message("tool", _plain_text(b.get("content")), call_id=conversation.string(b.get("tool_use_id")))
+            for b in blocks if b.get("type") == "tool_result"
+        ]
+        if text or not any(b.get("type") == "tool_result" for b in blocks):
+            out.append(Message("user", text))
+    return conversation.named_results(out)
+
+
+def _plain_text(content: object) -> str:
+    """A string, or the text of a list of blocks (the system prompt, a tool's result)."""
+    if isinstance(content, str):
+        return content
+    return "".join(conversation.string(b.get("text")) for b in conversation.dicts(content) if b.get("type") == "text")
 
 
 def _invalid(message: str) -> RequestError:

@@ -17,6 +17,7 @@ shared; the ``Encoder`` a response gets adds what is its own (ids, a
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,8 +32,36 @@ if TYPE_CHECKING:
 
 Headers = tuple[tuple[str, str], ...]
 __all__ = ["FINISH_REASONS", "NDJSON", "SSE", "Ask", "Call", "Dialect", "Encoder", "Example", "Framing", "Listing",
-           "Response", "Route"]
+           "Message", "Response", "Route", "named_results"]
 
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of the conversation a request carries, in no format's terms.
+    Every format's tool result (OpenAI's ``role: tool``, Anthropic's
+    ``tool_result`` block, a Responses ``function_call_output``, Gemini's
+    ``functionResponse``) is a ``tool`` message."""
+
+    role: str  # "system", "user", "assistant" or "tool"
+    text: str = ""
+    calls: tuple[str, ...] = ()  # an assistant message's tool calls, by name
+    call_ids: tuple[str, ...] = ()  # ... and their ids, where the format gives them
+    result_of: str = ""  # a tool message: the tool whose result it is ("" when unknown)
+    call_id: str = ""  # ... and the id of the call it answers, where the format gives it
+
+
+def named_results(messages: Sequence[Message]) -> tuple[Message, ...]:
+    """``messages`` with each tool result named after the call it answers,
+    for formats whose results carry only the call's id."""
+    names: dict[str, str] = {}
+    out = []
+    for message in messages:
+        names.update(zip(message.call_ids, message.calls))
+        if message.role == "tool" and not message.result_of and message.call_id in names:
+            message = dataclasses.replace(message, result_of=names[message.call_id])
+        out.append(message)
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +78,12 @@ class Ask:
     # Request fields only the dialect's encoder reads back (the Responses API
     # echoes ``instructions``; embeddings read ``dimensions``): name, value pairs.
     echo: tuple[tuple[str, object], ...] = ()
+    # The conversation, for ``match`` rules and ``turns``: its messages (a
+    # system prompt first, as a ``system`` message), the tools offered by
+    # name, and the request's metadata fields (``user`` among them).
+    messages: tuple[Message, ...] = ()
+    tools: tuple[str, ...] = ()
+    metadata: tuple[tuple[str, str], ...] = ()
 
     def option(self, name: str, default: object = None) -> object:
         return next((value for key, value in self.echo if key == name), default)

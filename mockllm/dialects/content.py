@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from .. import events, sse, tokens
 from ..errors import RequestError
 from . import fields, openai_chat
-from .base import Ask, Call, Example, Headers, Response, Route
+from .base import Ask, Call, Example, Headers, Message, Response, Route
 from .openai_chat import TOKEN_CACHE, request_id
 
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -56,7 +56,15 @@ def parse(body: object) -> Ask:
     )
     model = fields.string(body, "model", default="")
     all_text = texts + ([message] if message else [])
-    return Ask(model=model, prompt=prompt, stream=True, prompt_tokens=sum(len(tokens.words(t)) for t in all_text))
+    said = [Message(_role(m), t) for m, t in zip(items, texts)] + ([Message("user", message)] if message else [])
+    return Ask(model=model, prompt=prompt, stream=True, prompt_tokens=sum(len(tokens.words(t)) for t in all_text),
+               messages=tuple(said))
+
+
+def _role(message: object) -> str:
+    """A front end's message is a string (the user's) or an object whose role defaults to user."""
+    role = message.get("role", "user") if isinstance(message, dict) else "user"
+    return {"developer": "system", "function": "tool"}.get(role, role) if isinstance(role, str) else "user"
 
 
 def _check_message(message: object, at: str) -> None:

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 
 from .. import events, tokens
 from ..errors import RequestError
-from .base import Ask, Call, Dialect, Example, Headers, Listing, Response, Route
+from . import conversation
+from .base import Ask, Call, Dialect, Example, Headers, Listing, Message, Response, Route
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -70,7 +71,6 @@ def parse(body: object, call: Call) -> Ask:
     if not isinstance(contents, list):
         raise _field_error("contents", contents, "type.googleapis.com/google.ai.generativelanguage.v1beta.Content")
     texts: list[str] = []
-    prompt = ""
     for i, content in enumerate(contents):
         if not isinstance(content, dict):
             raise _field_error(f"contents[{i}]", content, "type.googleapis.com/google.ai.generativelanguage.v1beta.Content")
@@ -79,8 +79,6 @@ def parse(body: object, call: Call) -> Ask:
             raise invalid("Please use a valid role: user, model.")
         text = _parts(content.get("parts"), f"contents[{i}]")
         texts.append(text)
-        if role == "user":
-            prompt = text
     system = body.get("systemInstruction")
     if system is not None:
         if not isinstance(system, dict):
@@ -89,13 +87,51 @@ def parse(body: object, call: Call) -> Ask:
     _generation_config(body.get("generationConfig"))
     _tools(body.get("tools"))
     model = call.params.get("model", "")
+    said = _conversation(system, contents)
     return Ask(
         model=model.removeprefix("models/"),
-        prompt=prompt,
+        prompt=next((m.text for m in reversed(said) if m.role == "user"), ""),
         stream=call.route.kind == "stream",
         include_usage=True,  # Gemini reports usage on every stream
         prompt_tokens=sum(len(tokens.words(t)) for t in texts),
+        messages=said,
+        tools=tuple(
+            name for tool in conversation.dicts(body.get("tools"))
+            for name in conversation.tool_names(tool.get("functionDeclarations", tool.get("function_declarations")))
+        ),
+        metadata=conversation.metadata(body.get("labels")),  # Vertex AI's, the one metadata Gemini has
     )
+
+
+def _conversation(system: object, contents: list[object]) -> tuple[Message, ...]:
+    """The contents as messages: a model turn's ``functionCall`` parts are its
+    calls, and each ``functionResponse`` part is a tool message of its own."""
+    out = []
+    if isinstance(system, dict):
+        out.append(Message("system", _text(system.get("parts"))))
+    for content in conversation.dicts(contents):
+        parts = list(conversation.dicts(content.get("parts")))
+        text = _text(parts)
+        if content.get("role") == "model":
+            calls = list(conversation.dicts([p.get("functionCall") for p in parts]))
+            out.append(Message(
+                "assistant", text, calls=tuple(conversation.string(c.get("name")) for c in calls),
+                call_ids=tuple(conversation.string(c.get("id")) for c in calls),
+            ))
+            continue
+        results = list(conversation.dicts([p.get("functionResponse") for p in parts]))
+        out += [
+            Message("tool", _DUMPS(r.get("response")), result_of=conversation.string(r.get("name")),
+                    call_id=conversation.string(r.get("id")))
+            for r in results
+        ]
+        if text or not results:
+            out.append(Message("user", text))
+    return tuple(out)
+
+
+def _text(parts: object) -> str:
+    return "".join(conversation.string(part.get("text")) for part in conversation.dicts(parts))
 
 
 def _parts(parts: object, at: str) -> str:

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING
 
 from .. import events, tokens
 from ..errors import RequestError
-from .base import NDJSON, Ask, Call, Dialect, Example, Headers, Listing, Response, Route
+from . import conversation
+from .base import NDJSON, Ask, Call, Dialect, Example, Headers, Listing, Message, Response, Route
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -132,9 +133,11 @@ def parse(body: object, kind: str) -> Ask:
         messages = body.get("messages") or []
         texts = [m.get("content") or "" for m in messages]
         prompt = next((t for m, t in zip(reversed(messages), reversed(texts)) if m.get("role") == "user"), "")
+        said = conversation.named_results([_message(m) for m in messages])
     else:
         texts = [body.get("system") or "", body.get("prompt") or ""]
         prompt = texts[1]
+        said = (*([Message("system", texts[0])] if texts[0] else []), Message("user", prompt))
     return Ask(
         # Ollama resolves a bare name and ``name:latest`` alike; the reply echoes the name as sent.
         model=model.removesuffix(":latest"),
@@ -142,6 +145,19 @@ def parse(body: object, kind: str) -> Ask:
         stream=body.get("stream") is not False,
         prompt_tokens=sum(len(tokens.words(t)) for t in texts) + 4 * (len(texts) if kind == CHAT else 1),
         echo=(("route", kind), ("model", model)),
+        messages=said,
+        tools=conversation.tool_names(body.get("tools"), "function"),
+    )
+
+
+def _message(message: dict[str, object]) -> Message:
+    """One chat message; a ``tool`` message names its tool (``tool_name``)."""
+    calls = [call.get("function") for call in conversation.dicts(message.get("tool_calls"))]
+    return Message(
+        conversation.string(message.get("role")),
+        conversation.string(message.get("content")),
+        calls=tuple(conversation.string(f.get("name")) for f in conversation.dicts(calls)),
+        result_of=conversation.string(message.get("tool_name")),
     )
 
 

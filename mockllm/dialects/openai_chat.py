@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from .. import events, sse, tokens
 from ..errors import RequestError
 from ..scenario import Scenario
-from . import fields
-from .base import Ask, Call, Dialect, Example, Headers, Listing, Response, Route
+from . import conversation, fields
+from .base import Ask, Call, Dialect, Example, Headers, Listing, Message, Response, Route
 
 NAME = "openai-chat"
 _ALNUM = string.ascii_letters + string.digits
@@ -83,7 +83,34 @@ def parse(body: object) -> Ask:
         include_usage=include_usage,
         include_obfuscation=obfuscation,
         prompt_tokens=sum(len(tokens.words(t)) for t in texts) + 3 * len(messages),
+        messages=conversation.named_results([_message(m, t) for m, t in zip(messages, texts)]),
+        tools=conversation.tool_names(body.get("tools"), "function", "custom"),
+        metadata=conversation.metadata(body.get("metadata"), body.get("user")),
     )
+
+
+# The roles of the conversation that older or newer names stand for.
+_ROLE_OF = {"developer": "system", "function": "tool"}
+
+
+def _message(message: dict[str, object], text: str) -> Message:
+    role = conversation.string(message["role"])
+    calls = list(conversation.dicts(message.get("tool_calls")))
+    if isinstance(legacy := message.get("function_call"), dict):
+        calls.append({"function": legacy})
+    return Message(
+        _ROLE_OF.get(role, role),
+        text,
+        calls=tuple(conversation.string(_function(call).get("name")) for call in calls),
+        call_ids=tuple(conversation.string(call.get("id")) for call in calls),
+        result_of=conversation.string(message.get("name")) if role == "function" else "",
+        call_id=conversation.string(message.get("tool_call_id")),
+    )
+
+
+def _function(call: dict[str, object]) -> dict[str, object]:
+    function = call.get("function")
+    return function if isinstance(function, dict) else {}
 
 
 def _messages(body: dict[str, object]) -> list[dict[str, object]]:

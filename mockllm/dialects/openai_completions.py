@@ -31,8 +31,8 @@ from collections.abc import Sequence
 
 from .. import events, sse, tokens
 from ..errors import RequestError
-from . import fields, openai_chat
-from .base import Ask, Call, Example, Headers, Response, Route
+from . import conversation, fields, openai_chat
+from .base import Ask, Call, Example, Headers, Message, Response, Route
 from .openai_chat import TOKEN_CACHE, random_id
 
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -138,6 +138,8 @@ def parse(body: object) -> Ask:
         include_usage=include_usage,
         include_obfuscation=False,
         prompt_tokens=len(tokens.words(text)) if isinstance(prompt, str) else len(prompt),
+        messages=(Message("user", text),),
+        metadata=conversation.metadata(None, body.get("user")),
     )
 
 

@@ -32,6 +32,7 @@ it, which the encoder counts as it frames them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import json
@@ -43,8 +44,8 @@ from typing import Any
 
 from .. import events, sse, tokens
 from ..errors import RequestError
-from . import fields, openai_chat
-from .base import Ask, Call, Example, Response, Route
+from . import conversation, fields, openai_chat
+from .base import Ask, Call, Example, Message, Response, Route
 
 # A JSON object this module builds (specs, items, the response object).
 Json = dict[str, Any]
@@ -111,7 +112,52 @@ def parse(body: object) -> Ask:
         include_obfuscation=bool(obfuscation),
         prompt_tokens=sum(len(tokens.words(t)) for t in counted) + 3 * max(1, len(texts)),
         echo=((_RESPONSE, _DUMPS(echoed)),),
+        messages=_conversation(body, instructions),
+        tools=conversation.tool_names(body.get("tools")),
+        metadata=conversation.metadata(body.get("metadata"), body.get("user")),
     )
+
+
+def _conversation(body: dict[str, object], instructions: str | None) -> tuple[Message, ...]:
+    """The input as messages: a model turn's items (its message, reasoning,
+    function calls, and ``item_reference``s to them) become one assistant message."""
+    out = [Message("system", instructions)] if instructions else []
+    value = body.get("input")
+    items = [{"role": "user", "content": value}] if isinstance(value, str) else list(conversation.dicts(value))
+    for item in items:
+        kind = conversation.string(item.get("type")) or "message"
+        role = conversation.string(item.get("role"))
+        if kind == "function_call_output":
+            out.append(Message("tool", _output_text(item.get("output")), call_id=conversation.string(item.get("call_id"))))
+            continue
+        if kind == "message" and role != "assistant":
+            out.append(Message(_ROLE_OF.get(role, role), _text_of(item.get("content"))))
+            continue
+        if not out or out[-1].role != "assistant":
+            out.append(Message("assistant"))
+        turn = out[-1]
+        if kind == "message":
+            out[-1] = dataclasses.replace(turn, text=turn.text + _text_of(item.get("content")))
+        elif kind == "function_call":
+            out[-1] = dataclasses.replace(
+                turn, calls=(*turn.calls, conversation.string(item.get("name"))),
+                call_ids=(*turn.call_ids, conversation.string(item.get("call_id"))),
+            )
+    return conversation.named_results(out)
+
+
+_ROLE_OF = {"developer": "system"}
+
+
+def _text_of(content: object) -> str:
+    """A message's text: a string, or its parts' ``text`` (input_text, output_text)."""
+    if isinstance(content, str):
+        return content
+    return "".join(conversation.string(part.get("text")) for part in conversation.dicts(content))
+
+
+def _output_text(output: object) -> str:
+    return output if isinstance(output, str) else _text_of(output)
 
 
 def _input(body: dict[str, object]) -> tuple[list[str], str]:

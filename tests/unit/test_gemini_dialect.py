@@ -8,7 +8,7 @@ import random
 import pytest
 
 from mockllm import events
-from mockllm.dialects import DIALECTS, dialect_for, gemini
+from mockllm.dialects import DIALECTS, Message, dialect_for, gemini
 from mockllm.dialects.base import Ask, Call, Response
 from mockllm.errors import RequestError
 
@@ -164,8 +164,10 @@ def test_the_example_parses_and_the_table_has_the_row():
     assert DIALECTS["gemini"] is DIALECT
     for stream in (True, False):
         example = DIALECT.example("hello", "hi", stream=stream)
-        assert DIALECT.parse(example.body, example.call) == Ask(model="hello", prompt="hi", stream=stream,
-                                                                 include_usage=True, prompt_tokens=1)
+        assert DIALECT.parse(example.body, example.call) == Ask(
+            model="hello", prompt="hi", stream=stream, include_usage=True, prompt_tokens=1,
+            messages=(Message("user", "hi"),),
+        )
     assert example.path == "/v1beta/models/hello:generateContent"
     assert dialect_for("/v1beta/models/nope:countTokens") is DIALECT
 

@@ -109,4 +109,4 @@ def test_an_infinite_argument_is_refused_as_json_has_none():
 )
 def test_patterns_re2_supports_are_accepted_and_search_like_re(prompt):
     scenario = parse_text(f"reply: {{text: hi}}\nmatch: {{prompt: '{prompt}'}}\n", PATH, default_name="ok")
-    assert scenario.match_prompt is not None
+    assert scenario.match is not None and scenario.match.prompt is not None

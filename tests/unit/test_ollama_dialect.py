@@ -9,7 +9,7 @@ import random
 import pytest
 
 from mockllm import events
-from mockllm.dialects import DIALECTS, Ask, Call, Response
+from mockllm.dialects import DIALECTS, Ask, Call, Message, Response
 from mockllm.dialects.ollama import DIALECT, HEARTBEAT
 from mockllm.errors import RequestError
 from mockllm.faults.body import _broken
@@ -217,4 +217,5 @@ def test_the_dialect_is_in_the_table_and_its_example_parses():
     example = DIALECT.example("hello", "hi", stream=False)
     assert example.path == "/api/chat"
     assert DIALECT.parse(example.body, example.call) == Ask(
-        model="hello", prompt="hi", stream=False, prompt_tokens=5, echo=(("route", "chat"), ("model", "hello")))
+        model="hello", prompt="hi", stream=False, prompt_tokens=5, echo=(("route", "chat"), ("model", "hello")),
+        messages=(Message("user", "hi"),))

@@ -11,7 +11,7 @@ import pytest
 from mockllm.errors import ScenarioError, ScenarioErrors
 from mockllm.parse import parse_duration, parse_file, parse_text
 from mockllm.patterns import compile_pattern
-from mockllm.scenario import Attempt, Reply, Scenario, Timing, ToolCall
+from mockllm.scenario import Attempt, Match, Reply, Scenario, Timing, ToolCall
 
 PATH = "scenarios/bad.yaml"
 
@@ -59,7 +59,7 @@ def test_full_scenario_file_becomes_the_expected_frozen_value(tmp_path):
     assert parse_file(path) == Scenario(
         name="greeter",
         description="Greets, then asks for the weather and the time.",
-        match_prompt=compile_pattern("(?i)weather"),
+        match=Match(prompt=compile_pattern("(?i)weather")),
         reply=Reply(
             tokens=("Hi", " there!"),
             tool_calls=(
@@ -147,7 +147,7 @@ def test_defaults_when_only_a_reply_is_given():
     scenario = parse("reply: {text: hi}\n", default_name="stem")
     assert scenario == Scenario(name="stem", reply=Reply(tokens=("hi",)), source=PATH, line=1)
     assert scenario.timing == Timing(0.0, 0.0, 0.0)
-    assert (scenario.match_prompt, scenario.seed, scenario.description) == (None, None, "")
+    assert (scenario.match, scenario.seed, scenario.description) == (None, None, "")
 
 
 @pytest.mark.parametrize(
@@ -196,7 +196,7 @@ ERRORS = [
     (
         "name: x\nreply: {text: hi}\nsurprise: 1\n",
         [f"{PATH}:3: unknown key 'surprise' (expected one of: name, description, match, reply, "
-         "steps, timing, seed, faults, attempts, chaos)"],
+         "steps, timing, seed, faults, attempts, chaos, turns)"],
     ),
     ("name: x\nreply: {text: hi}\nseed: abc\n", [f"{PATH}:3: seed: expected a whole number, got 'abc'"]),
     ("name: x\nreply: [1]\n", [f"{PATH}:2: reply: expected a mapping, got a list"]),

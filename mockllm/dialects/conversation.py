@@ -1,0 +1,44 @@
+"""Small readers for the conversation in a request body, shared by the dialects.
+
+A dialect's ``parse`` first refuses what its API refuses; what is left is read
+into ``Message`` values with these helpers, which take what is there and never
+raise: a field of an unexpected type reads as empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .base import Message, named_results
+
+__all__ = ["Message", "dicts", "metadata", "named_results", "string", "tool_names"]
+
+
+def string(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def dicts(value: object) -> Iterator[dict[str, object]]:
+    """The objects of a JSON array (nothing for anything else)."""
+    if isinstance(value, list):
+        yield from (item for item in value if isinstance(item, dict))
+
+
+def metadata(fields: object, user: object = None) -> tuple[tuple[str, str], ...]:
+    """The string values of a request's metadata object, then ``user`` when
+    it is a string (OpenAI's top-level ``user`` field)."""
+    pairs = [(k, v) for k, v in fields.items() if isinstance(v, str)] if isinstance(fields, dict) else []
+    if isinstance(user, str):
+        pairs.append(("user", user))
+    return tuple(pairs)
+
+
+def tool_names(tools: object, *nested: str) -> tuple[str, ...]:
+    """The names of the tools offered: ``tools[].name``, or under one of the
+    ``nested`` keys (OpenAI chat's ``tools[].function.name``)."""
+    names = []
+    for tool in dicts(tools):
+        holder = next((tool[key] for key in nested if isinstance(tool.get(key), dict)), tool)
+        if isinstance(holder, dict) and isinstance(name := holder.get("name"), str):
+            names.append(name)
+    return tuple(names)
