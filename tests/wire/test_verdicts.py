@@ -34,6 +34,11 @@ SCENARIOS = {
     "refused": REPLY + "faults: [{status: {code: 400}}]\n",
     "told-not-to": REPLY + "faults: [{status: {code: 503, headers: {x-should-retry: 'false'}}}]\n",
     "stalled": REPLY + "faults: [{stall: {after: 2}}]\n",
+    # A conversation whose first reply is cut on the first attempt.
+    "story": "turns:\n"
+    "  - reply: {text: 'Once upon a time there was a stream.'}\n"
+    "    attempts: [{faults: [{drop: {after: 3}}]}, {faults: []}]\n"
+    "  - reply: {text: 'And it ended well.'}\n",
 }
 
 
@@ -187,3 +192,42 @@ async def test_a_bad_query_is_a_400_naming_the_parameter(server, query, param):
 
 async def test_a_session_with_no_requests_has_nothing_to_judge(server):
     assert set(results(await verdicts(server, "nobody")).values()) == {"n/a"}
+
+
+# -- noticed_truncation --------------------------------------------------------
+
+async def tell_a_story(server, session: str, *, keep_partial: bool) -> str:
+    """An app on the SDK whose stream is cut: it retries the question, or (the
+    bug) keeps the partial text as the model's answer and goes on."""
+    question = [{"role": "user", "content": "Tell me a story."}]
+    async with openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0,
+                                  default_headers={"X-Mockllm-Session": session}) as client:
+        async def turn(messages: list[dict]) -> str:
+            text = ""
+            try:
+                stream = await client.chat.completions.create(model="story", messages=messages, stream=True)
+                async for chunk in stream:
+                    text += chunk.choices[0].delta.content or "" if chunk.choices else ""
+            except openai.APIConnectionError:
+                if not keep_partial:
+                    return await turn(messages)
+            return text
+
+        told = await turn(question)
+        return await turn([*question, {"role": "assistant", "content": told}, {"role": "user", "content": "Go on."}])
+
+
+async def test_an_app_that_retries_a_cut_reply_noticed_the_truncation(server):
+    assert await tell_a_story(server, "careful", keep_partial=False) == "And it ended well."
+    judged = await verdicts(server, "careful")
+    assert judged["noticed_truncation"]["result"] == "pass", judged["noticed_truncation"]
+    assert judged["noticed_truncation"]["evidence"][0]["received"] == "Once upon a"
+
+
+async def test_an_app_that_keeps_the_partial_text_as_the_answer_fails_noticed_truncation(server):
+    await tell_a_story(server, "careless", keep_partial=True)
+    verdict = (await verdicts(server, "careless"))["noticed_truncation"]
+    assert verdict["result"] == "fail", verdict
+    [evidence] = verdict["evidence"]
+    assert evidence["received"] == "Once upon a" and evidence["assistant_turns"] == ["Once upon a"]
+    assert "sent it back as a finished assistant turn" in evidence["note"]
