@@ -19,7 +19,7 @@ import re
 import socket
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -60,7 +60,7 @@ class Played:
         sent = script.beats[: self.written]
         noted: dict[str, object] = {"last_id_sent": _last_id(sent)}
         if script.respond:
-            noted["retry_headers"] = tuple((k.lower(), v) for k, v in script.headers if k.lower() in RETRY_HEADERS)
+            noted["retry_headers"] = retry_headers(script.headers)
         if sent and (announced := _RETRY.match(sent[0].data)):
             noted["event_retry"] = int(announced[1]) / 1000
         if any(label.startswith("stall") for label in script.faults):
@@ -75,6 +75,11 @@ RETRY_HEADERS = frozenset({"retry-after", "retry-after-ms", "x-should-retry"})
 # The lines eventsource.py writes; a scenario's raw bytes may look alike but need not parse.
 _RETRY = re.compile(rb"retry: (\d{1,9})\n")
 _ID = re.compile(rb"id: (\d{1,18})\n")
+
+
+def retry_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Those of ``headers`` that tell a client whether and when to retry, as the journal keeps them."""
+    return tuple((name.lower(), value) for name, value in headers if name.lower() in RETRY_HEADERS)
 
 
 def _last_id(beats: tuple[Beat, ...]) -> int | None:
