@@ -190,6 +190,7 @@ def _begun(request: web.Request) -> bool:
 def _refused(request: web.Request, error: RequestError) -> web.Response:
     if EXCHANGE in request:
         request[EXCHANGE]["error"] = error.message
+        request[EXCHANGE]["retry_headers"] = player.retry_headers(error.headers.items())  # a quota's 429 says when
         request[EXCHANGE].pop("played", None)  # nothing was sent: this response is the exchange's outcome
     return error_response(error, dialect_of(request))
 

@@ -6,6 +6,7 @@ ask it what clients did.
     POST   /_mockllm/scenarios          add or replace one (YAML or JSON body)
     DELETE /_mockllm/scenarios/{name}   remove one
     GET    /_mockllm/journal            the exchanges (?scenario=, ?session=)
+    GET    /_mockllm/verdicts           how a session's client behaved (?session=, ?max_retries=, ?stall_deadline=)
     POST   /_mockllm/reset              clear attempt counters and the journal
 
 No web page may use them: a foreign ``Origin`` or ``Host`` is refused before
@@ -21,9 +22,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hmac
+from typing import Any
 
 from aiohttp import web
 
+from . import verdicts as judging
 from .errors import RequestError, ScenarioErrors
 from .parse import NAME, parse_text
 from .state import STATE, State
@@ -37,6 +40,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{PREFIX}/scenarios", add_scenario)
     app.router.add_delete(f"{PREFIX}/scenarios/{{name}}", remove_scenario)
     app.router.add_get(f"{PREFIX}/journal", journal)
+    app.router.add_get(f"{PREFIX}/verdicts", verdicts)
     app.router.add_post(f"{PREFIX}/reset", reset)
 
 
@@ -129,6 +133,34 @@ async def journal(request: web.Request) -> web.Response:
     entries = [entry.to_json() for entry in state.journal.entries()]
     entries = [e for e in entries if all(e[key] == value for key, value in wanted.items())]
     return web.json_response({"entries": entries})
+
+
+async def verdicts(request: web.Request) -> web.Response:
+    """The verdicts on one session's client, from its journal entries."""
+    state = _authorized(request)
+    session = request.query.get("session")
+    if not session:
+        raise RequestError(400, "Name the session to judge: ?session=S.", param="session")
+    limits = {
+        "max_retries": _query_number(request, "max_retries", int, judging.MAX_RETRIES),
+        "stall_deadline": _query_number(request, "stall_deadline", float, judging.STALL_DEADLINE),
+    }
+    entries = [entry for entry in state.journal.entries() if entry.session == session]
+    return web.json_response(judging.to_json(session, judging.judge(entries, **limits)))
+
+
+def _query_number(request: web.Request, name: str, kind: type[int] | type[float], default: float) -> Any:
+    """A query parameter that must be a finite number of ``kind``, 0 or more."""
+    given = request.query.get(name)
+    if given is None:
+        return default
+    try:
+        value = kind(given)
+    except ValueError:
+        value = -1
+    if not 0 <= value < float("inf"):
+        raise RequestError(400, f"{name} must be a number, 0 or more; got {given!r}.", param=name)
+    return value
 
 
 async def reset(request: web.Request) -> web.Response:

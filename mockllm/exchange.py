@@ -46,7 +46,8 @@ async def respond(
     request[DIALECT] = dialect
     start = request[ARRIVED] if ARRIVED in request else asyncio.get_running_loop().time()
     state = request.app[STATE]
-    session = session_key(request.headers.get("X-Mockllm-Session"), request.query.get("session"), request.remote)
+    asker = asked_by(request)
+    session = asker["session"] or ""
     # A request over its quota never reaches the scenario: no attempt, no plan.
     cost = ask.prompt_tokens + (completion_tokens(scenario.reply) if dialect.streams else 0)
     budget = state.charge(scenario, cost, session, request.headers, start)
@@ -81,13 +82,16 @@ async def respond(
         labels += (("X-Mockllm-Faults", "; ".join(script.faults)),)  # labels are one line of ASCII
     played = player.Played()
     request[EXCHANGE].update(
-        scenario=scenario.name, session=session, attempt=attempt, faults=script.faults,
-        ignored_faults=script.ignored, played=played,
+        scenario=scenario.name, attempt=attempt, faults=script.faults, ignored_faults=script.ignored, played=played,
+        assistant_texts=tuple(m.text for m in ask.messages if m.role == "assistant"), **asker,
     )
     # The stream plays in a task of its own, so that each of its many wake-ups
     # resumes one coroutine instead of the whole chain of middlewares above.
     # Cancelling the handler (the client left) cancels the task it awaits.
-    return await asyncio.get_running_loop().create_task(player.play(request, script, start, played, labels))
+    try:
+        return await asyncio.get_running_loop().create_task(player.play(request, script, start, played, labels))
+    finally:
+        request[EXCHANGE].update(played.noted())  # the task has ended, even when cancelled
 
 
 async def json_body(request: web.Request) -> object:
@@ -143,9 +147,24 @@ def _lone_surrogate(value: object) -> str | None:
 
 
 def _note_request(request: web.Request, summary: object) -> None:
-    """Keep what the journal shows of the body."""
+    """Keep what the journal shows of the body, and of the client (for the verdicts)."""
     if EXCHANGE in request:
-        request[EXCHANGE]["request"] = summary
+        request[EXCHANGE].update(request=summary, **asked_by(request))
+
+
+def asked_by(request: web.Request) -> dict[str, str | None]:
+    """Who asked, as the journal keeps it for the verdicts: the session (also
+    of a request refused before any scenario answers it), the User-Agent that
+    names an SDK, and the id an EventSource reconnect resumes from."""
+    headers = request.headers
+    return {
+        "session": session_key(headers.get("X-Mockllm-Session"), request.query.get("session"), request.remote),
+        "client": headers.get("User-Agent", "")[:USER_AGENT_LIMIT] or None,
+        "last_event_id": headers.get("Last-Event-ID") or request.query.get("lastEventId"),
+    }
+
+
+USER_AGENT_LIMIT = 200  # characters of a User-Agent kept: enough to name an SDK and its version
 
 
 def _not_json(constant: str) -> object:

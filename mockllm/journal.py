@@ -18,6 +18,14 @@ DEFAULT_SIZE = 1000
 BODY_LIMIT = 4096  # characters of a request body kept in its record
 
 
+@dataclass(frozen=True, slots=True)
+class Stall:
+    """Where a response went silent, in seconds after the request arrived."""
+
+    at: float
+    seconds: float | None  # None: it never resumed
+
+
 class Outcome(enum.Enum):
     COMPLETED = "completed"  # the response went out as planned (an HTTP error fault included)
     DROPPED = "dropped"  # a fault cut the connection
@@ -45,12 +53,22 @@ class Entry:
     bytes: int = 0  # body bytes written
     duration: float = 0.0
     error: str | None = None
+    # What the verdicts (verdicts.py) read, besides the above:
+    client: str | None = None  # the User-Agent, which names an SDK and its version
+    last_event_id: str | None = None  # what an EventSource reconnect sent to resume
+    retry_headers: tuple[tuple[str, str], ...] = ()  # retry-after, retry-after-ms, x-should-retry as sent
+    event_retry: float | None = None  # seconds: the ``retry:`` an EventSource stream announced
+    last_id_sent: int | None = None  # the id of the last EventSource event written
+    stall: Stall | None = None  # the silence a stall fault made
+    received: str | None = None  # the text written before a drop or a missing [DONE]
+    assistant_texts: tuple[str, ...] = ()  # the model's turns the request carried back
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["outcome"] = self.outcome.value
-        data["faults"] = list(self.faults)
-        data["ignored_faults"] = list(self.ignored_faults)
+        for name in ("faults", "ignored_faults", "assistant_texts"):
+            data[name] = list(data[name])
+        data["retry_headers"] = dict(self.retry_headers)
         return data
 
 

@@ -15,16 +15,19 @@ from __future__ import annotations
 import array
 import asyncio
 import operator
+import re
 import socket
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from .journal import Outcome
-from .script import End, Script
+from . import events
+from .faults.body import HEARTBEAT
+from .journal import Outcome, Stall
+from .script import Beat, End, Script
 
 DRAIN_LIMIT = 2.0  # seconds to wait for written bytes to be acknowledged before a reset
 # After the peer's kernel has the bytes, give the client a moment to read them:
@@ -48,8 +51,59 @@ class Played:
     def tokens(self) -> int:
         return sum(map(_tokens_of, self.script.beats[: self.written])) if self.script else 0
 
+    def noted(self) -> dict[str, object]:
+        """What the journal keeps of the response for the verdicts (``journal.Entry``).
+        Read once, after the play: nothing here runs per beat."""
+        script = self.script
+        if script is None:
+            return {}
+        sent = script.beats[: self.written]
+        noted: dict[str, object] = {"last_id_sent": _last_id(sent)}
+        if script.respond:
+            noted["retry_headers"] = retry_headers(script.headers)
+        if sent and (announced := _RETRY.match(sent[0].data)):
+            noted["event_retry"] = int(announced[1]) / 1000
+        if any(label.startswith("stall") for label in script.faults):
+            noted["stall"] = silence(script)
+        if self.outcome is Outcome.DROPPED or any(label.startswith("no_done") for label in script.faults):
+            noted["received"] = "".join(b.event.text for b in sent if isinstance(b.event, events.Text))
+        return noted
+
 
 _tokens_of = operator.attrgetter("tokens")
+RETRY_HEADERS = frozenset({"retry-after", "retry-after-ms", "x-should-retry"})
+# The lines eventsource.py writes; a scenario's raw bytes may look alike but need not parse.
+_RETRY = re.compile(rb"retry: (\d{1,9})\n")
+_ID = re.compile(rb"id: (\d{1,18})\n")
+
+
+def retry_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Those of ``headers`` that tell a client whether and when to retry, as the journal keeps them."""
+    return tuple((name.lower(), value) for name, value in headers if name.lower() in RETRY_HEADERS)
+
+
+def _last_id(beats: tuple[Beat, ...]) -> int | None:
+    """The ``id:`` of the last EventSource event among ``beats``, if any."""
+    for beat in reversed(beats):
+        if found := _ID.match(beat.data):
+            return int(found[1])
+    return None
+
+
+def silence(script: Script) -> Stall:
+    """The longest silence ``script`` holds, as planned: from the start, the
+    headers and each beat that is not a heartbeat, to the next (deadlines are
+    absolute, so the plan is what the client saw); a hang never ends."""
+    heartbeat = script.dialect.heartbeat if script.dialect is not None else HEARTBEAT
+    times = [0.0, *([script.headers_at] if script.respond else [])]
+    times += [b.at for b in script.beats if not (b.event is None and b.data == heartbeat)]
+    if script.end is End.HANG:
+        return Stall(times[-1], None)
+    if script.end_at is not None:
+        times.append(script.end_at)
+    gaps = ((later - earlier, earlier) for earlier, later in zip(times, times[1:], strict=False))
+    gap, at = max(gaps, default=(0.0, 0.0))
+    return Stall(at, round(gap, 6))
 
 
 async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:

@@ -4,7 +4,7 @@
     ───────────                              ──────────────────────────────────
     fixture setup ── server.start(...) ────▶ listening on 127.0.0.1:<free port>
     SDK client ───── /v1/chat/completions ─▶ replays the scenario
-    add_scenario / journal / reset ── HTTP ▶ /_mockllm/ control routes
+    add_scenario / journal / verdicts / reset ── HTTP ▶ /_mockllm/ control routes
     failed test: report section ◀── journal
     fixture teardown ── close() ───────────▶ runner.cleanup(); the loop stops; join
 
@@ -339,6 +339,46 @@ class MockLLM:
         entries: list[dict[str, Any]] = self._call("GET", "/journal" + (f"?{query}" if query else ""))[1]["entries"]
         return entries
 
+    def verdicts(
+        self, session: str | None = None, *, max_retries: int | None = None, stall_deadline: float | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """How the client of ``session`` behaved: ``{name: {"result": "pass" | "fail" | "n/a",
+        "evidence": [...]}}`` (see ``mockllm.verdicts``). With no ``session``, the
+        journal's only one; ``max_retries`` and ``stall_deadline`` (seconds) set
+        the limits of ``bounded_retries`` and ``aborted_stall``."""
+        __tracebackhide__ = True
+        wanted = {"session": session or self._only_session(), "max_retries": max_retries,
+                  "stall_deadline": stall_deadline}
+        query = urllib.parse.urlencode({k: v for k, v in wanted.items() if v is not None})
+        verdicts: dict[str, dict[str, Any]] = self._call("GET", f"/verdicts?{query}")[1]["verdicts"]
+        return verdicts
+
+    def assert_client(
+        self, session: str | None = None, *, max_retries: int | None = None, stall_deadline: float | None = None,
+        **expected: bool,
+    ) -> None:
+        """Assert verdicts: ``assert_client(honoured_retry_after=True, aborted_stall=True)``.
+        True asks for ``pass``, False for ``fail``; the message of a failed
+        assertion prints every verdict asked about with its evidence."""
+        __tracebackhide__ = True
+        from .verdicts import NAMES
+
+        unknown = sorted(set(expected) - set(NAMES))
+        if unknown:
+            fail(f"assert_client: no verdict named {', '.join(unknown)}; the verdicts are {', '.join(NAMES)}")
+        judged = self.verdicts(session, max_retries=max_retries, stall_deadline=stall_deadline)
+        wrong = {name for name, want in expected.items() if judged[name]["result"] != ("pass" if want else "fail")}
+        if wrong:
+            shown = "\n".join(format_verdict(name, judged[name], expected[name], name in wrong) for name in expected)
+            raise AssertionError(f"the client did not behave as asserted ({len(wrong)} of {len(expected)}):\n{shown}")
+
+    def _only_session(self) -> str:
+        __tracebackhide__ = True
+        sessions: list[str] = sorted({e["session"] for e in self.journal() if e["session"] is not None})
+        if len(sessions) != 1:
+            fail(f"name the session to judge: the journal has {len(sessions)} ({', '.join(sessions) or 'none'})")
+        return sessions[0]
+
     def reset(self) -> None:
         """Clear the journal and every session's attempt counter."""
         self._call("POST", "/reset")
@@ -389,6 +429,14 @@ def format_entry(entry: Mapping[str, Any]) -> str:
     if entry.get("error"):
         line += f" error={entry['error']!r}"
     return line
+
+
+def format_verdict(name: str, verdict: Mapping[str, Any], wanted: bool, wrong: bool) -> str:
+    """``✗ backed_off: fail, expected pass`` and one line of evidence each below it."""
+    want = "pass" if wanted else "fail"
+    head = f"{'✗' if wrong else '✓'} {name}: {verdict['result']}" + (f", expected {want}" if wrong else "")
+    notes = [f"    {e['result']}: {e['note']}" for e in verdict["evidence"]] or ["    (nothing in the session to judge)"]
+    return "\n".join([head, *notes])
 
 
 # -- the fixture and the failure report ------------------------------------

@@ -392,6 +392,48 @@ def test_the_server_is_stopped_after_each_test(pytester):
     result.assert_outcomes(passed=3)
 
 
+# -- verdicts ----------------------------------------------------------------
+
+def test_verdicts_judge_the_only_session_and_assert_client_takes_false_for_fail(pytester):
+    result = run(pytester, """
+        import httpx
+        import pytest
+
+        REFUSED = {"name": "refused", "reply": {"text": "x"}, "faults": [{"status": {"code": 400}}]}
+
+        def retry_at_once(mockllm, times, session=None):
+            headers = {"X-Mockllm-Session": session} if session else {}
+            with httpx.Client(headers=headers) as http:
+                for _ in range(times):
+                    http.post(mockllm.base_url + "/chat/completions", json={"model": "refused", "messages": []})
+
+        def test_a_storm(mockllm):
+            mockllm.add_scenario(REFUSED)
+            retry_at_once(mockllm, 4)
+            judged = mockllm.verdicts()
+            assert judged["no_retry_on_non_retryable"]["result"] == "fail"
+            assert judged["bounded_retries"]["result"] == "pass"
+            assert mockllm.verdicts(max_retries=2)["bounded_retries"]["result"] == "fail"
+            mockllm.assert_client(no_retry_on_non_retryable=False, backed_off=False, max_retries=2,
+                                  bounded_retries=False)
+
+        def test_two_sessions_need_a_name(mockllm):
+            mockllm.add_scenario(REFUSED)
+            retry_at_once(mockllm, 1, "a")
+            retry_at_once(mockllm, 1, "b")
+            mockllm.assert_client("a", no_retry_on_non_retryable=True)
+            mockllm.verdicts()
+
+        def test_an_unknown_verdict(mockllm):
+            mockllm.assert_client(politeness=True)
+    """)
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "*name the session to judge: the journal has 2 (a, b)*",
+        "*assert_client: no verdict named politeness; the verdicts are honoured_retry_after, backed_off*",
+    ])
+
+
 # -- the README example ----------------------------------------------------
 
 README_INI = '''\

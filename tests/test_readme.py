@@ -11,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import openai
+import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -100,3 +101,45 @@ def test_the_async_example_passes_with_pytest_asyncio(pytester):
     pytester.makepyfile(**{Path(name.removeprefix("# ")).stem: body})
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "asyncio")
     result.assert_outcomes(passed=1)
+
+
+async def test_the_verdicts_example_is_what_the_route_answers(start_server, write_scenario):
+    """The README's story: the OpenAI SDK meets a 429, then a stall, and passes."""
+    example = json.loads(block_after("Here the OpenAI SDK (read timeout 0.5 s) met a 429", "json"))
+    scenario = re.search(r'BUSY_THEN_STALLED = """(.*?)"""', block_after("### Asserting how your client", "python"), re.S)
+    assert scenario is not None
+    write_scenario("busy-then-stalled", scenario[1])
+    server = await start_server([write_scenario.folder])
+    async with openai.AsyncOpenAI(
+        base_url=server.base_url, api_key="sk-test", timeout=openai.Timeout(10, read=0.5),
+        default_headers={"X-Mockllm-Session": "checkout-ui"},
+    ) as client:
+        stream = await client.chat.completions.create(
+            model="busy-then-stalled", stream=True, messages=[{"role": "user", "content": "Hi"}])
+        with pytest.raises(openai.APITimeoutError):
+            async for _ in stream:
+                pass
+    async with aiohttp.ClientSession() as session:
+        async with session.get(server.url + "/_mockllm/verdicts?session=checkout-ui&stall_deadline=2") as response:
+            real = await response.json()
+    assert real["session"] == example["session"]
+    assert list(real["verdicts"]) == list(example["verdicts"])
+    for name, shown in example["verdicts"].items():
+        judged = real["verdicts"][name]
+        assert judged["result"] == shown["result"], (name, judged)
+        for shown_item, real_item in zip(shown["evidence"], judged["evidence"]):
+            if shown_item != "…":
+                assert list(shown_item) == list(real_item), name
+                assert shows([shown_item["note"].replace("1.04 s", "1.0… s").replace("0.6 s", "0.… s")],
+                             [real_item["note"]]), real_item["note"]
+
+
+def test_the_assert_client_example_passes_the_sdk_and_fails_the_naive_loop_with_evidence(pytester):
+    marker = "### Asserting how your client behaved"
+    test = block_after(marker, "python")
+    name, _, body = test.partition("\n")
+    pytester.makepyfile(**{Path(name.removeprefix("# ")).stem: body})
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    expected = block_after("The naive loop fails, and the message says why").splitlines()
+    assert shows(["…", *expected, "…"], result.outlines), "\n".join(result.outlines)

@@ -37,6 +37,7 @@ const ui = {
 const session = "sandbox-" + Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
 ui.session.textContent = session;
 $("journal-link").href = `/_mockllm/journal?session=${session}`;
+$("verdicts-link").href = `/_mockllm/verdicts?session=${session}`;
 
 let running = null; // the AbortController of the stream in progress
 
@@ -441,6 +442,7 @@ async function send(event) {
   } finally {
     running = null;
     setRunning(false);
+    setTimeout(showVerdicts, VERDICT_WAIT_MS);
   }
 }
 
@@ -448,12 +450,48 @@ function stop() {
   running?.abort();
 }
 
+// ---------------------------------------------------------------------------
+// Verdicts: how this page's client behaved, judged by the server from its
+// journal (GET /_mockllm/verdicts). An exchange is journaled once the server
+// sees it end, a moment after the page does: hence the short wait.
+
+const VERDICT_WAIT_MS = 300;
+const NOTES_SHOWN = 3; // evidence notes per verdict; the route has them all
+
+async function showVerdicts() {
+  const list = $("verdicts");
+  try {
+    const response = await fetch(`/_mockllm/verdicts?session=${session}`);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const { verdicts } = await response.json();
+    list.replaceChildren(...Object.entries(verdicts).map(([name, verdict]) => verdictRow(name, verdict)));
+  } catch (error) {
+    const row = document.createElement("li");
+    row.append(span("verdict-notes", `Could not read the verdicts: ${error.message}`));
+    list.replaceChildren(row);
+  }
+}
+
+function verdictRow(name, { result, evidence }) {
+  const row = document.createElement("li");
+  row.dataset.verdict = name;
+  const notes = evidence.slice(-NOTES_SHOWN).map((e) => e.note).join(" · ");
+  row.append(
+    span(`verdict-result result-${result === "n/a" ? "na" : result}`, result),
+    span("verdict-name", name),
+    span("verdict-notes", notes || "nothing in this session to judge"),
+  );
+  return row;
+}
+
 ui.form.addEventListener("submit", send);
 ui.stop.addEventListener("click", stop);
 ui.scenario.addEventListener("change", showDescription);
 ui.format.addEventListener("change", showFormat);
+$("refresh-verdicts").addEventListener("click", showVerdicts);
 ui.prompt.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) send(event);
 });
 loadFormats();
 loadScenarios();
+showVerdicts();

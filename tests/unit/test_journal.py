@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mockllm.journal import BODY_LIMIT, Entry, Journal, Outcome, request_summary
+from mockllm.journal import BODY_LIMIT, Entry, Journal, Outcome, Stall, request_summary
 
 
 def record(journal: Journal, **fields) -> Entry:
@@ -72,6 +72,11 @@ def test_to_json_gives_plain_json_values_with_the_outcome_as_its_string():
         tokens=3,
         bytes=120,
         duration=0.25,
+        client="OpenAI/Python 3.57.0",
+        retry_headers=(("retry-after", "1"),),
+        stall=Stall(0.5, None),
+        received="Roses are",
+        assistant_texts=("Roses are",),
     )
     data = entry.to_json()
     assert data == {
@@ -79,6 +84,9 @@ def test_to_json_gives_plain_json_values_with_the_outcome_as_its_string():
         "outcome": "dropped", "scenario": "flaky", "session": "s1", "attempt": 2, "client_retry_count": 1,
         "request": {"model": "flaky"}, "faults": ["drop(after=3)"], "ignored_faults": ["no_done"],
         "tokens": 3, "bytes": 120, "duration": 0.25, "error": None,
+        "client": "OpenAI/Python 3.57.0", "last_event_id": None, "retry_headers": {"retry-after": "1"},
+        "event_retry": None, "last_id_sent": None, "stall": {"at": 0.5, "seconds": None}, "received": "Roses are",
+        "assistant_texts": ["Roses are"],
     }
     assert json.loads(json.dumps(data)) == data
 
