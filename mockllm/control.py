@@ -167,4 +167,5 @@ async def reset(request: web.Request) -> web.Response:
     state = _authorized(request)
     state.attempts.reset()
     state.journal.clear()
+    state.quotas.reset()
     return web.Response(status=204)

@@ -271,3 +271,31 @@ async def test_the_turns_of_a_conversation_share_its_quota(start_server, write_s
             await sdk.chat.completions.create(model="agent", messages=MESSAGES, tools=tools)
     assert [r.headers["x-mockllm-turn"] for r in (first, second)] == ["1", "2"]
     assert [r.headers["x-ratelimit-remaining-requests"] for r in (first, second)] == ["1", "0"]
+
+
+async def test_a_control_reset_refills_every_bucket(start_server, write_scenario):
+    limited(write_scenario, "{rpm: 1}")
+    server = await start_server([write_scenario.folder])
+    async with aiohttp.ClientSession() as http:
+        async def status() -> int:
+            async with http.post(server.base_url + "/chat/completions",
+                                 json={"model": "limited", "messages": MESSAGES}) as response:
+                return response.status
+        assert [await status(), await status()] == [200, 429]
+        async with http.post(server.url + "/_mockllm/reset") as reset:
+            assert reset.status == 204
+        assert await status() == 200
+
+
+async def test_a_client_that_ignores_a_quotas_retry_after_fails_honoured_retry_after(start_server, write_scenario):
+    limited(write_scenario, "{rpm: 2}")
+    server = await start_server([write_scenario.folder])
+    async with aiohttp.ClientSession(headers={"X-Mockllm-Session": "eager"}) as http:
+        for _ in range(4):  # two admitted, then a 429 asking for 30 s, retried at once
+            async with http.post(server.base_url + "/chat/completions",
+                                 json={"model": "limited", "messages": MESSAGES}) as response:
+                await response.read()
+        async with http.get(server.url + "/_mockllm/verdicts", params={"session": "eager"}) as answer:
+            verdict = (await answer.json())["verdicts"]["honoured_retry_after"]
+    assert verdict["result"] == "fail"
+    assert any("asked for 30 s" in json.dumps(item) for item in verdict["evidence"])
