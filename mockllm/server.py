@@ -14,10 +14,11 @@ import ipaddress
 import logging
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
 
 from .app import make_app
 from .state import STATE, Settings
@@ -63,6 +64,7 @@ class RunningServer:
     host: str
     port: int
     control_open: bool = True
+    handlers: set[RequestHandler] = field(default_factory=set)  # the open connections' (``_track_handlers``)
 
     @property
     def url(self) -> str:
@@ -77,6 +79,11 @@ class RunningServer:
     async def close(self) -> None:
         """Stop accepting, give open streams ``Settings.grace`` seconds, end the rest."""
         await self.runner.cleanup()
+        # aiohttp shuts down the connections it had when the stop began and then
+        # forgets them all: one accepted meanwhile is left idle, with its socket
+        # open for the garbage collector. Every handler is closed here.
+        for handler in list(self.handlers):
+            handler.force_close()
 
     def hurry(self) -> None:
         """End a ``close`` under way without waiting out the grace period."""
@@ -98,14 +105,34 @@ async def start(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> R
         access_log=None,  # the app logs one line per exchange, with its outcome
     )
     await runner.setup()
+    running = RunningServer(runner, host, 0, control_open)
+    _track_handlers(runner, running.handlers)
     site = web.TCPSite(runner, host, port)
     try:
         await site.start()
     except BaseException:
         await runner.cleanup()
         raise
-    bound_port = runner.addresses[0][1]
-    return RunningServer(runner, host, bound_port, control_open)
+    running.port = runner.addresses[0][1]
+    return running
+
+
+def _track_handlers(runner: web.AppRunner, handlers: set[RequestHandler]) -> None:
+    """Keep the handler of every open connection in ``handlers``."""
+    server = runner.server
+    assert server is not None, "the runner is set up"
+    made, lost = server.connection_made, server.connection_lost
+
+    def connection_made(handler: RequestHandler, transport: asyncio.Transport) -> None:
+        handlers.add(handler)
+        made(handler, transport)
+
+    def connection_lost(handler: RequestHandler, exc: BaseException | None = None) -> None:
+        handlers.discard(handler)
+        lost(handler, exc)
+
+    server.connection_made = connection_made  # type: ignore[method-assign]
+    server.connection_lost = connection_lost  # type: ignore[method-assign]
 
 
 async def serve_forever(

@@ -130,7 +130,7 @@ async def test_the_verdicts_example_is_what_the_route_answers(start_server, writ
         for shown_item, real_item in zip(shown["evidence"], judged["evidence"]):
             if shown_item != "…":
                 assert list(shown_item) == list(real_item), name
-                assert shows([shown_item["note"].replace("1.04 s", "1.0… s").replace("0.6 s", "0.… s")],
+                assert shows([shown_item["note"].replace("1.04 s", "1… s").replace("0.6 s", "0… s")],
                              [real_item["note"]]), real_item["note"]
 
 
