@@ -241,3 +241,19 @@ def test_bad_turns_name_the_line_and_key(text, problem):
     with pytest.raises(ScenarioErrors) as caught:
         parse_text(text, "a.yaml")
     assert problem in str(caught.value)
+
+
+def test_a_gemini_model_turn_sent_as_one_content_per_chunk_is_one_turn():
+    # google-genai's streamed automatic function calling sends back each chunk's
+    # content: the call, then the last chunk's empty text.
+    body = {**LOOP["gemini"], "contents": [
+        {"role": "user", "parts": [{"text": "Weather in Paris?"}]},
+        {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {}, "id": "c1"}}]},
+        {"role": "model", "parts": [{"text": ""}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": {"temp": "18 C"}}}]},
+    ]}
+    ask = parse("gemini", body)
+    assert [(m.role, m.calls) for m in ask.messages] == [
+        ("system", ()), ("user", ()), ("assistant", ("get_weather",)), ("tool", ()),
+    ]
+    assert turn_of(parse_text(AGENT, "agent.yaml"), ask).turn == 2
