@@ -108,6 +108,8 @@ def parse(body: object) -> Ask:
     if not isinstance(stream, bool):
         raise _invalid("stream: Input should be a valid boolean")
     _tools(body.get("tools"))
+    if body.get("thread") is not None:
+        raise _no_threads()
     said = _conversation(system, messages)
     return Ask(
         model=model,
@@ -118,6 +120,17 @@ def parse(body: object) -> Ask:
         messages=said,
         tools=conversation.tool_names(body.get("tools")),
         metadata=conversation.metadata(body.get("metadata")),  # user_id
+    )
+
+
+# The message-threads beta keeps a conversation on the server, and a request
+# that continues one carries only its newest messages. mockllm keeps none, so it
+# refuses the thread as the API refuses what a thread cannot hold: the SDKs'
+# tool runners then send the whole conversation, which is what turns are read from.
+def _no_threads() -> RequestError:
+    return RequestError(
+        400, "This server keeps no message threads: send the whole conversation without 'thread'.",
+        code="thread_unsupported_request",
     )
 
 
@@ -393,7 +406,10 @@ class Anthropic(Dialect):
         # a refusal, which has none, one drawn without a generator: the message's digest.
         digest = hashlib.sha1(error.message.encode("utf-8", "surrogatepass")).hexdigest()[:21]
         request_id = error.request_id or "req_011" + digest
-        body = {"type": "error", "error": {"type": kind, "message": error.message}, "request_id": request_id}
+        said: dict[str, object] = {"type": kind, "message": error.message}
+        if error.code:  # the SDKs pick an error's class by its status and ``details.error_code``
+            said["details"] = {"error_code": error.code}
+        body = {"type": "error", "error": said, "request_id": request_id}
         return _DUMPS(body).encode("utf-8", "backslashreplace")
 
     def status_error(self, status: int) -> RequestError:

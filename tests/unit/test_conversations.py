@@ -4,6 +4,7 @@ and ``turns`` chosen by the model turns a request carries."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from types import MappingProxyType
 
@@ -257,3 +258,15 @@ def test_a_gemini_model_turn_sent_as_one_content_per_chunk_is_one_turn():
         ("system", ()), ("user", ()), ("assistant", ("get_weather",)), ("tool", ()),
     ]
     assert turn_of(parse_text(AGENT, "agent.yaml"), ask).turn == 2
+
+
+@pytest.mark.parametrize("thread", [{"type": "create"}, {"type": "continue", "previous_message_id": "msg_1"}],
+                         ids=["create", "continue"])
+def test_an_anthropic_message_thread_is_refused_so_the_whole_conversation_comes(thread):
+    # A thread's continuation carries only its newest messages; mockllm keeps no
+    # thread to read the rest from, so it says so the way the SDKs recover from.
+    with pytest.raises(RequestError) as caught:
+        parse("anthropic", {**LOOP["anthropic"], "thread": thread})
+    assert (caught.value.status, caught.value.code) == (400, "thread_unsupported_request")
+    error = json.loads(DIALECTS["anthropic"].error_body(caught.value))["error"]
+    assert error["details"] == {"error_code": "thread_unsupported_request"}
