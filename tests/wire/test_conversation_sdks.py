@@ -1,7 +1,7 @@
 """The built-in ``weather-agent`` loop through each Python SDK's own tool loop,
 over a real socket: openai's Responses tool runner, anthropic's
 ``tool_runner`` with a ``@beta_tool``, google-genai's automatic function
-calling, and the loop the ollama docs show. Each must end on turn 2's text,
+calling (``models`` and ``chats``), and the loop the ollama docs show. Each must end on turn 2's text,
 having run the tool once with turn 1's arguments, and the server must have
 answered turn 1 and then turn 2 (``X-Mockllm-Turn``, seen by an httpx hook
 on the SDK's own client). docs/conversations.md says what each one sends."""
@@ -113,18 +113,29 @@ async def test_anthropics_tool_runner_runs_the_agent(builtin, stream):
     loop.assert_ran_the_agent(answer, turns=(None, "1", "2"))
 
 
+def genai_answer(client: genai.Client, config: types.GenerateContentConfig, *, chat: bool, stream: bool) -> str:
+    """The app's answer through ``client.models`` or a ``client.chats`` chat (the path the SDK recommends for AFC)."""
+    if chat:
+        session = client.chats.create(model="weather-agent", config=config)
+        if stream:
+            return "".join(chunk.text or "" for chunk in session.send_message_stream(QUESTION))
+        return session.send_message(QUESTION).text or ""
+    if stream:
+        chunks = client.models.generate_content_stream(model="weather-agent", contents=QUESTION, config=config)
+        return "".join(chunk.text or "" for chunk in chunks)
+    return client.models.generate_content(model="weather-agent", contents=QUESTION, config=config).text or ""
+
+
+@pytest.mark.parametrize("chat", [False, True], ids=["models", "chats"])
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "create"])
-async def test_genais_automatic_function_calling_runs_the_agent(builtin, stream):
+async def test_genais_automatic_function_calling_runs_the_agent(builtin, stream, chat):
     loop = Loop()
 
     def run() -> str:
         options = types.HttpOptions(base_url=builtin.url, api_version="v1beta", client_args={"event_hooks": loop.hooks()})
         with genai.Client(api_key="g-key", http_options=options) as client:
             config = types.GenerateContentConfig(tools=[loop.tool()])
-            if stream:
-                chunks = client.models.generate_content_stream(model="weather-agent", contents=QUESTION, config=config)
-                return "".join(chunk.text or "" for chunk in chunks)
-            return client.models.generate_content(model="weather-agent", contents=QUESTION, config=config).text
+            return genai_answer(client, config, chat=chat, stream=stream)
 
     answer = await off_loop(run)
     loop.assert_ran_the_agent(answer)
