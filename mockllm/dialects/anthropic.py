@@ -108,8 +108,8 @@ def parse(body: object) -> Ask:
     if not isinstance(stream, bool):
         raise _invalid("stream: Input should be a valid boolean")
     _tools(body.get("tools"))
-    if body.get("thread") is not None:
-        raise _no_threads()
+    if (lost := _thread_not_found(body.get("thread"))) is not None:
+        raise lost
     said = _conversation(system, messages)
     return Ask(
         model=model,
@@ -123,14 +123,19 @@ def parse(body: object) -> Ask:
     )
 
 
-# The message-threads beta keeps a conversation on the server, and a request
-# that continues one carries only its newest messages. mockllm keeps none, so it
-# refuses the thread as the API refuses what a thread cannot hold: the SDKs'
-# tool runners then send the whole conversation, which is what turns are read from.
-def _no_threads() -> RequestError:
+# The message-threads beta keeps a conversation on the server: a request that
+# continues a thread carries only its newest messages. mockllm keeps no thread,
+# so it answers a continuation as the API answers one whose thread is gone, and
+# the SDKs send the whole conversation again under a new thread (``create``,
+# answered as any request), which is what turns are read from.
+def _thread_not_found(thread: object) -> RequestError | None:
+    if not isinstance(thread, dict) or thread.get("type") != "continue":
+        return None
+    message = thread.get("previous_message_id")
     return RequestError(
-        400, "This server keeps no message threads: send the whole conversation without 'thread'.",
-        code="thread_unsupported_request",
+        404, f"This server keeps no message threads, so none continues from message {message!r}. "
+        'Send the whole conversation again, under a new thread (thread: {"type": "create"}) or none.',
+        code="thread_not_found",
     )
 
 

@@ -260,13 +260,16 @@ def test_a_gemini_model_turn_sent_as_one_content_per_chunk_is_one_turn():
     assert turn_of(parse_text(AGENT, "agent.yaml"), ask).turn == 2
 
 
-@pytest.mark.parametrize("thread", [{"type": "create"}, {"type": "continue", "previous_message_id": "msg_1"}],
-                         ids=["create", "continue"])
-def test_an_anthropic_message_thread_is_refused_so_the_whole_conversation_comes(thread):
-    # A thread's continuation carries only its newest messages; mockllm keeps no
+def test_an_anthropic_thread_continued_is_not_found_so_the_whole_conversation_comes_again():
+    # A continuation carries only the thread's newest messages; mockllm keeps no
     # thread to read the rest from, so it says so the way the SDKs recover from.
+    continued = {**LOOP["anthropic"], "messages": LOOP["anthropic"]["messages"][2:],
+                 "thread": {"type": "continue", "previous_message_id": "msg_1"}}
     with pytest.raises(RequestError) as caught:
-        parse("anthropic", {**LOOP["anthropic"], "thread": thread})
-    assert (caught.value.status, caught.value.code) == (400, "thread_unsupported_request")
+        parse("anthropic", continued)
+    assert (caught.value.status, caught.value.code) == (404, "thread_not_found")
     error = json.loads(DIALECTS["anthropic"].error_body(caught.value))["error"]
-    assert error["details"] == {"error_code": "thread_unsupported_request"}
+    assert error["type"] == "not_found_error" and error["details"] == {"error_code": "thread_not_found"}
+    assert "'msg_1'" in error["message"]
+    created = parse("anthropic", {**LOOP["anthropic"], "thread": {"type": "create"}})  # the whole conversation
+    assert turn_of(parse_text(AGENT, "agent.yaml"), created).turn == 2

@@ -1,10 +1,11 @@
 """The built-in ``weather-agent`` loop through each Python SDK's own tool loop,
 over a real socket: openai's Responses tool runner, anthropic's
 ``tool_runner`` with a ``@beta_tool``, google-genai's automatic function
-calling (``models`` and ``chats``), and the loop the ollama docs show. Each must end on turn 2's text,
-having run the tool once with turn 1's arguments, and the server must have
-answered turn 1 and then turn 2 (``X-Mockllm-Turn``, seen by an httpx hook
-on the SDK's own client). docs/conversations.md says what each one sends."""
+calling (``models`` and ``chats``), and the loop the ollama docs show. Each
+must end on turn 2's text, having run the tool once with turn 1's arguments,
+and the server must have answered turn 1 and then turn 2 (``X-Mockllm-Turn``,
+seen by an httpx hook on the SDK's own client). docs/conversations.md says
+what each one sends."""
 
 from __future__ import annotations
 
@@ -108,9 +109,10 @@ async def test_anthropics_tool_runner_runs_the_agent(builtin, stream):
         return "".join(block.text for block in message.content if block.type == "text")
 
     answer = await off_loop(run)
-    # The runner first opens a message thread, which mockllm refuses (it keeps
-    # none; the refusal has no turn); the runner then sends the whole conversation.
-    loop.assert_ran_the_agent(answer, turns=(None, "1", "2"))
+    # The runner opens a message thread and continues it with the tool result
+    # alone; mockllm keeps no thread, so it answers that with 404 thread_not_found
+    # (no turn), and the runner sends the whole conversation again.
+    loop.assert_ran_the_agent(answer, turns=("1", None, "2"))
 
 
 def genai_answer(client: genai.Client, config: types.GenerateContentConfig, *, chat: bool, stream: bool) -> str:

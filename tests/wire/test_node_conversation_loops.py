@@ -37,6 +37,7 @@ async def test_the_ai_sdks_multi_step_tool_loop_runs_the_agent_on_every_provider
 async def test_the_anthropic_sdks_tool_runner_runs_the_agent(builtin):
     results = await run_node("anthropic-loop.mjs", builtin, [{"model": "weather-agent", "stream": s} for s in (False, True)])
     assert [outcome(r) for r in results] == [RAN_THE_AGENT] * 2
-    # The runner first opens a message thread, which mockllm refuses (it keeps
-    # none; the refusal has no turn); the runner then sends the whole conversation.
-    assert [r["turns"] for r in results] == [[None, "1", "2"]] * 2
+    # The runner opens a message thread and continues it with the tool result
+    # alone; mockllm keeps no thread, so it answers that with 404 thread_not_found
+    # (no turn), and the runner sends the whole conversation again.
+    assert [r["turns"] for r in results] == [["1", None, "2"]] * 2
