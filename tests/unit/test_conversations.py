@@ -273,3 +273,17 @@ def test_an_anthropic_thread_continued_is_not_found_so_the_whole_conversation_co
     assert "'msg_1'" in error["message"]
     created = parse("anthropic", {**LOOP["anthropic"], "thread": {"type": "create"}})  # the whole conversation
     assert turn_of(parse_text(AGENT, "agent.yaml"), created).turn == 2
+
+
+def test_responses_item_references_are_pieces_of_the_model_turn_they_name():
+    # A stored response's items sent back by reference (the AI SDK does so for
+    # provider-defined tools with store): one model turn, whatever it holds.
+    body = {"model": "m", "input": [
+        {"role": "user", "content": "Paris?"},
+        {"type": "item_reference", "id": "rs_1"},
+        {"type": "item_reference", "id": "fc_1"},
+        {"type": "function_call_output", "call_id": "c1", "output": "18 C"},
+    ]}
+    ask = parse("responses", body)
+    assert [(m.role, m.text) for m in ask.messages] == [("user", "Paris?"), ("assistant", ""), ("tool", "18 C")]
+    assert turn_of(parse_text(AGENT, "agent.yaml"), ask).turn == 2
