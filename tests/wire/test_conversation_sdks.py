@@ -165,3 +165,30 @@ async def test_the_loop_the_ollama_docs_show_runs_the_agent(builtin):
     finally:
         client.close()
     loop.assert_ran_the_agent(answer)
+
+
+async def test_anthropics_tool_runner_stops_threading_when_the_replayed_thread_is_lost_too(start_server, write_scenario):
+    path = write_scenario("trip.yaml", """
+        name: trip
+        turns:
+          - reply: {tool_calls: [{name: get_weather, arguments: {city: Paris, unit: celsius}}]}
+          - reply: {tool_calls: [{name: get_weather, arguments: {city: Rome, unit: celsius}}]}
+          - reply: {text: Both sunny.}
+    """)
+    server = await start_server(paths=[path], speed=100)
+    loop = Loop()
+
+    def run() -> str:
+        http = anthropic.DefaultHttpxClient(event_hooks=loop.hooks())
+        with anthropic.Anthropic(base_url=server.url, api_key="sk", max_retries=0, http_client=http) as client:
+            runner = client.beta.messages.tool_runner(
+                model="trip", max_tokens=256, messages=[{"role": "user", "content": "Paris, then Rome?"}],
+                tools=[beta_tool(loop.tool())], max_iterations=6,
+            )
+            return "".join(block.text for block in runner.until_done().content if block.type == "text")
+
+    assert await off_loop(run) == "Both sunny."
+    assert [call["city"] for call in loop.calls] == ["Paris", "Rome"]
+    # Turn 2's continuation is lost, its replay opens a new thread; that one's
+    # continuation is lost too, and the runner goes on without a thread.
+    assert loop.turns == ["1", None, "2", None, "3"]
