@@ -108,6 +108,8 @@ def parse(body: object) -> Ask:
     if not isinstance(stream, bool):
         raise _invalid("stream: Input should be a valid boolean")
     _tools(body.get("tools"))
+    if (lost := _thread_not_found(body.get("thread"))) is not None:
+        raise lost
     said = _conversation(system, messages)
     return Ask(
         model=model,
@@ -118,6 +120,22 @@ def parse(body: object) -> Ask:
         messages=said,
         tools=conversation.tool_names(body.get("tools")),
         metadata=conversation.metadata(body.get("metadata")),  # user_id
+    )
+
+
+# The message-threads beta keeps a conversation on the server: a request that
+# continues a thread carries only its newest messages. mockllm keeps no thread,
+# so it answers a continuation as the API answers one whose thread is gone, and
+# the SDKs send the whole conversation again under a new thread (``create``,
+# answered as any request), which is what turns are read from.
+def _thread_not_found(thread: object) -> RequestError | None:
+    if not isinstance(thread, dict) or thread.get("type") != "continue":
+        return None
+    message = thread.get("previous_message_id")
+    return RequestError(
+        404, f"This server keeps no message threads, so none continues from message {message!r}. "
+        'Send the whole conversation again, under a new thread (thread: {"type": "create"}) or none.',
+        code="thread_not_found",
     )
 
 
@@ -393,7 +411,10 @@ class Anthropic(Dialect):
         # a refusal, which has none, one drawn without a generator: the message's digest.
         digest = hashlib.sha1(error.message.encode("utf-8", "surrogatepass")).hexdigest()[:21]
         request_id = error.request_id or "req_011" + digest
-        body = {"type": "error", "error": {"type": kind, "message": error.message}, "request_id": request_id}
+        said: dict[str, object] = {"type": kind, "message": error.message}
+        if error.code:  # the SDKs pick an error's class by its status and ``details.error_code``
+            said["details"] = {"error_code": error.code}
+        body = {"type": "error", "error": said, "request_id": request_id}
         return _DUMPS(body).encode("utf-8", "backslashreplace")
 
     def status_error(self, status: int) -> RequestError:

@@ -7,11 +7,12 @@ raise: a field of an unexpected type reads as empty.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterable, Iterator
 
 from .base import Message, named_results
 
-__all__ = ["Message", "dicts", "metadata", "named_results", "string", "tool_names"]
+__all__ = ["Message", "dicts", "metadata", "model_turns", "named_results", "string", "tool_names"]
 
 
 def string(value: object) -> str:
@@ -42,3 +43,20 @@ def tool_names(tools: object, *nested: str) -> tuple[str, ...]:
         if isinstance(holder, dict) and isinstance(name := holder.get("name"), str):
             names.append(name)
     return tuple(names)
+
+
+def model_turns(messages: Iterable[Message]) -> tuple[Message, ...]:
+    """``messages`` with each run of assistant messages joined into one: a
+    model turn sent in pieces is still one turn (its texts joined, its calls
+    in order)."""
+    out: list[Message] = []
+    for message in messages:
+        if message.role == "assistant" and out and out[-1].role == "assistant":
+            turn = out[-1]
+            message = dataclasses.replace(
+                turn, text=turn.text + message.text, calls=turn.calls + message.calls,
+                call_ids=turn.call_ids + message.call_ids,
+            )
+            out.pop()
+        out.append(message)
+    return tuple(out)

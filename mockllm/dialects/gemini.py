@@ -105,7 +105,10 @@ def parse(body: object, call: Call) -> Ask:
 
 def _conversation(system: object, contents: list[object]) -> tuple[Message, ...]:
     """The contents as messages: a model turn's ``functionCall`` parts are its
-    calls, and each ``functionResponse`` part is a tool message of its own."""
+    calls, and each ``functionResponse`` part is a tool message of its own.
+    Consecutive model contents are one model turn: google-genai's streamed
+    automatic function calling sends each chunk's content as one (the call,
+    then the last chunk's empty text)."""
     out = []
     if isinstance(system, dict):
         out.append(Message("system", _text(system.get("parts"))))
@@ -127,7 +130,7 @@ def _conversation(system: object, contents: list[object]) -> tuple[Message, ...]
         ]
         if text or not results:
             out.append(Message("user", text))
-    return tuple(out)
+    return conversation.model_turns(out)
 
 
 def _text(parts: object) -> str:

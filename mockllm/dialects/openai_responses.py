@@ -33,7 +33,6 @@ it, which the encoder counts as it frames them.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import json
@@ -122,29 +121,28 @@ def parse(body: object) -> Ask:
 def _conversation(body: dict[str, object], instructions: str | None) -> tuple[Message, ...]:
     """The input as messages: a model turn's items (its message, reasoning,
     function calls, and ``item_reference``s to them) become one assistant message."""
-    out = [Message("system", instructions)] if instructions else []
     value = body.get("input")
-    items = [{"role": "user", "content": value}] if isinstance(value, str) else list(conversation.dicts(value))
-    for item in items:
-        kind = conversation.string(item.get("type")) or "message"
-        role = conversation.string(item.get("role"))
-        if kind == "function_call_output":
-            out.append(Message("tool", _output_text(item.get("output")), call_id=conversation.string(item.get("call_id"))))
-            continue
-        if kind == "message" and role != "assistant":
-            out.append(Message(_ROLE_OF.get(role, role), _text_of(item.get("content"))))
-            continue
-        if not out or out[-1].role != "assistant":
-            out.append(Message("assistant"))
-        turn = out[-1]
-        if kind == "message":
-            out[-1] = dataclasses.replace(turn, text=turn.text + _text_of(item.get("content")))
-        elif kind == "function_call":
-            out[-1] = dataclasses.replace(
-                turn, calls=(*turn.calls, conversation.string(item.get("name"))),
-                call_ids=(*turn.call_ids, conversation.string(item.get("call_id"))),
-            )
-    return conversation.named_results(out)
+    items: Iterable[dict[str, object]] = (
+        [{"role": "user", "content": value}] if isinstance(value, str) else conversation.dicts(value)
+    )
+    said = [Message("system", instructions)] if instructions else []
+    said += [_message(item) for item in items]
+    return conversation.named_results(conversation.model_turns(said))
+
+
+def _message(item: dict[str, object]) -> Message:
+    """One input item; any item but a function's output or a user's, system's or
+    developer's message is part of a model turn."""
+    kind = conversation.string(item.get("type")) or "message"
+    role = conversation.string(item.get("role"))
+    if kind == "function_call_output":
+        return Message("tool", _output_text(item.get("output")), call_id=conversation.string(item.get("call_id")))
+    if kind == "message":
+        return Message(_ROLE_OF.get(role, role), _text_of(item.get("content")))
+    if kind == "function_call":
+        return Message("assistant", calls=(conversation.string(item.get("name")),),
+                       call_ids=(conversation.string(item.get("call_id")),))
+    return Message("assistant")
 
 
 _ROLE_OF = {"developer": "system"}

@@ -4,6 +4,7 @@ and ``turns`` chosen by the model turns a request carries."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from types import MappingProxyType
 
@@ -241,3 +242,48 @@ def test_bad_turns_name_the_line_and_key(text, problem):
     with pytest.raises(ScenarioErrors) as caught:
         parse_text(text, "a.yaml")
     assert problem in str(caught.value)
+
+
+def test_a_gemini_model_turn_sent_as_one_content_per_chunk_is_one_turn():
+    # google-genai's streamed automatic function calling sends back each chunk's
+    # content: the call, then the last chunk's empty text.
+    body = {**LOOP["gemini"], "contents": [
+        {"role": "user", "parts": [{"text": "Weather in Paris?"}]},
+        {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {}, "id": "c1"}}]},
+        {"role": "model", "parts": [{"text": ""}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": {"temp": "18 C"}}}]},
+    ]}
+    ask = parse("gemini", body)
+    assert [(m.role, m.calls) for m in ask.messages] == [
+        ("system", ()), ("user", ()), ("assistant", ("get_weather",)), ("tool", ()),
+    ]
+    assert turn_of(parse_text(AGENT, "agent.yaml"), ask).turn == 2
+
+
+def test_an_anthropic_thread_continued_is_not_found_so_the_whole_conversation_comes_again():
+    # A continuation carries only the thread's newest messages; mockllm keeps no
+    # thread to read the rest from, so it says so the way the SDKs recover from.
+    continued = {**LOOP["anthropic"], "messages": LOOP["anthropic"]["messages"][2:],
+                 "thread": {"type": "continue", "previous_message_id": "msg_1"}}
+    with pytest.raises(RequestError) as caught:
+        parse("anthropic", continued)
+    assert (caught.value.status, caught.value.code) == (404, "thread_not_found")
+    error = json.loads(DIALECTS["anthropic"].error_body(caught.value))["error"]
+    assert error["type"] == "not_found_error" and error["details"] == {"error_code": "thread_not_found"}
+    assert "'msg_1'" in error["message"]
+    created = parse("anthropic", {**LOOP["anthropic"], "thread": {"type": "create"}})  # the whole conversation
+    assert turn_of(parse_text(AGENT, "agent.yaml"), created).turn == 2
+
+
+def test_responses_item_references_are_pieces_of_the_model_turn_they_name():
+    # A stored response's items sent back by reference (the AI SDK does so for
+    # provider-defined tools with store): one model turn, whatever it holds.
+    body = {"model": "m", "input": [
+        {"role": "user", "content": "Paris?"},
+        {"type": "item_reference", "id": "rs_1"},
+        {"type": "item_reference", "id": "fc_1"},
+        {"type": "function_call_output", "call_id": "c1", "output": "18 C"},
+    ]}
+    ask = parse("responses", body)
+    assert [(m.role, m.text) for m in ask.messages] == [("user", "Paris?"), ("assistant", ""), ("tool", "18 C")]
+    assert turn_of(parse_text(AGENT, "agent.yaml"), ask).turn == 2
