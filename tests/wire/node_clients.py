@@ -95,6 +95,18 @@ def fault_spec(name: str) -> dict[str, Any]:
     return spec
 
 
+async def ai_sdk_fault_rows(script: str, server, names: list[str]) -> list[tuple]:
+    """What the Vercel AI SDK hands the app for each fault scenario, as a
+    table row: the scenario, the text it keeps, ``finishReason``, the last
+    stream part's kind, what iterating threw, the classes of its error parts."""
+    results = await run_node(script, server, [fault_spec(name) for name in names])
+    return [
+        (name, kept(tokens(name), r["text"]), r["finish_reason"], r["parts"][-1], r["error"] and r["error"]["class"],
+         tuple(part["class"] for part in r["error_parts"]))
+        for name, r in zip(names, results)
+    ]
+
+
 def tokens(name: str) -> tuple[str, ...]:
     """The text tokens of a built-in scenario."""
     return LIBRARY.get(name).reply.tokens

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from .node_clients import LIBRARY, RESET_CODES, as_scripted, as_seen, fault_spec, kept, run_node, tokens
+from .node_clients import LIBRARY, RESET_CODES, ai_sdk_fault_rows, as_scripted, as_seen, run_node, tokens
 
 SCRIPT = "ai-sdk-chat.mjs"
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts]
@@ -70,21 +70,7 @@ async def test_every_clean_builtin_reaches_the_app_exactly(builtin, stream):
 
 async def test_each_fault_scenario_reaches_the_app_as_the_table_says(builtin):
     assert sorted(row[0] for row in FAULT_TABLE) == sorted(FAULTY), "a built-in fault scenario needs its row"
-    # The deadline only ends the stalls: every other reply is over in well under a second.
-    specs = [fault_spec(row[0]) for row in FAULT_TABLE]
-    results = await run_node(SCRIPT, builtin, specs)
-
-    seen = [
-        (
-            row[0],
-            kept(tokens(row[0]), r["text"]),
-            r["finish_reason"],
-            r["parts"][-1],
-            r["error"] and r["error"]["class"],
-            tuple(part["class"] for part in r["error_parts"]),
-        )
-        for row, r in zip(FAULT_TABLE, results)
-    ]
+    seen = await ai_sdk_fault_rows(SCRIPT, builtin, [row[0] for row in FAULT_TABLE])
     assert seen == FAULT_TABLE
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from .node_clients import LIBRARY, NO_RETRIES, as_scripted, as_seen, fault_spec, kept, run_node, tokens
+from .node_clients import LIBRARY, NO_RETRIES, ai_sdk_fault_rows, as_scripted, as_seen, run_node
 from .test_node_ai_sdk_chat import FAULT_TABLE as CHAT_FAULT_TABLE
 
 SCRIPT = "ai-sdk-google.mjs"
@@ -48,15 +48,7 @@ async def test_every_clean_builtin_reaches_the_app_exactly(builtin, stream):
 
 
 async def test_faults_reach_the_app_as_the_table_says(builtin):
-    names = [row[0] for row in FAULT_TABLE]
-    # The deadline only ends the stalls: every other reply is over in well under a second.
-    specs = [fault_spec(n) for n in names]
-    results = await run_node(SCRIPT, builtin, specs)
-    seen = [
-        (n, kept(tokens(n), r["text"]), r["finish_reason"], r["parts"][-1], r["error"] and r["error"]["class"],
-         tuple(part["class"] for part in r["error_parts"]))
-        for n, r in zip(names, results)
-    ]
+    seen = await ai_sdk_fault_rows(SCRIPT, builtin, [row[0] for row in FAULT_TABLE])
     assert seen == FAULT_TABLE
 
 
