@@ -17,7 +17,6 @@ shared; the ``Encoder`` a response gets adds what is its own (ids, a
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
 
 Headers = tuple[tuple[str, str], ...]
 __all__ = ["FINISH_REASONS", "NDJSON", "SSE", "Ask", "Call", "Dialect", "Encoder", "Example", "Framing", "Listing",
-           "Message", "Response", "Route", "named_results"]
+           "Message", "Response", "Route"]
 
 
 
@@ -50,19 +49,6 @@ class Message:
     call_ids: tuple[str, ...] = ()  # ... and their ids, where the format gives them
     result_of: str = ""  # a tool message: the tool whose result it is ("" when unknown)
     call_id: str = ""  # ... and the id of the call it answers, where the format gives it
-
-
-def named_results(messages: Sequence[Message]) -> tuple[Message, ...]:
-    """``messages`` with each tool result named after the call it answers,
-    for formats whose results carry only the call's id."""
-    names: dict[str, str] = {}
-    out = []
-    for message in messages:
-        names.update(zip(message.call_ids, message.calls))
-        if message.role == "tool" and not message.result_of and message.call_id in names:
-            message = dataclasses.replace(message, result_of=names[message.call_id])
-        out.append(message)
-    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

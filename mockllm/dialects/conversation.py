@@ -8,9 +8,9 @@ raise: a field of an unexpected type reads as empty.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
-from .base import Message, named_results
+from .base import Message
 
 __all__ = ["Message", "dicts", "metadata", "model_turns", "named_results", "string", "tool_names"]
 
@@ -58,5 +58,18 @@ def model_turns(messages: Iterable[Message]) -> tuple[Message, ...]:
                 call_ids=turn.call_ids + message.call_ids,
             )
             out.pop()
+        out.append(message)
+    return tuple(out)
+
+
+def named_results(messages: Sequence[Message]) -> tuple[Message, ...]:
+    """``messages`` with each tool result named after the call it answers,
+    for formats whose results carry only the call's id."""
+    names: dict[str, str] = {}
+    out = []
+    for message in messages:
+        names.update(zip(message.call_ids, message.calls))
+        if message.role == "tool" and not message.result_of and message.call_id in names:
+            message = dataclasses.replace(message, result_of=names[message.call_id])
         out.append(message)
     return tuple(out)
