@@ -113,7 +113,7 @@ def parse(body: object) -> Ask:
     said = _conversation(system, messages)
     return Ask(
         model=model,
-        prompt=next((m.text for m in reversed(said) if m.role == "user"), ""),
+        prompt=conversation.last_user_text(said),
         stream=stream,
         include_usage=True,  # the API always reports usage
         prompt_tokens=sum(len(tokens.words(t)) for t in texts) + 3 * len(messages),

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from .base import Message
 
-__all__ = ["Message", "dicts", "metadata", "model_turns", "named_results", "string", "tool_names"]
+__all__ = ["Message", "dicts", "last_user_text", "metadata", "model_turns", "named_results", "string", "tool_names"]
 
 
 def string(value: object) -> str:
@@ -73,3 +73,9 @@ def named_results(messages: Sequence[Message]) -> tuple[Message, ...]:
             message = dataclasses.replace(message, result_of=names[message.call_id])
         out.append(message)
     return tuple(out)
+
+
+def last_user_text(messages: Sequence[Message]) -> str:
+    """What ``match.prompt`` searches: the last user message's text (a tool
+    result, though some formats send it as a user turn, is not one)."""
+    return next((m.text for m in reversed(messages) if m.role == "user"), "")

@@ -90,7 +90,7 @@ def parse(body: object, call: Call) -> Ask:
     said = _conversation(system, contents)
     return Ask(
         model=model.removeprefix("models/"),
-        prompt=next((m.text for m in reversed(said) if m.role == "user"), ""),
+        prompt=conversation.last_user_text(said),
         stream=call.route.kind == "stream",
         include_usage=True,  # Gemini reports usage on every stream
         prompt_tokens=sum(len(tokens.words(t)) for t in texts),
