@@ -44,7 +44,7 @@ from .scenario import (
 from .script import completion_tokens
 from .yamlsource import compose, line_of
 
-__all__ = ["parse_duration", "parse_faults", "parse_file", "parse_text", "reply_of"]
+__all__ = ["label_as_yaml", "parse_duration", "parse_faults", "parse_file", "parse_text", "reply_of"]
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
@@ -81,14 +81,14 @@ def parse_faults(text: str, source: str) -> tuple[FaultSpec, ...]:
     mockllm itself sends back (``stall(after=2,for=2s); drop``), or a YAML
     flow list (``[{drop: {after: 3}}]``). ``ScenarioErrors`` says what is wrong."""
     text = text.strip()
-    written = text if text.startswith(("[", "{")) else "[" + ", ".join(map(_label_as_yaml, text.split(";"))) + "]"
+    written = text if text.startswith(("[", "{")) else "[" + ", ".join(map(label_as_yaml, text.split(";"))) + "]"
     return parse_text(f"name: faults\nfaults: {written}\n", source).faults
 
 
 _LABEL = re.compile(r"\s*([A-Za-z_]+)\s*(?:\((.*)\))?\s*")
 
 
-def _label_as_yaml(label: str) -> str:
+def label_as_yaml(label: str) -> str:
     """``stall(after=2,for=2s)`` as ``{stall: {after: 2, for: 2s}}``; a bare name as itself."""
     found = _LABEL.fullmatch(label)
     if found is None:

@@ -15,6 +15,8 @@ import anthropic
 import openai
 import pytest
 
+from mockllm.faults import FAULTS
+from mockllm.faults.chaos import Chaos, parse_spec
 from mockllm.upstream import Upstream
 from tests.test_readme import block_after
 
@@ -147,9 +149,7 @@ async def test_seeded_chaos_strikes_the_same_way_on_every_run(start_server, upst
     assert first == await labels(7) and any(first)
 
 
-def _chaos(spec: str):
-    from mockllm.faults import FAULTS
-    from mockllm.faults.chaos import parse_spec
+def _chaos(spec: str) -> Chaos:
     return parse_spec(spec, FAULTS)
 
 
@@ -214,3 +214,9 @@ async def test_the_readme_shows_what_the_app_prints_when_the_header_cuts_the_thi
     except openai.APIConnectionError as error:
         printed.append(f"cut: {error}")
     assert printed == block_after("The header does it for one request:", "text").splitlines()
+
+
+async def test_an_upstream_whose_tls_fails_is_a_502_saying_so(start_server, upstream):
+    server = await start_server(upstream=Upstream(upstream.url.replace("http://", "https://")))
+    status, _, reads = await post(server.base_url + "/chat/completions", ASK)
+    assert status == 502 and "a TLS error talking to the upstream" in json.loads(b"".join(reads))["error"]["message"]

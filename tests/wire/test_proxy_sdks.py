@@ -18,6 +18,7 @@ import pytest
 from google import genai
 from google.genai import types
 
+from mockllm.parse import label_as_yaml
 from mockllm.upstream import Upstream
 
 TEXT = "One two three four five six seven"
@@ -29,18 +30,13 @@ FAULTS = [
 ]
 
 
-def yaml_of(label: str) -> str:
-    from mockllm.parse import _label_as_yaml
-    return _label_as_yaml(label)
-
-
 @pytest.fixture
 async def pair(start_server, write_scenario):
     """(served, proxied): a server with the fault in each scenario, and a proxy
     in front of a clean one."""
     write_scenario("plain", f"name: plain\nreply: {{text: {TEXT}}}\n")
     for i, label in enumerate(FAULTS):
-        write_scenario(f"f{i}", f"name: f{i}\nreply: {{text: {TEXT}}}\nfaults: [{yaml_of(label)}]\n")
+        write_scenario(f"f{i}", f"name: f{i}\nreply: {{text: {TEXT}}}\nfaults: [{label_as_yaml(label)}]\n")
     served = await start_server([write_scenario.folder], speed=20)
     proxied = await start_server(upstream=Upstream(served.url))
     return served, proxied

@@ -118,3 +118,21 @@ async def test_the_readme_shows_a_file_as_record_writes_it(record, tmp_path):
     [path] = (tmp_path / "out").glob("*.yaml")
     written = path.read_text().replace(str(tmp_path / "out"), "recordings").splitlines()
     assert shows(block_after("message (and its turn, in a conversation). One recorded OpenAI stream:", "yaml").splitlines(), written)
+
+
+async def test_faults_added_to_a_recording_count_its_real_tokens(record, start_server, tmp_path):
+    recorder = await record()
+    await post(recorder.base_url + "/chat/completions", ASK)
+    [path] = (tmp_path / "out").glob("*.yaml")
+    path.write_text(path.read_text() + "faults: [{drop: {after: 3}}, no_done]\n")
+    replay = await start_server([path])
+    async with openai.AsyncOpenAI(base_url=replay.base_url, api_key="k", max_retries=0) as sdk:
+        stream = await sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": "Say hi"}],
+                                                   stream=True)
+        got = []
+        with pytest.raises(openai.APIConnectionError):
+            async for part in stream:
+                got += [part.choices[0].delta.content] if part.choices and part.choices[0].delta.content else []
+    assert got == WORDS[:3]
+    [entry] = await journal(replay)
+    assert entry["tokens"] == 3 and entry["faults"] == ["no_done", "drop(after=3)"]  # in the fault order
