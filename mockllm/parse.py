@@ -18,6 +18,7 @@ from typing import Any, TypedDict
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import events, tokens
+from .dialects import DIALECTS
 from .errors import ScenarioError, ScenarioErrors
 from .faults import FAULTS, Fault, FaultSpec, Trigger
 from .faults.body import Stall
@@ -57,7 +58,7 @@ TURN_KEYS = ("reply", "steps", "timing", "seed", "faults", "attempts", "chaos", 
 RESPONSE_KEYS = ("status", "headers", "delay")
 MATCH_KEYS = (
     "prompt", "turn", "has_tool_result", "tool_result_for", "tool_offered", "system", "last_role", "header",
-    "metadata", "user",
+    "metadata", "user", "format",
 )
 LAST_ROLES = ("user", "tool", "assistant", "system")
 STEP_KINDS = ("start", "text", "tool_call", "sleep", "comment", "raw", "finish", "usage", "done", "error", "close")
@@ -279,6 +280,8 @@ class ScenarioReader(NodeReader):
             rules["turn"] = self.count(fields["turn"], join(keypath, "turn"), minimum=1)
         if "has_tool_result" in fields:
             rules["has_tool_result"] = self.boolean(fields["has_tool_result"], join(keypath, "has_tool_result"))
+        if "format" in fields:
+            rules["format"] = self.choice(fields["format"], join(keypath, "format"), tuple(DIALECTS))
         if "last_role" in fields:
             rules["last_role"] = self.choice(fields["last_role"], join(keypath, "last_role"), LAST_ROLES)
         for key in ("header", "metadata"):

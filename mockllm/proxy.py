@@ -81,7 +81,7 @@ async def forward(request: web.Request, *, dialect: Dialect | None, route: Route
     raw = await request.read()
     ask = await _ask(request, dialect, route) if route is not None else None
     request[EXCHANGE].update(asked_by(request))
-    rule = _rule(state.library, ask, request)
+    rule = _rule(state.library, ask, request, dialect.name)
     session = request[EXCHANGE]["session"] or ""
     attempt = state.attempts.next(session, rule.key)
     rng = pipeline.response_rng(state.settings.seed, rule, session, attempt)
@@ -117,7 +117,7 @@ async def _ask(request: web.Request, dialect: Dialect, route: Route) -> Ask | No
         return None
 
 
-def _rule(library: Library, ask: Ask | None, request: web.Request) -> Scenario:
+def _rule(library: Library, ask: Ask | None, request: web.Request, format: str) -> Scenario:
     """The rule for a request: named by ``X-Mockllm-Scenario``, or the first whose ``match`` holds."""
     named = request.headers.get("X-Mockllm-Scenario")
     if named is not None:
@@ -127,7 +127,7 @@ def _rule(library: Library, ask: Ask | None, request: web.Request) -> Scenario:
         return scenario
     if ask is not None:
         for scenario in library.scenarios.values():
-            if scenario.match is not None and router.matches(scenario.match, ask, request.headers):
+            if scenario.match is not None and router.matches(scenario.match, ask, request.headers, format):
                 return router.turn_of(scenario, ask)
     return UNRULED
 

@@ -158,7 +158,8 @@ class Take:
                            f"{self.status}, {len(self.frames)} frame(s) in {self._seconds():.2f}s.",
         }
         if self.ask is not None:
-            match: dict[str, Any] = {"prompt": "^" + literal(self._text(self.ask.prompt.encode())) + "$"}
+            match: dict[str, Any] = {
+                "prompt": "^" + literal(self._text(self.ask.prompt.encode())) + "$", "format": self.dialect.name}
             users = sum(m.role == "user" for m in self.ask.messages)
             if users > 1:
                 match["turn"] = users

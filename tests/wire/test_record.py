@@ -101,7 +101,7 @@ async def test_a_conversation_is_matched_by_its_question_and_its_turn(record, tm
         {"role": "user", "content": "Again (twice)?"}]}
     await post(recorder.base_url + "/chat/completions", later)
     [document] = recorded(tmp_path / "out")
-    assert document["match"] == {"prompt": r"^Again \(twice\)\?$", "turn": 2}
+    assert document["match"] == {"prompt": r"^Again \(twice\)\?$", "format": "openai", "turn": 2}
 
 
 async def test_takes_are_numbered_after_the_files_already_there(record, tmp_path):
@@ -117,7 +117,7 @@ async def test_the_readme_shows_a_file_as_record_writes_it(record, tmp_path):
     await post(recorder.base_url + "/chat/completions", ASK)
     [path] = (tmp_path / "out").glob("*.yaml")
     written = path.read_text().replace(str(tmp_path / "out"), "recordings").splitlines()
-    assert shows(block_after("message (and its turn, in a conversation). One recorded OpenAI stream:", "yaml").splitlines(), written)
+    assert shows(block_after("message, its format (and its turn, in a conversation). One recorded OpenAI stream:", "yaml").splitlines(), written)
 
 
 async def test_faults_added_to_a_recording_count_its_real_tokens(record, start_server, tmp_path):
