@@ -220,3 +220,11 @@ async def test_an_upstream_whose_tls_fails_is_a_502_saying_so(start_server, upst
     server = await start_server(upstream=Upstream(upstream.url.replace("http://", "https://")))
     status, _, reads = await post(server.base_url + "/chat/completions", ASK)
     assert status == 502 and "a TLS error talking to the upstream" in json.loads(b"".join(reads))["error"]["message"]
+
+
+async def test_serve_answers_a_rule_with_an_error_that_says_what_it_is(start_server, tmp_path):
+    server = await start_server([rule(tmp_path, "name: only-faults\nfaults: [drop]\n")], default="only-faults")
+    status, _, reads = await post(server.base_url + "/chat/completions", ASK)
+    error = json.loads(b"".join(reads))["error"]
+    assert status == 500 and error["code"] == "scenario_has_no_reply"
+    assert "it is a rule for `mockllm proxy`" in error["message"]
