@@ -297,8 +297,9 @@ def event_bodies(stream: Sequence[events.Event]) -> list[bytes]:
 
 
 def _said(chunk: dict[str, object]) -> events.Event | None:
-    """What a ``GenerateContentResponse`` chunk says: its text (every part's),
-    else its first call (whole, its ``args`` as JSON), else its finish, else its usage."""
+    """What a ``GenerateContentResponse`` chunk says: its text (every part's, a
+    thought's too), else its first call (whole, its ``args`` as JSON, index 0:
+    a chunk does not say which call of the reply it is), else its finish, else its usage."""
     if error := reading.error_in(chunk):
         return error
     candidate = reading.first(chunk.get("candidates"))

@@ -450,7 +450,7 @@ def _chunk(chunk: dict[str, object]) -> events.Event | None:
     content = delta.get("content")
     if isinstance(content, str) and content:
         return events.Text(content)
-    if call := tool_call_event(delta.get("tool_calls")):
+    if call := _tool_call_event(delta.get("tool_calls")):
         return call
     if finish := reading.string(choice.get("finish_reason")):
         return events.Finish(finish)
@@ -459,7 +459,7 @@ def _chunk(chunk: dict[str, object]) -> events.Event | None:
     return usage_event(chunk)
 
 
-def tool_call_event(calls: object) -> events.ToolCallArguments | events.ToolCallStart | None:
+def _tool_call_event(calls: object) -> events.ToolCallArguments | events.ToolCallStart | None:
     """The first call delta with argument text, else the first that opens a call."""
     opening = None
     for call in reading.dicts(calls):
