@@ -228,8 +228,8 @@ class _Relay:
                 take.finish(complete)
         if live is not None and self.cut is None:
             at = loop.time() - self.start + self.shift
-            if pending:
-                for beat in live.feed(Beat(at, pending)):
+            if pending:  # the last frame may lack its end (a CR-only stream's held ``\r``)
+                for beat in live.feed(framed_as(at, pending, understand(pending))):
                     yield beat
             if not live.finished:
                 for beat in live.close():
