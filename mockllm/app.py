@@ -140,6 +140,9 @@ async def record_exchange(request: web.Request, handler: Handler) -> web.StreamR
             duration=round(loop.time() - start, 6),
             **exchange,
         )
+        metrics = request.app[STATE].metrics
+        if metrics is not None:
+            metrics.observe(entry, _route_of(request), dialect_of(request).name, _first_byte(played))
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "%s %s %s scenario=%s session=%s attempt=%s faults=%s outcome=%s tokens=%d bytes=%d %.3fs",
@@ -147,6 +150,20 @@ async def record_exchange(request: web.Request, handler: Handler) -> web.StreamR
                 entry.attempt or "-", "; ".join(entry.faults) or "-", entry.outcome.value, entry.tokens,
                 entry.bytes, entry.duration,
             )
+
+
+def _route_of(request: web.Request) -> str:
+    """The route's pattern, not the path: a metric label must not grow with every model name."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(none)"
+
+
+def _first_byte(played: player.Played | None) -> float | None:
+    """When the first body byte went out, in seconds after the request: the
+    first beat's deadline, which the player keeps (nothing is timed per write)."""
+    if played is None or played.script is None or not played.written:
+        return None
+    return played.script.beats[0].at
 
 
 def _outcome(played: player.Played | None, response: web.StreamResponse | None, failed: bool) -> Outcome:

@@ -8,6 +8,7 @@ ask it what clients did.
     GET    /_mockllm/journal            the exchanges (?scenario=, ?session=)
     GET    /_mockllm/verdicts           how a session's client behaved (?session=, ?max_retries=, ?stall_deadline=)
     POST   /_mockllm/reset              clear attempt counters and the journal
+    GET    /metrics                     Prometheus metrics (metrics.py)
 
 No web page may use them: a foreign ``Origin`` or ``Host`` is refused before
 any of these handlers runs (guard.py, applied by the app's ``cors`` middleware).
@@ -28,6 +29,7 @@ from aiohttp import web
 
 from . import verdicts as judging
 from .errors import RequestError, ScenarioErrors
+from .metrics import CONTENT_TYPE, INSTALL, available
 from .parse import NAME, parse_text
 from .state import STATE, State
 
@@ -42,6 +44,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/journal", journal)
     app.router.add_get(f"{PREFIX}/verdicts", verdicts)
     app.router.add_post(f"{PREFIX}/reset", reset)
+    app.router.add_get("/metrics", metrics)
 
 
 def _authorized(request: web.Request) -> State:
@@ -68,6 +71,15 @@ def _authorized(request: web.Request) -> State:
     if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode()):
         raise RequestError(403, "The admin token is not valid.", type="permission_error", code="invalid_admin_token")
     return state
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """The Prometheus exposition of this server's metrics (``metrics.py``)."""
+    state = _authorized(request)
+    if state.metrics is None:
+        raise RequestError(501, INSTALL if not available() else "Metrics are turned off on this server.",
+                           code="metrics_unavailable")
+    return web.Response(body=state.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
 
 async def health(request: web.Request) -> web.Response:

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from . import guard
+from . import guard, metrics
 from .faults.chaos import Chaos
 from .journal import DEFAULT_SIZE, Journal
 from .library import Library, LiveLibrary
+from .metrics import Metrics
 from .quota import Budget, Quota, Quotas, client_of
 from .recording import Recording
 from .scenario import Scenario
@@ -45,6 +46,7 @@ class Settings:
     grace: float = 1.0
     upstream: Upstream | None = None  # proxy and record: every API route goes there (proxy.py)
     recording: Recording | None = None  # record: where each exchange is written
+    metrics: bool = True  # GET /metrics, when the prometheus client is installed
 
     def __post_init__(self) -> None:
         """Refuse what would fail at the first request, and normalize the allowances."""
@@ -66,9 +68,12 @@ class State:
     exchanges: Exchanges = field(default_factory=Exchanges)
     journal: Journal = field(default_factory=Journal)
     quotas: Quotas = field(init=False)
+    metrics: Metrics | None = field(init=False)  # None: the optional extra is not installed, or turned off
 
     def __post_init__(self) -> None:
         self.quotas = Quotas(self.settings.speed)  # the buckets run on the server's clock times --speed
+        exchanges = self.exchanges
+        self.metrics = Metrics(lambda: len(exchanges)) if self.settings.metrics and metrics.available() else None
 
     def charge(self, scenario: Scenario, cost: int, session: str, headers: Mapping[str, str], now: float) -> Budget | None:
         """What a request costing ``cost`` tokens at ``now`` (loop time) leaves of
