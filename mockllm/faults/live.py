@@ -25,8 +25,9 @@ scripts beat by beat and compares):
 Head faults (``status``, ``content_type``, ``slow_headers``, and ``drop`` or
 ``stall`` ``before: headers``) act on the response's head before the
 upstream is called (``LiveFaults.head``). A trigger the stream never reaches
-acts where the stream ends, so ``drop: {after: 50}`` on a ten-token answer
-still drops it, after its last frame. ``at:`` offsets are judged as frames
+acts right after its last content, as on a scenario (``AtCut`` holds what
+follows content until it knows), so ``drop: {after: 50}`` on a ten-token
+answer cuts it before its finish. ``at:`` offsets are judged as frames
 arrive: a fault ``at: 2s`` acts on the first frame at or after 2 s.
 """
 
@@ -38,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from .. import events
 from ..script import Beat, End, Script
 from . import ORDER
 from .base import Context, Cut, Fault, FaultSpec
@@ -132,11 +134,19 @@ _PROBE = b"\x00mockllm-probe\x00"  # a beat no stream sends: where it goes, the 
 
 
 class AtCut:
-    """A triggered fault: beats pass until its trigger falls, then it acts once."""
+    """A triggered fault: beats pass until its trigger falls, then it acts once.
+
+    While an ``after: N`` trigger waits, beats without content (a block's
+    end, a ping, the finish, the terminator) are held until the next content
+    beat or the end of the stream, as ``Trigger.locate`` would place a cut
+    with fewer tokens than asked: right after the last content token, before
+    whatever follows it. A held beat goes out at most one token late."""
 
     def __init__(self, spec: FaultSpec, base: Script, ctx: Context) -> None:
         self.fault, self.base, self.ctx = spec.fault, base, ctx
         self.trigger = spec.trigger or spec.fault.default_trigger
+        self.holds = self.trigger.at is None and not self.trigger.done
+        self.held: list[Beat] = []
         self.seen = 0  # content tokens passed
         self.after_done = False  # a terminator has passed (``after: done``)
         self.last_at = base.headers_at
@@ -161,24 +171,33 @@ class AtCut:
             self.seen += beat.tokens
             self.after_done = self.after_done or beat.is_done
             self.last_at = beat.at
-            return [beat]
+            if not self.holds:
+                return [beat]
+            if beat.tokens or (not self.held and isinstance(beat.event, events.Start)):
+                passed, self.held = [*self.held, beat], []
+                return passed
+            self.held.append(beat)
+            return []
         self.acted = True
+        passed, self.held = self.held, []
         probe = Beat(beat.at, _PROBE)
         script = self.fault.apply(dataclasses.replace(self.base, beats=(beat, probe)), cut, self.ctx)
-        out = [b for b in script.beats if b.data != _PROBE]
         moved = next((b for b in script.beats if b.data == _PROBE), None)
         if moved is None:
             self.ended = Ending.taken_from(script)
         else:
             self.shift = moved.at - probe.at
-        return out
+        return passed + [b for b in script.beats if b.data != _PROBE]
 
     def close(self, ending: Ending) -> tuple[list[Beat], Ending]:
         if self.acted:
             moved = ending.at + self.shift if ending.at is not None else None
             return [], dataclasses.replace(ending, at=moved)
-        # The trigger never fell: the fault acts where the stream ends.
-        script = self.fault.apply(ending.of(self.base), Cut(0, self.last_at), self.ctx)
+        # The trigger never fell: the fault acts right after the last content
+        # (before the beats held since), else where the stream ends.
+        at = self.held[0].at if self.held else self.last_at
+        rest = ending.of(dataclasses.replace(self.base, beats=tuple(self.held)))
+        script = self.fault.apply(rest, Cut(0, at), self.ctx)
         return list(script.beats), Ending.taken_from(script)
 
 

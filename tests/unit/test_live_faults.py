@@ -37,6 +37,9 @@ SPECS = [
     "[no_done, {coalesce: {events: 2}}, {line_endings: {style: crlf}}]",
     "[{stall: {after: 1, heartbeat: 0.2s}}, {line_endings: {style: cr}}]",
     "[{slow_headers: {delay: 1s}}, {drop: {after: 2}}, bom]",
+    # Triggers past the end of the reply: they act right after its last content token.
+    "[{drop: {after: 50}}]", "[{malformed: {after: 50}}]", "[{stall: {after: 50, for: 1s}}]",
+    "[{error_event: {after: 50}}]", "[{drop: {after: 50}}, {coalesce: {events: 2}}]",
 ]
 FORMATS = [d for d in DIALECTS.values() if d.streams]
 
@@ -95,12 +98,13 @@ def test_every_fault_has_a_live_stage_or_acts_on_the_head():
         assert acts_on_head(spec) or live.stages, cls.name
 
 
-def test_a_trigger_the_stream_never_reaches_acts_where_the_stream_ends():
+def test_a_trigger_the_stream_never_reaches_cuts_right_after_its_last_content():
     clean = _compiled(REPLY, DIALECTS["openai"])
     specs = parse_text(f"{REPLY}faults: [{{drop: {{after: 50}}}}]\n", "t.yaml").faults
     live = _live(clean, specs, 0)
-    assert [b.data for b in live.beats] == [b.data for b in clean.beats]  # every frame went out
-    assert live.end is End.RESET and live.end_at == clean.beats[-1].at
+    content = [i for i, beat in enumerate(clean.beats) if beat.tokens]
+    assert [b.data for b in live.beats] == [b.data for b in clean.beats[: content[-1] + 1]]  # no finish, no [DONE]
+    assert live.end is End.RESET and live.end_at == clean.beats[content[-1] + 1].at
 
 
 def test_a_stream_with_no_faults_passes_every_beat_untouched():
