@@ -6,6 +6,6 @@ wire formats of real LLM APIs, with the faults real streams suffer.
 
 from .errors import MockllmError, RequestError, ScenarioError, ScenarioErrors
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["MockllmError", "RequestError", "ScenarioError", "ScenarioErrors", "__version__"]

@@ -28,7 +28,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True, text=True, timeout=300,
     )
     assert built.returncode == 0, built.stderr
-    [path] = out.glob("mockllm-*.whl")
+    [path] = out.glob("mockllm_server-*.whl")
     return path
 
 
