@@ -102,7 +102,7 @@ async def record_exchange(request: web.Request, handler: Handler) -> web.StreamR
     Handlers add what they learn to ``request[EXCHANGE]``; a cancelled handler
     (the client went away) is recorded before the cancellation goes on.
     """
-    if request.method == "OPTIONS" or request.path == "/" or request.path.startswith("/static/") \
+    if request.method == "OPTIONS" or request.path in ("/", control.PROBE) or request.path.startswith("/static/") \
             or guard.is_control(request.path):
         return await handler(request)  # not an API exchange: the control plane and the sandbox
     loop = asyncio.get_running_loop()

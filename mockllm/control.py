@@ -9,6 +9,7 @@ ask it what clients did.
     GET    /_mockllm/verdicts           how a session's client behaved (?session=, ?max_retries=, ?stall_deadline=)
     POST   /_mockllm/reset              clear attempt counters and the journal
     GET    /metrics                     Prometheus metrics (metrics.py)
+    GET    /healthz                     the probe: ``{"status": "ok"}``, to anyone (see ``probe``)
 
 No web page may use them: a foreign ``Origin`` or ``Host`` is refused before
 any of these handlers runs (guard.py, applied by the app's ``cors`` middleware).
@@ -34,6 +35,7 @@ from .parse import NAME, parse_text
 from .state import STATE, State
 
 PREFIX = "/_mockllm"
+PROBE = "/healthz"
 
 
 def add_routes(app: web.Application) -> None:
@@ -45,6 +47,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/verdicts", verdicts)
     app.router.add_post(f"{PREFIX}/reset", reset)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get(PROBE, probe)
 
 
 def _authorized(request: web.Request) -> State:
@@ -71,6 +74,14 @@ def _authorized(request: web.Request) -> State:
     if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode()):
         raise RequestError(403, "The admin token is not valid.", type="permission_error", code="invalid_admin_token")
     return state
+
+
+async def probe(request: web.Request) -> web.Response:
+    """Liveness and readiness for a container's ``HEALTHCHECK`` or a Kubernetes
+    probe, which carry no token and come from the node's own address: it says
+    only that the server answers, so it is open to anyone (no control route
+    is: ``/_mockllm/health`` has the details under the control plane's rule)."""
+    return web.json_response({"status": "ok"})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -231,3 +231,14 @@ async def test_header_bytes_that_are_not_ascii_are_refused_with_a_403_not_a_500(
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 403 "), head
     assert json.loads(body)["error"]["code"] in {"origin_not_allowed", "host_not_allowed"}
+
+
+async def test_the_probe_answers_anyone_even_where_the_control_routes_are_closed(start_server):
+    """A container HEALTHCHECK or a Kubernetes probe sends no token, from the node's address."""
+    running = await start_server(speed=50, admin_token="a-long-admin-token-1234")
+    assert (await call(running.url, "GET", "/_mockllm/health"))[0] == 401
+    status, _, data = await call(running.url, "GET", "/healthz", Host="10.1.2.3:8000", Origin=EVIL)
+    assert (status, data) == (200, {"status": "ok"})
+    _, _, journal = await call(running.url, "GET", "/_mockllm/journal",
+                               Authorization="Bearer a-long-admin-token-1234")
+    assert journal["entries"] == []  # probes are not exchanges
