@@ -51,8 +51,15 @@ def resolve(path: str | Path) -> Path:
 
 
 def scenario_files(path: Path) -> list[Path]:
+    """The scenario files at ``path``: a file, or a folder's ``*.yaml`` and
+    ``*.yml`` at any depth, but none under a hidden name. A mounted Kubernetes
+    ConfigMap keeps a second copy of each file in a hidden, timestamped
+    folder, and editors keep hidden swap and backup files."""
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+        return sorted(
+            p for p in path.rglob("*")
+            if p.suffix in SUFFIXES and p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
     if path.is_file():
         return [path]
     raise ScenarioErrors([ScenarioError(str(path), None, "no such file or directory")])

@@ -140,3 +140,17 @@ def test_library_keeps_load_order_and_is_read_only(tmp_path):
     assert library.get("nope") is None
     with pytest.raises(TypeError):
         library.scenarios["c"] = library.get("a")  # type: ignore[index]
+
+
+def test_a_kubernetes_configmap_mount_loads_each_scenario_once(tmp_path):
+    """A mounted ConfigMap holds each key as a link into a hidden, timestamped
+    folder (``name.yaml -> ..data/name.yaml``, ``..data -> ..2026_12_02…``):
+    the hidden copies are not scenarios of their own."""
+    mount = tmp_path / "scenarios"
+    version = mount / "..2026_12_02_22_40_00.123456789"
+    version.mkdir(parents=True)
+    (version / "flaky.yaml").write_text("name: flaky\nreply: {text: hi}\n")
+    (mount / "..data").symlink_to(version.name)
+    (mount / "flaky.yaml").symlink_to("..data/flaky.yaml")
+    [scenario] = load_scenarios([mount])
+    assert scenario.name == "flaky" and scenario.source == str(mount / "flaky.yaml")
