@@ -20,7 +20,7 @@ from aiohttp import web
 from . import pipeline, player
 from .dialects import Ask, Dialect, dialect_for
 from .errors import RequestError
-from .faults.head import merge_headers
+from .headers import merge_headers
 from .journal import BODY_LIMIT, request_summary
 from .quota import Budget
 from .scenario import Scenario
@@ -44,6 +44,10 @@ async def respond(
 ) -> web.StreamResponse:
     """Plan the response for ``scenario`` and play it: the part every route shares."""
     request[DIALECT] = dialect
+    if scenario.rule:
+        raise RequestError(
+            500, f"Scenario {scenario.name!r} has no reply or steps: it is a rule for `mockllm proxy`, "
+            "whose upstream answers. Give it a reply to serve it.", code="scenario_has_no_reply")
     start = request[ARRIVED] if ARRIVED in request else asyncio.get_running_loop().time()
     state = request.app[STATE]
     asker = asked_by(request)

@@ -30,6 +30,7 @@ from .scenario import (
     FINISH_REASONS,
     Attempt,
     Close,
+    Head,
     Match,
     Reply,
     Scenario,
@@ -43,16 +44,17 @@ from .scenario import (
 from .script import completion_tokens
 from .yamlsource import compose, line_of
 
-__all__ = ["parse_duration", "parse_file", "parse_text", "reply_of"]
+__all__ = ["parse_duration", "parse_faults", "parse_file", "parse_text", "reply_of"]
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
 TRIGGER_KEYS = ("after", "at", "before")
 SCENARIO_KEYS = (
     "name", "description", "match", "reply", "steps", "timing", "seed", "faults", "attempts", "chaos", "turns",
-    "quota",
+    "quota", "response",
 )
-TURN_KEYS = ("reply", "steps", "timing", "seed", "faults", "attempts", "chaos")
+TURN_KEYS = ("reply", "steps", "timing", "seed", "faults", "attempts", "chaos", "response")
+RESPONSE_KEYS = ("status", "headers", "delay")
 MATCH_KEYS = (
     "prompt", "turn", "has_tool_result", "tool_result_for", "tool_offered", "system", "last_role", "header",
     "metadata", "user",
@@ -72,6 +74,45 @@ def parse_file(path: Path | str) -> Scenario:
     except OSError as exc:  # unreadable (permissions, a file that vanished): a problem, not a traceback
         raise ScenarioErrors([ScenarioError(str(path), None, exc.strerror or str(exc))]) from None
     return parse_text(text, str(path), default_name=path.stem)
+
+
+def parse_faults(text: str, source: str) -> tuple[FaultSpec, ...]:
+    """Faults written on one line, as a request header gives them: the labels
+    mockllm itself sends back (``stall(after=2,for=2s); drop``), or a YAML
+    flow list (``[{drop: {after: 3}}]``). ``ScenarioErrors`` says what is wrong."""
+    text = text.strip()
+    written = text if text.startswith(("[", "{")) else "[" + ", ".join(map(_label_as_yaml, text.split(";"))) + "]"
+    return parse_text(f"name: faults\nfaults: {written}\n", source).faults
+
+
+_LABEL = re.compile(r"\s*([A-Za-z_]+)\s*(?:\((.*)\))?\s*")
+
+
+def _label_as_yaml(label: str) -> str:
+    """``stall(after=2,for=2s)`` as ``{stall: {after: 2, for: 2s}}``; a bare name as itself."""
+    found = _LABEL.fullmatch(label)
+    if found is None:
+        return label  # the YAML reader then says what it is
+    name, params = found[1], found[2]
+    if not params:
+        return name
+    pairs = []
+    for item in _top_level(params):
+        key, _, value = item.partition("=")
+        pairs.append(f"{key.strip()}: {re.sub(r':(?! )', ': ', value.strip()) if value.startswith('{') else value.strip()}")
+    return "{" + name + ": {" + ", ".join(pairs) + "}}"
+
+
+def _top_level(params: str) -> list[str]:
+    """``params`` split at the commas outside braces (a status's ``headers={a:1,b:2}``)."""
+    items, depth, start = [], 0, 0
+    for i, char in enumerate(params):
+        depth += (char == "{") - (char == "}")
+        if char == "," and depth == 0:
+            items.append(params[start:i])
+            start = i + 1
+    items.append(params[start:])
+    return [item for item in items if item.strip()]
 
 
 def parse_text(text: str, path: str, default_name: str | None = None) -> Scenario:
@@ -186,9 +227,15 @@ class ScenarioReader(NodeReader):
                 self.problem(fields["timing"], join(keypath, "timing"),
                              "applies to 'reply'; steps set their own pace with 'sleep'")
             steps = self.each(fields["steps"], join(keypath, "steps"), self.step)
-        elif "reply" not in fields:
+        elif "reply" not in fields and keypath:
             self.problem(node, keypath, "missing key 'reply' (or 'steps')")
+        elif "reply" not in fields:
+            values["rule"] = True
+            self.warning(node, "reply", "none (and no 'steps'): a rule for `mockllm proxy`, whose upstream "
+                         "answers; `mockllm serve` answers it with an error")
         reply = self.reply(fields["reply"], join(keypath, "reply")) if "reply" in fields else None
+        if values.get("rule"):
+            reply = Reply()
         if steps is not None:
             reply = reply_of(steps)
         if "faults" in fields and "attempts" in fields:
@@ -199,9 +246,23 @@ class ScenarioReader(NodeReader):
             values["faults"] = self.faults(fields["faults"], join(keypath, "faults"))
         if "attempts" in fields:
             values["attempts"] = self.each(fields["attempts"], join(keypath, "attempts"), self.attempt)
+        if "response" in fields:
+            if steps is None:
+                self.problem(fields["response"], join(keypath, "response"),
+                             "needs 'steps': the body that goes out after this status and headers")
+            values["response"] = self.response(fields["response"], join(keypath, "response"))
         if reply is None:
             return None
         return {**values, "reply": reply, "steps": steps}
+
+    def response(self, node: Node, keypath: str) -> Head | None:
+        fields = self.mapping(node, keypath, RESPONSE_KEYS)
+        if fields is None:
+            return None
+        status = self.status(fields["status"], join(keypath, "status")) if "status" in fields else 200
+        delay = self.duration(fields["delay"], join(keypath, "delay")) if "delay" in fields else 0.0
+        headers = self.headers(fields["headers"], join(keypath, "headers")) if "headers" in fields else ()
+        return Head(status or 200, headers, delay or 0.0)
 
     def match(self, node: Node, keypath: str) -> Match | None:
         fields = self.mapping(node, keypath, MATCH_KEYS)

@@ -19,13 +19,14 @@ import re
 import socket
 import struct
 import sys
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, replace
 
 from aiohttp import web
 
 from . import events
 from .faults.body import HEARTBEAT
+from .faults.live import Ending
 from .journal import Outcome, Stall
 from .script import Beat, End, Script
 
@@ -162,6 +163,48 @@ async def play(
         raise
     except ConnectionResetError:
         played.outcome = Outcome.CLIENT_DISCONNECTED
+    return response
+
+
+async def play_live(
+    request: web.Request, head: Script, beats: AsyncIterator[Beat], ending: Callable[[], Ending | None],
+    start: float, played: Played, labels: tuple[tuple[str, str], ...] = (),
+) -> web.StreamResponse:
+    """Send a stream that is still arriving (the proxy's): ``head``'s status and
+    headers, then each beat of ``beats`` when it is due, then the end that
+    ``ending`` tells once ``beats`` is exhausted. Like ``play``, deadlines are
+    absolute; a beat that arrives after its time goes out at once."""
+    loop = asyncio.get_running_loop()
+    played.script = head
+    sent: list[Beat] = []
+    response = web.StreamResponse(status=head.status, headers=head.headers + labels)
+    try:
+        await _sleep_until(loop, start + head.headers_at)
+        await response.prepare(request)
+        played.status = head.status
+        send = await _chunk_sender(request, response)
+        async for beat in beats:
+            await _sleep_until(loop, start + beat.at)
+            if send is None:
+                await response.write(beat.data)
+            elif send(beat.data):
+                await request.writer.drain()
+            sent.append(beat)
+            played.written += 1
+            played.bytes += len(beat.data)
+        script = (ending() or Ending()).of(replace(head, beats=tuple(sent)))
+        played.script = script
+        if script.end_at is not None:
+            await _sleep_until(loop, start + script.end_at)
+        await _end(request, response, script, played)
+    except asyncio.CancelledError:
+        played.outcome = Outcome.CLIENT_DISCONNECTED
+        raise
+    except ConnectionResetError:
+        played.outcome = Outcome.CLIENT_DISCONNECTED
+    finally:
+        if played.script is head:
+            played.script = replace(head, beats=tuple(sent))  # what went out, for the journal
     return response
 
 

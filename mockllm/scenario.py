@@ -103,6 +103,16 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
+class Head:
+    """A scenario's own status line and headers (``response:``), as a recorded
+    exchange replays them: its steps then go out as they are, for any request."""
+
+    status: int = 200
+    headers: tuple[tuple[str, str | None], ...] = ()  # over the format's own; None removes one
+    delay: float = 0.0  # seconds before the headers
+
+
+@dataclass(frozen=True, slots=True)
 class ScenarioWarning:
     """Something legal that was probably not meant (``per_token: 40``, which
     is 40 seconds). Never fails a load; printed as ``path:line: warning: message``."""
@@ -152,6 +162,10 @@ class Scenario:
     # (``router.select``); each is a scenario of the same name with ``turn`` set.
     turns: tuple[Scenario, ...] = ()
     turn: int | None = None
+    response: Head | None = None
+    # No reply or steps: a rule for ``mockllm proxy``, saying when and how to
+    # break the upstream's answer (its match, faults, attempts, chaos).
+    rule: bool = False
 
     @property
     def key(self) -> str:
@@ -172,8 +186,11 @@ class Scenario:
         steps = self.steps
         if steps is not None:
             steps = tuple(Sleep(step.seconds / speed) if isinstance(step, Sleep) else step for step in steps)
+        response = self.response
+        if response is not None:
+            response = dataclasses.replace(response, delay=response.delay / speed)
         return dataclasses.replace(
-            self, timing=self.timing.at_speed(speed), faults=faster(self.faults),
+            self, timing=self.timing.at_speed(speed), faults=faster(self.faults), response=response,
             attempts=tuple(Attempt(faster(attempt.faults)) for attempt in self.attempts), steps=steps,
             turns=tuple(turn.at_speed(speed) for turn in self.turns),
         )

@@ -28,7 +28,9 @@ from typing import NamedTuple
 
 from . import events, tokens
 from .dialects import Ask, Dialect, Encoder, Response
-from .scenario import Close, Reply, Scenario, Sleep, Step, Timing, ToolCallStep, UsageStep
+from .dialects.base import Headers
+from .headers import merge_headers
+from .scenario import Close, Head, Reply, Scenario, Sleep, Step, Timing, ToolCallStep, UsageStep
 
 
 class End(enum.Enum):
@@ -320,6 +322,8 @@ def compile(
     else:
         offsets, stream = timeline(reply, scenario.timing, ask, call_ids, timing_rng)
     headers = dialect.headers(ids_rng, streaming=ask.stream, first_token=scenario.timing.first_token)
+    if scenario.response is not None:
+        return _as_recorded(scenario.response, headers, _beats(offsets, stream, dialect), ask, dialect, encoder, end, end_at)
     if not ask.stream:
         # The whole body is ready when the stream would have finished; it says
         # what the reply's stream says, usage included.
@@ -338,6 +342,23 @@ def compile(
     else:
         beats = _beats(offsets, stream, dialect)
     return Script(200, headers, beats, end=end, end_at=end_at, dialect=dialect, encoder=encoder, framed=True)
+
+
+def _as_recorded(
+    head: Head, headers: Headers, beats: tuple[Beat, ...], ask: Ask, dialect: Dialect, encoder: Encoder,
+    end: End, end_at: float | None,
+) -> Script:
+    """A scenario with its own ``response:`` (a recorded exchange): its status
+    and headers over the format's, then its steps as they are, whatever the
+    request asked, ``delay`` after the request."""
+    delay = head.delay
+    if delay:
+        beats = tuple(beat._replace(at=beat.at + delay) for beat in beats)
+        end_at = None if end_at is None else end_at + delay
+    return Script(
+        head.status, merge_headers(headers, head.headers), beats, headers_at=delay, end=end, end_at=end_at,
+        streaming=ask.stream, dialect=dialect, encoder=encoder, framed=True,
+    )
 
 
 _has_data = operator.itemgetter(1)

@@ -14,13 +14,15 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..script import Script
 from .base import Fault, FaultSpec, Trigger
 from .body import Drop, Malformed, Stall
 from .head import Status
 
 STATUS_CODES = (429, 500, 502, 503)
-STALL_SECONDS = (1.0, 10.0)  # a drawn stall lasts this long, at random
+STALL_SECONDS = (1.0, 10.0)
+# A live reply's length is unknown when chaos draws for it (the proxy's): a
+# triggered fault strikes within this many tokens, or where a shorter one ends.
+LIVE_TOKENS = 20  # a drawn stall lasts this long, at random
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +59,11 @@ def parse_spec(text: str, known: Iterable[str]) -> Chaos:
     return Chaos(tuple(odds))
 
 
-def draw(chaos: Chaos, script: Script, faults: dict[str, type[Fault]], rng: random.Random) -> list[FaultSpec]:
-    """The faults chaos picks for one response."""
+def draw(chaos: Chaos, tokens: int, faults: dict[str, type[Fault]], rng: random.Random) -> list[FaultSpec]:
+    """The faults chaos picks for one response of ``tokens`` content tokens
+    (where in it a triggered fault strikes is drawn from them)."""
     if not chaos:
         return []
-    tokens = sum(beat.tokens for beat in script.beats)
     picked = []
     for name, probability in chaos.odds:
         if rng.random() < probability:

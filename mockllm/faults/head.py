@@ -4,10 +4,10 @@ error, a body that is not an event stream, headers that come late."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import RequestError
+from ..headers import merge_headers
 from ..script import Beat, End, Script
 from .base import Context, Cut, Fault, duration, headers, http_status, text
 
@@ -15,16 +15,6 @@ _PROXY_PAGE = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
-
-
-def merge_headers(
-    base: Iterable[tuple[str, str]], overrides: Iterable[tuple[str, str | None]]
-) -> tuple[tuple[str, str], ...]:
-    """``base`` with ``overrides`` applied by case-insensitive name; None removes."""
-    merged: dict[str, tuple[str, str | None]] = {name.lower(): (name, value) for name, value in base}
-    for name, value in overrides:
-        merged[name.lower()] = (name, value)
-    return tuple((name, value) for name, value in merged.values() if value is not None)
 
 
 Headers = tuple[tuple[str, str | None], ...]

@@ -184,10 +184,7 @@ def test_tool_calls_are_frozen_and_held_in_a_tuple():
 ERRORS = [
     (
         "name: x\nreplly:\n  text: hi\n",
-        [
-            f"{PATH}:1: missing key 'reply' (or 'steps')",
-            f"{PATH}:2: unknown key 'replly'; did you mean 'reply'?",
-        ],
+        [f"{PATH}:2: unknown key 'replly'; did you mean 'reply'?"],
     ),
     (
         "name: x\nreply:\n  tokens: [Hi]\n  txt: there\n",
@@ -196,7 +193,7 @@ ERRORS = [
     (
         "name: x\nreply: {text: hi}\nsurprise: 1\n",
         [f"{PATH}:3: unknown key 'surprise' (expected one of: name, description, match, reply, "
-         "steps, timing, seed, faults, attempts, chaos, turns, quota)"],
+         "steps, timing, seed, faults, attempts, chaos, turns, quota, response)"],
     ),
     ("name: x\nreply: {text: hi}\nseed: abc\n", [f"{PATH}:3: seed: expected a whole number, got 'abc'"]),
     ("name: x\nreply: [1]\n", [f"{PATH}:2: reply: expected a mapping, got a list"]),
@@ -422,8 +419,8 @@ def test_a_file_with_several_problems_reports_all_of_them_in_line_order():
         faults: [explode]
         """
     found = problems(text)
-    assert len(found) == 6
-    assert [int(line.split(":")[1]) for line in found] == [1, 2, 3, 5, 6, 7]
+    assert len(found) == 5
+    assert [int(line.split(":")[1]) for line in found] == [2, 3, 5, 6, 7]
 
 
 def test_a_name_is_required_without_a_file_stem():
@@ -440,3 +437,21 @@ def test_a_file_that_is_not_utf8_is_a_problem_not_a_crash(tmp_path):
     with pytest.raises(ScenarioErrors) as caught:
         parse_file(path)
     assert str(caught.value) == f"{path}:1: not UTF-8 text: invalid continuation byte"
+
+
+def test_a_scenario_without_reply_or_steps_is_a_proxy_rule_and_says_so():
+    scenario = parse("name: x\nmatch: {prompt: hi}\nfaults: [{drop: {after: 3}}]\n")
+    assert scenario.rule and scenario.faults[0].describe() == "drop(after=3)"
+    assert [str(w) for w in scenario.warnings] == [
+        f"{PATH}:1: warning: reply: none (and no 'steps'): a rule for `mockllm proxy`, whose upstream answers; "
+        "`mockllm serve` answers it with an error"
+    ]
+
+
+def test_a_recorded_response_needs_steps_and_a_status_with_a_body():
+    found = problems("name: x\nresponse: {status: 204, headers: {a: b}}\nreply: {text: hi}\n")
+    assert found == [
+        f"{PATH}:2: response: needs 'steps': the body that goes out after this status and headers",
+        f"{PATH}:2: response.status: a 204 response has no body, but this fault sends one, which a client then "
+        "misreads as the next response",
+    ]
