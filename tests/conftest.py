@@ -71,7 +71,7 @@ async def client(builtin) -> AsyncIterator[openai.AsyncOpenAI]:
 @pytest.fixture
 async def real_upstream() -> AsyncIterator[Upstream]:
     """A stand-in upstream on 127.0.0.1: ``.url``, ``.requests`` (what it was sent),
-    ``.gap`` and ``.time_to_headers`` (seconds), ``.fail``/``.hang``/``.reset``/``.cut``
+    ``.gap`` and ``.time_to_headers`` (seconds), ``.fail``/``.error``/``.hang``/``.reset``/``.cut``
     for the next requests; stopped when the test ends."""
     upstream = await start_upstream()
     yield upstream

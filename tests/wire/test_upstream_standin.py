@@ -1,5 +1,5 @@
 """The stand-in upstream (``upstream.py``) is what the real providers are to
-the official SDKs: openai, anthropic and google-genai stream the recorded
+the official SDKs: openai, anthropic, google-genai and ollama stream the recorded
 replies from it and assemble the text, tool calls and usage the captures
 hold; its errors meet them as the real ones do; its bytes on the wire are the
 recorded bytes, one frame per write, ``gap`` apart.
@@ -13,13 +13,14 @@ import json
 
 import aiohttp
 import anthropic
+import ollama
 import openai
 import pytest
 from google import genai
 from google.genai import errors, types
 
 from .upstream import KEYS, RECORDINGS, STREAMS, body, closed_port_url
-from .upstream_recordings import ANTHROPIC_JOKE, ANTHROPIC_WEATHER, GEMINI_COUNTRY, OPENAI_WEATHER
+from .upstream_recordings import ANTHROPIC_JOKE, ANTHROPIC_WEATHER, GEMINI_COUNTRY, OLLAMA_WEATHER, OPENAI_WEATHER
 
 CHAT = "/v1/chat/completions"
 GEMINI_STREAM = "/v1beta/models/gemini-3-pro-preview:streamGenerateContent?alt=sse"
@@ -44,6 +45,14 @@ def gemini_sdk(upstream, api_key: str = KEYS["gemini"], **options) -> genai.Clie
     """The sync client (run off the loop): with aiohttp installed the async one takes its aiohttp path."""
     return genai.Client(api_key=api_key, http_options=types.HttpOptions(
         base_url=upstream.url, api_version="v1beta", **options))
+
+
+@pytest.fixture
+async def ollama_sdk(real_upstream):
+    """The async Ollama client on the stand-in (no key: a local Ollama asks for none)."""
+    client = ollama.AsyncClient(host=real_upstream.url)
+    yield client
+    await client.close()
 
 
 async def openai_stream(sdk: openai.AsyncOpenAI, prompt: str, **options) -> list:
@@ -264,6 +273,54 @@ async def test_gemini_takes_the_key_from_the_query_string(real_upstream):
             assert (reply.status, await reply.read()) == (200, body("gemini", "What is the capital of Mexico?"))
 
 
+# --- Ollama -------------------------------------------------------------------
+
+
+async def test_ollama_client_streams_the_recorded_lines(ollama_sdk):
+    parts = [part async for part in await ollama_sdk.chat(
+        model="llama3.2", messages=user("Why is the sky blue?"), stream=True)]
+    assert "".join(part.message.content for part in parts) == "The sky"
+    assert (parts[-1].done, parts[-1].done_reason, parts[-1].eval_count) == (True, "stop", 15)
+
+
+async def test_ollama_client_reads_each_whole_tool_call(ollama_sdk):
+    parts = [part async for part in await ollama_sdk.chat(
+        model="qwen2.5:7b", messages=user(OLLAMA_WEATHER.prompt), stream=True)]
+    calls = [(call.function.name, dict(call.function.arguments)) for p in parts for call in p.message.tool_calls or ()]
+    assert calls == list(OLLAMA_WEATHER.tool_calls)
+
+
+async def test_ollama_client_reads_the_whole_reply_it_asks_for_by_default(real_upstream, ollama_sdk):
+    reply = await ollama_sdk.chat(model="llama3.2", messages=user("Hello!"))
+    assert reply.message.content == "Hello! How are you today?"
+    assert real_upstream.requests[0].json["stream"] is False
+
+
+# --- failing after the stream began --------------------------------------------
+
+
+async def test_each_sdk_meets_its_providers_in_stream_error(real_upstream, ollama_sdk):
+    real_upstream.error(after=2, times=4)
+    async with openai_sdk(real_upstream) as sdk:
+        with pytest.raises(openai.APIError, match="Sorry about that"):
+            await openai_stream(sdk, "Hello!")
+    async with anthropic_sdk(real_upstream) as sdk:
+        with pytest.raises(anthropic.APIStatusError, match="overloaded_error"):
+            async with sdk.messages.stream(model="c", max_tokens=64, messages=user("Tell me a joke")) as stream:
+                await stream.get_final_message()
+
+    def gemini() -> None:
+        with gemini_sdk(real_upstream) as client:
+            list(client.models.generate_content_stream(model="g", contents="What is the capital of Mexico?"))
+
+    with pytest.raises(errors.ServerError, match="high demand"):
+        await asyncio.to_thread(gemini)
+    with pytest.raises(ollama.ResponseError) as raised:
+        async for _ in await ollama_sdk.chat(model="llama3.2", messages=user("Why is the sky blue?"), stream=True):
+            pass
+    assert raised.value.status_code == -1  # the status was 200
+
+
 # --- the bytes on the wire ----------------------------------------------------
 
 # Frames pinned from shared/wire-format.md as printed there, so the tables are
@@ -281,9 +338,10 @@ DOC_FRAMES = {
 }
 ROUTES = {"openai": (CHAT, {"Authorization": f"Bearer {KEYS['openai']}"}),
           "anthropic": ("/v1/messages", {"x-api-key": KEYS["anthropic"]}),
-          "gemini": (GEMINI_STREAM, {"x-goog-api-key": KEYS["gemini"]})}
+          "gemini": (GEMINI_STREAM, {"x-goog-api-key": KEYS["gemini"]}),
+          "ollama": ("/api/chat", {})}
 CONTENT_TYPES = {"openai": "text/event-stream; charset=utf-8", "anthropic": "text/event-stream; charset=utf-8",
-                 "gemini": "text/event-stream"}
+                 "gemini": "text/event-stream", "ollama": "application/x-ndjson"}
 
 
 def ask(provider: str, prompt: str) -> dict:

@@ -1,8 +1,8 @@
 """A stand-in for the real providers, so that ``mockllm record`` and ``mockllm
 proxy`` are tested against an upstream without reaching the internet.
 
-It answers OpenAI Chat Completions, Anthropic Messages and Gemini as the real
-APIs do: their recorded bytes (``upstream_recordings``), their headers, their
+It answers OpenAI Chat Completions, Anthropic Messages, Gemini and Ollama's
+chat as the real APIs do: their recorded bytes (``upstream_recordings``), their headers, their
 key checks and their error bodies, one frame per write with a gap between
 frames. The last user message chooses the recording::
 
@@ -10,7 +10,7 @@ frames. The last user message chooses the recording::
     shape) ─▶ trouble? (a status) ─▶ recording for (provider, prompt, streamed)
     ─▶ time_to_headers ─▶ headers ─▶ frame, gap, frame, … ─▶ end (or a cut)
 
-Troubles are queued by a test (``fail``, ``hang``, ``reset``, ``cut``); each
+Troubles are queued by a test (``fail``, ``error``, ``hang``, ``reset``, ``cut``); each
 request takes the first one. A prompt with no recording is answered 400 in
 the provider's shape, with a message naming the prompts it knows.
 """
@@ -137,6 +137,20 @@ ERRORS: dict[tuple[str, int], bytes] = {
          "violations": [{"quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},
         {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "34.4s"}),
     ("gemini", 503): gemini_error(503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
+    ("ollama", 429): b'{"error":"rate limited"}',  # §14.5 (the cloud's)
+    ("ollama", 500): b'{"error":"an error was encountered while running the model"}',
+}
+
+# What each provider writes when it fails after the stream began (the status stays 200).
+IN_STREAM_ERRORS = {
+    "openai": b'data: {"error":{"message":"The server had an error while processing your request. Sorry about that!",'
+              b'"type":"server_error","param":null,"code":null}}\n\n',  # §2.6
+    "anthropic": b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}'
+                 b"\n\n",  # §5
+    # §13.6: raw, with no "data:", over several lines (their line ends are not verified: LF here).
+    "gemini": gemini_error(503, "UNAVAILABLE", "This model is currently experiencing high demand. Spikes in demand are"
+                           " usually temporary. Please try again later."),
+    "ollama": b'{"error":"an error was encountered while running the model"}\n',  # §14.5
 }
 
 
@@ -150,6 +164,10 @@ def _anthropic_unknown(message: str) -> bytes:
 
 def _gemini_unknown(message: str) -> bytes:
     return gemini_error(400, "INVALID_ARGUMENT", message)
+
+
+def _ollama_unknown(message: str) -> bytes:
+    return json.dumps({"error": message}, separators=(",", ":")).encode()
 
 
 # --- reading a request as each provider does ---------------------------------
@@ -195,7 +213,7 @@ class Provider:
     headers: tuple[tuple[str, str], ...]
     stream_type: str  # the content type of a stream
     json_type: str  # and of a JSON body
-    key: Callable[[web.Request], str | None]
+    key: Callable[[web.Request], str | None] | None  # None: no key is asked for (a local Ollama)
     prompt: Callable[[dict], str]
     refusal: Callable[[str | None], int]  # the status for a missing or wrong key
     unknown: Callable[[str], bytes]  # a 400 body, for a prompt with no recording
@@ -207,6 +225,8 @@ ANTHROPIC = Provider("anthropic", ANTHROPIC_HEADERS, "text/event-stream; charset
                      anthropic_key, chat_prompt, lambda key: 401, _anthropic_unknown)
 GEMINI = Provider("gemini", GEMINI_HEADERS, "text/event-stream", "application/json; charset=UTF-8",
                   gemini_key, gemini_prompt, lambda key: 403 if key is None else 400, _gemini_unknown)
+OLLAMA = Provider("ollama", (), "application/x-ndjson", "application/json; charset=utf-8",
+                  None, chat_prompt, lambda key: 401, _ollama_unknown)
 
 
 # --- the server ---------------------------------------------------------------
@@ -227,7 +247,8 @@ class Seen:
 class Trouble:
     """What the next request meets instead of a clean answer."""
 
-    kind: Literal["none", "status", "hang", "reset", "cut"]  # reset: before the head; cut: FIN after ``after`` frames
+    # reset: before the head; cut: FIN after ``after`` frames; error: the in-stream error after them
+    kind: Literal["none", "status", "hang", "reset", "cut", "error"]
     status: int = 0
     retry_after: str | None = None
     after: int = 0
@@ -254,6 +275,11 @@ class Upstream:
         """The next ``times`` requests are answered ``status``, in the provider's error shape
         (``ERRORS``), with a ``retry-after`` header when one is given."""
         self.troubles.extend([Trouble("status", status, retry_after)] * times)
+
+    def error(self, after: int, times: int = 1) -> None:
+        """The next ``times`` streams fail after ``after`` frames as the provider fails mid-stream
+        (``IN_STREAM_ERRORS``): the error is written and the body ends."""
+        self.troubles.extend([Trouble("error", after=after)] * times)
 
     def hang(self, times: int = 1) -> None:
         """The next ``times`` requests get no answer at all, until the stand-in stops."""
@@ -285,8 +311,8 @@ async def _answer(request: web.Request, provider: Provider, ask: dict, streamed:
             await upstream.closing.wait()
         _reset(request)
         return web.Response()  # never sent: the connection is gone
-    key = provider.key(request)
-    if key != upstream.keys[provider.name]:
+    key = provider.key(request) if provider.key else None
+    if provider.key and key != upstream.keys[provider.name]:
         return await _error(provider, provider.refusal(key), upstream)
     if trouble.kind == "status":
         headers = {"retry-after": trouble.retry_after} if trouble.retry_after else {}
@@ -324,7 +350,9 @@ async def _play(request: web.Request, provider: Provider, recording: Recording, 
     else:
         response.content_length = len(recording.body)
     await response.prepare(request)
-    frames = recording.frames[: trouble.after] if trouble.kind == "cut" else recording.frames
+    frames = recording.frames[: trouble.after] if trouble.kind in ("cut", "error") else recording.frames
+    if trouble.kind == "error":
+        frames += (IN_STREAM_ERRORS[provider.name],)
     for index, frame in enumerate(frames):
         if index:
             await asyncio.sleep(upstream.gap)
@@ -356,6 +384,12 @@ async def _messages(request: web.Request) -> web.StreamResponse:
     return await _answer(request, ANTHROPIC, ask, bool(ask.get("stream")))
 
 
+async def _ollama(request: web.Request) -> web.StreamResponse:
+    """Ollama streams unless asked not to (ollama-python always says)."""
+    ask = await _json(request)
+    return await _answer(request, OLLAMA, ask, ask.get("stream") is not False)
+
+
 async def _gemini(request: web.Request) -> web.StreamResponse:
     """``/{version}/models/{model}:{method}``: SSE only with ``alt=sse``, as every official client asks."""
     method = request.match_info["call"].rpartition(":")[2]
@@ -381,6 +415,7 @@ async def start_upstream() -> Upstream:
     app.add_routes([
         web.post("/v1/chat/completions", _chat),
         web.post("/v1/messages", _messages),
+        web.post("/api/chat", _ollama),
         web.post(r"/{version:v1|v1beta}/models/{call}", _gemini),
     ])
     upstream = app[UPSTREAM] = Upstream(web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5,

@@ -323,10 +323,52 @@ GEMINI_STRAWBERRY = Recording(
 )
 
 
+# --- Ollama --------------------------------------------------------------------
+# One compact JSON object and a newline per write (Go's json.Marshal: raw
+# non-ASCII); the metrics only on the final line.
+
+
+def _ollama_lines(lines: list[str]) -> tuple[bytes, ...]:
+    return tuple(line.encode() + b"\n" for line in lines)
+
+
+OLLAMA_SKY = Recording(
+    # The prompt is the one Ollama's docs stream it for.
+    "ollama", "Why is the sky blue?", True,
+    _ollama_lines([
+        r'{"model":"llama3.2","created_at":"2025-07-07T20:22:19.184789Z","message":{"role":"assistant","content":"The"},"done":false}',
+        r'{"model":"llama3.2","created_at":"2025-07-07T20:22:19.19314Z","message":{"role":"assistant","content":" sky"},"done":false}',
+        r'{"model":"llama3.2","created_at":"2025-07-07T20:22:19.2001Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","total_duration":182242375,"load_duration":41295167,"prompt_eval_count":169,"prompt_eval_duration":24573166,"eval_count":15,"eval_duration":115959084}',
+    ]),
+    "§14.2, ollama/ollama docs/api/streaming.mdx",
+    text="The sky",
+)
+
+OLLAMA_WEATHER = Recording(
+    # The prompt is ours. Each call arrives whole, on a line of its own.
+    "ollama", "What is the weather in Beijing and in Luoyang?", True,
+    _ollama_lines([
+        r'{"model":"qwen2.5:7b","created_at":"2025-12-02T09:51:18.4437234Z","message":{"role":"assistant","content":"","tool_calls":[{"id":"call_dwjfhc0f","function":{"index":0,"name":"get_current_weather","arguments":{"format":"celsius","location":"北京"}}}]},"done":false}',
+        r'{"model":"qwen2.5:7b","created_at":"2025-12-02T09:51:23.9746303Z","message":{"role":"assistant","content":"","tool_calls":[{"id":"call_e8ymdkla","function":{"index":1,"name":"get_history_weather","arguments":{"format":"celsius","location":"洛阳"}}}]},"done":false}',
+        r'{"model":"qwen2.5:7b","created_at":"2025-12-02T09:51:24.3847699Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","total_duration":49235573300,"load_duration":35305229300,"prompt_eval_count":316,"prompt_eval_duration":4145222400,"eval_count":56,"eval_duration":9719530300}',
+    ]),
+    "§14.3, LnYo-Cly/ai4j APIResponse.md (qwen2.5:7b, two calls)",
+    tool_calls=OPENAI_WEATHER.tool_calls,
+)
+
+OLLAMA_HELLO = Recording(
+    # The prompt is ours. The docs pretty-print this body; the server sends it compact.
+    "ollama", "Hello!", False,
+    (br'{"model":"llama3.2","created_at":"2023-12-12T14:13:43.416799Z","message":{"role":"assistant","content":"Hello! How are you today?"},"done":true,"done_reason":"stop","total_duration":5191566416,"load_duration":2154458,"prompt_eval_count":26,"prompt_eval_duration":383809000,"eval_count":298,"eval_duration":4799921000}',),
+    "§14.6, ollama/ollama docs/api.md",
+    text="Hello! How are you today?",
+)
+
+
 RECORDINGS: dict[tuple[str, str, bool], Recording] = {
     (r.provider, r.prompt, r.streamed): r
     for r in (OPENAI_HELLO, OPENAI_JOKE, OPENAI_WEATHER, OPENAI_TWO_WORDS, ANTHROPIC_JOKE, ANTHROPIC_WEATHER,
-              GEMINI_COUNTRY, GEMINI_MEXICO, GEMINI_STRAWBERRY)
+              GEMINI_COUNTRY, GEMINI_MEXICO, GEMINI_STRAWBERRY, OLLAMA_SKY, OLLAMA_WEATHER, OLLAMA_HELLO)
 }
 STREAMS: dict[tuple[str, str], tuple[bytes, ...]] = {
     (provider, prompt): r.frames for (provider, prompt, streamed), r in RECORDINGS.items() if streamed
