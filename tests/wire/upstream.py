@@ -2,17 +2,19 @@
 proxy`` are tested against an upstream without reaching the internet.
 
 It answers OpenAI Chat Completions, Anthropic Messages, Gemini and Ollama's
-chat as the real APIs do: their recorded bytes (``upstream_recordings``), their headers, their
-key checks and their error bodies, one frame per write with a gap between
-frames. The last user message chooses the recording::
+chat as the real APIs do: their recorded bytes (``upstream_recordings``),
+their headers, their key checks and their error bodies, one frame per write
+with a gap between frames. The last user message chooses the recording::
 
-    request ─▶ logged ─▶ trouble? (hang, reset) ─▶ key? (401 in the provider's
-    shape) ─▶ trouble? (a status) ─▶ recording for (provider, prompt, streamed)
-    ─▶ time_to_headers ─▶ headers ─▶ frame, gap, frame, … ─▶ end (or a cut)
+    request ─▶ logged ─▶ trouble? (hang, reset) ─▶ key? (refused in the
+    provider's shape) ─▶ trouble? (a status) ─▶ recording for (provider,
+    prompt, streamed) ─▶ time_to_headers ─▶ head ─▶ frame, gap, frame, …
+    ─▶ end (or a cut, or the provider's in-stream error)
 
-Troubles are queued by a test (``fail``, ``error``, ``hang``, ``reset``, ``cut``); each
-request takes the first one. A prompt with no recording is answered 400 in
-the provider's shape, with a message naming the prompts it knows.
+Troubles are queued by a test (``fail``, ``error``, ``hang``, ``reset``,
+``cut``); each request takes the first one. A prompt with no recording is
+answered 400 in the provider's shape, with a message naming the prompts it
+knows.
 """
 
 from __future__ import annotations
