@@ -43,7 +43,7 @@ async def answer(request: web.Request, *, dialect: Dialect, route: Route) -> web
     ask = dialect.parse(await json_body(request), call)
     scenario = router.select(
         state.library, ask, request.headers.get("X-Mockllm-Scenario"), strict=state.settings.strict,
-        headers=request.headers,
+        headers=request.headers, format=dialect.name,
     )
     return await respond(request, scenario, ask, dialect)
 

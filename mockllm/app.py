@@ -17,12 +17,13 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import api, control, guard, player, reload, sandbox, streams
+from . import api, control, guard, player, proxy, reload, sandbox, streams
 from .dialects import DIALECTS
 from .errors import RequestError
 from .exchange import ARRIVED, EXCHANGE, dialect_of, error_response
 from .journal import Journal, Outcome
 from .library import LiveLibrary
+from .recording import Recorder
 from .state import STATE, Settings, State
 
 
@@ -64,6 +65,12 @@ def make_app(settings: Settings, *, control_open: bool = True, host: str = "127.
     app.on_response_prepare.append(_cors_headers)
     app.on_shutdown.append(_drain)
     control.add_routes(app)
+    if settings.upstream is not None:  # proxy and record: the upstream answers every API route
+        app.cleanup_ctx.append(settings.upstream.client)
+        if settings.recording is not None:
+            app[proxy.RECORDER] = Recorder(settings.recording, settings.upstream.url)
+        proxy.add_routes(app)
+        return app
     streams.add_routes(app, settings.mounts)
     api.add_routes(app, taken=streams.mounted(settings.mounts))
     sandbox.add_routes(app)

@@ -12,18 +12,21 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
-from . import __version__, pipeline, quota, server, streams
+from . import __version__, pipeline, quota, recording, server, streams
 from .dialects import DIALECTS
 from .errors import ScenarioError, ScenarioErrors
 from .faults import FAULTS
 from .faults.chaos import Chaos, parse_spec
 from .journal import DEFAULT_SIZE
-from .library import load_library, load_scenarios
+from .library import Library, load_library, load_scenarios
+from .patterns import Pattern, PatternError, compile_pattern
 from .scenario import Scenario, ScenarioWarning
 from .script import Script
 from .state import DEFAULT_MAX_BODY, Settings
+from .upstream import Upstream
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -84,6 +87,28 @@ def _parser() -> argparse.ArgumentParser:
     _timing_options(serve)
     serve.set_defaults(run=_serve)
 
+    proxy = commands.add_parser("proxy", help="forward every API route to a real upstream, with faults applied live")
+    _upstream_options(proxy)
+    proxy.add_argument("--scenarios", action="append", default=[], metavar="PATH",
+                       help="rule files or directories, repeatable: scenarios whose match, faults and attempts "
+                            "say when and how to break the upstream's answer (default: none)")
+    proxy.add_argument("--seed", type=int, default=0, help="seed for all randomness (default: 0)")
+    proxy.add_argument("--chaos", type=_chaos, default=Chaos(), metavar="SPEC",
+                       help="random faults for every proxied response, e.g. drop=0.1,malformed=0.05")
+    proxy.set_defaults(run=_proxy)
+
+    record = commands.add_parser("record", help="forward every API route to a real upstream and write each "
+                                                "exchange as a scenario file that replays it")
+    _upstream_options(record)
+    record.add_argument("--out", default="recordings", metavar="DIR",
+                        help="where the scenario files go (default: %(default)s)")
+    record.add_argument("--redact", action="append", type=_pattern, default=[], metavar="REGEX",
+                        help="also remove what this RE2 pattern matches from everything written; repeatable "
+                             "(credentials and cookies are always left out)")
+    record.add_argument("--timing", type=_timing, default=recording.Timing(), metavar="keep|compress:X|none",
+                        help="the recorded gaps as they were, divided by X, or none (default: keep)")
+    record.set_defaults(run=_record)
+
     validate = commands.add_parser("validate", help="check scenario files; print file:line: message per problem")
     validate.add_argument("paths", nargs="+", metavar="PATH")
     validate.set_defaults(run=_validate)
@@ -111,6 +136,22 @@ def _parser() -> argparse.ArgumentParser:
     play.add_argument("--raw", action="store_true", help="write only the body bytes, unescaped")
     play.set_defaults(run=_play)
     return parser
+
+
+def _upstream_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--upstream", required=True, metavar="URL",
+                        help="the real API to forward to, e.g. https://api.openai.com")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one (default: %(default)s)")
+    parser.add_argument("--upstream-timeout", type=_seconds, default="300", metavar="SECONDS",
+                        help="silence from the upstream before the client gets a 504 (default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no log line per exchange (the journal still records)")
+    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+                        help="event loop (default: uvloop when installed)")
+    parser.add_argument("--admin-token", default=os.environ.get("MOCKLLM_ADMIN_TOKEN"), metavar="TOKEN",
+                        help="bearer token for the control routes (needed when not bound to loopback)")
+    parser.add_argument("--grace", type=_seconds, default=os.environ.get("MOCKLLM_GRACE", "5"), metavar="SECONDS",
+                        help="on stop, how long open streams may finish (default: %(default)s)")
 
 
 def _scenarios_option(parser: argparse.ArgumentParser) -> None:
@@ -198,23 +239,35 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as problem:
         print(f"mockllm: {problem}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr
-    )
-    _raise_open_file_limit()
-    for warning in library.warnings:  # they never stop a load, but a user should see them
-        logging.getLogger("mockllm").warning("%s", warning)
 
-    def ready(running: server.RunningServer) -> None:
+    def lines(running: server.RunningServer) -> list[str]:
         if running.control_open:
             control = "open (bound to loopback, no --admin-token)"
         elif settings.admin_token:
             control = "need the admin token (Authorization: Bearer ...)"
         else:
             control = "disabled (not on loopback and no --admin-token)"
-        print(f"mockllm listening on {running.url}", flush=True)
-        print(f"control routes {running.url}/_mockllm/: {control}", flush=True)
-        print(f"sandbox {running.url}/", flush=True)
+        return [f"mockllm listening on {running.url}", f"control routes {running.url}/_mockllm/: {control}",
+                f"sandbox {running.url}/"]
+
+    return _listen(settings, args, lines, library.warnings)
+
+
+def _listen(
+    settings: Settings, args: argparse.Namespace, lines: Callable[[server.RunningServer], list[str]],
+    warnings: Sequence[ScenarioWarning] = (),
+) -> int:
+    """Run a server until it is stopped, printing ``lines`` once it listens (the first is the listening line)."""
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr
+    )
+    _raise_open_file_limit()
+    for warning in warnings:  # they never stop a load, but a user should see them
+        logging.getLogger("mockllm").warning("%s", warning)
+
+    def ready(running: server.RunningServer) -> None:
+        for line in lines(running):
+            print(line, flush=True)
 
     try:
         _run(server.serve_forever(settings, args.host, args.port, ready), args.loop)
@@ -224,6 +277,49 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"mockllm: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _proxy(args: argparse.Namespace) -> int:
+    library = load_library(args.scenarios) if args.scenarios else Library({}, None)
+    return _forward(args, library, seed=args.seed, chaos=args.chaos, paths=tuple(args.scenarios))
+
+
+def _record(args: argparse.Namespace) -> int:
+    kept = recording.Recording(Path(args.out), tuple(args.redact), args.timing)
+    return _forward(args, Library({}, None), recording=kept)
+
+
+def _forward(args: argparse.Namespace, library: Library, **options: Any) -> int:
+    """``proxy`` and ``record``: a server whose every API route goes to the upstream."""
+    try:
+        settings = Settings(
+            library, upstream=Upstream(args.upstream, read_timeout=args.upstream_timeout),
+            admin_token=args.admin_token or None, grace=args.grace, **options,
+        )
+    except ValueError as problem:
+        print(f"mockllm: {problem}", file=sys.stderr)
+        return 2
+    def lines(running: server.RunningServer) -> list[str]:
+        shown = [f"mockllm listening on {running.url}", f"forwarding to {args.upstream}"]
+        if settings.recording is not None:
+            shown.append(f"recording into {settings.recording.out}")
+        return shown
+
+    return _listen(settings, args, lines)
+
+
+def _pattern(text: str) -> Pattern:
+    try:
+        return compile_pattern(text)
+    except PatternError as problem:
+        raise argparse.ArgumentTypeError(str(problem)) from None
+
+
+def _timing(text: str) -> recording.Timing:
+    try:
+        return recording.Timing.parse(text)
+    except ValueError as problem:
+        raise argparse.ArgumentTypeError(str(problem)) from None
 
 
 def _listed(given: list[str] | None, variable: str) -> tuple[str, ...]:

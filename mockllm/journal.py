@@ -62,6 +62,7 @@ class Entry:
     stall: Stall | None = None  # the silence a stall fault made
     received: str | None = None  # the text written before a drop or a missing [DONE]
     assistant_texts: tuple[str, ...] = ()  # the model's turns the request carried back
+    upstream_status: int | None = None  # the proxy's: what the upstream answered (None: not called)
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

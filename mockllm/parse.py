@@ -18,6 +18,7 @@ from typing import Any, TypedDict
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import events, tokens
+from .dialects import DIALECTS
 from .errors import ScenarioError, ScenarioErrors
 from .faults import FAULTS, Fault, FaultSpec, Trigger
 from .faults.body import Stall
@@ -44,7 +45,7 @@ from .scenario import (
 from .script import completion_tokens
 from .yamlsource import compose, line_of
 
-__all__ = ["parse_duration", "parse_faults", "parse_file", "parse_text", "reply_of"]
+__all__ = ["label_as_yaml", "parse_duration", "parse_faults", "parse_file", "parse_text", "reply_of"]
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
@@ -57,7 +58,7 @@ TURN_KEYS = ("reply", "steps", "timing", "seed", "faults", "attempts", "chaos", 
 RESPONSE_KEYS = ("status", "headers", "delay")
 MATCH_KEYS = (
     "prompt", "turn", "has_tool_result", "tool_result_for", "tool_offered", "system", "last_role", "header",
-    "metadata", "user",
+    "metadata", "user", "format",
 )
 LAST_ROLES = ("user", "tool", "assistant", "system")
 STEP_KINDS = ("start", "text", "tool_call", "sleep", "comment", "raw", "finish", "usage", "done", "error", "close")
@@ -81,14 +82,14 @@ def parse_faults(text: str, source: str) -> tuple[FaultSpec, ...]:
     mockllm itself sends back (``stall(after=2,for=2s); drop``), or a YAML
     flow list (``[{drop: {after: 3}}]``). ``ScenarioErrors`` says what is wrong."""
     text = text.strip()
-    written = text if text.startswith(("[", "{")) else "[" + ", ".join(map(_label_as_yaml, text.split(";"))) + "]"
+    written = text if text.startswith(("[", "{")) else "[" + ", ".join(map(label_as_yaml, text.split(";"))) + "]"
     return parse_text(f"name: faults\nfaults: {written}\n", source).faults
 
 
 _LABEL = re.compile(r"\s*([A-Za-z_]+)\s*(?:\((.*)\))?\s*")
 
 
-def _label_as_yaml(label: str) -> str:
+def label_as_yaml(label: str) -> str:
     """``stall(after=2,for=2s)`` as ``{stall: {after: 2, for: 2s}}``; a bare name as itself."""
     found = _LABEL.fullmatch(label)
     if found is None:
@@ -279,6 +280,8 @@ class ScenarioReader(NodeReader):
             rules["turn"] = self.count(fields["turn"], join(keypath, "turn"), minimum=1)
         if "has_tool_result" in fields:
             rules["has_tool_result"] = self.boolean(fields["has_tool_result"], join(keypath, "has_tool_result"))
+        if "format" in fields:
+            rules["format"] = self.choice(fields["format"], join(keypath, "format"), tuple(DIALECTS))
         if "last_role" in fields:
             rules["last_role"] = self.choice(fields["last_role"], join(keypath, "last_role"), LAST_ROLES)
         for key in ("header", "metadata"):

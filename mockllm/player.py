@@ -19,7 +19,7 @@ import re
 import socket
 import struct
 import sys
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, replace
 
 from aiohttp import web
@@ -167,7 +167,7 @@ async def play(
 
 
 async def play_live(
-    request: web.Request, head: Script, beats: AsyncIterator[Beat], ending: Callable[[], Ending | None],
+    request: web.Request, head: Script, beats: AsyncGenerator[Beat, None], ending: Callable[[], Ending | None],
     start: float, played: Played, labels: tuple[tuple[str, str], ...] = (),
 ) -> web.StreamResponse:
     """Send a stream that is still arriving (the proxy's): ``head``'s status and
@@ -203,6 +203,7 @@ async def play_live(
     except ConnectionResetError:
         played.outcome = Outcome.CLIENT_DISCONNECTED
     finally:
+        await beats.aclose()  # its source is released now, not when the generator is collected
         if played.script is head:
             played.script = replace(head, beats=tuple(sent))  # what went out, for the journal
     return response

@@ -21,15 +21,17 @@ from .scenario import Match, Scenario
 
 def select(
     library: Library, ask: Ask, requested: str | None = None, *, strict: bool = False,
-    headers: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None, format: str = "",
 ) -> Scenario:
-    """The scenario (or conversation turn) for a request; ``strict`` makes an
-    unknown model a 404, for suites that want typos caught rather than
-    answered by the default."""
-    return turn_of(_scenario(library, ask, requested, strict, headers or {}), ask)
+    """The scenario (or conversation turn) for a request in ``format``;
+    ``strict`` makes an unknown model a 404, for suites that want typos
+    caught rather than answered by the default."""
+    return turn_of(_scenario(library, ask, requested, strict, headers or {}, format), ask)
 
 
-def _scenario(library: Library, ask: Ask, requested: str | None, strict: bool, headers: Mapping[str, str]) -> Scenario:
+def _scenario(
+    library: Library, ask: Ask, requested: str | None, strict: bool, headers: Mapping[str, str], format: str
+) -> Scenario:
     if requested is not None:
         scenario = library.get(requested)
         if scenario is None:
@@ -41,15 +43,15 @@ def _scenario(library: Library, ask: Ask, requested: str | None, strict: bool, h
     if strict:
         raise not_found(library, f"No scenario named {ask.model!r} (the server is strict about models).")
     for scenario in library.scenarios.values():
-        if scenario.match is not None and matches(scenario.match, ask, headers):
+        if scenario.match is not None and matches(scenario.match, ask, headers, format):
             return scenario
     if library.default is not None:
         return library.scenarios[library.default]
     raise not_found(library, f"No scenario matches model {ask.model!r} and no default scenario is set.")
 
 
-def matches(match: Match, ask: Ask, headers: Mapping[str, str]) -> bool:
-    """Whether a request meets every rule ``match`` gives, in any format."""
+def matches(match: Match, ask: Ask, headers: Mapping[str, str], format: str = "") -> bool:
+    """Whether a request that came in ``format`` meets every rule ``match`` gives."""
     messages = ask.messages
     results = [m.result_of for m in messages if m.role == "tool"]
     metadata = dict(ask.metadata)
@@ -65,6 +67,7 @@ def matches(match: Match, ask: Ask, headers: Mapping[str, str]) -> bool:
         and all(name in headers and pattern.search(headers[name]) for name, pattern in match.header)
         and all(key in metadata and pattern.search(metadata[key]) for key, pattern in match.metadata)
         and (match.user is None or user is not None and match.user.search(user))
+        and (match.format is None or match.format == format)
     )
 
 

@@ -140,6 +140,7 @@ class Match:
     header: tuple[tuple[str, Pattern], ...] = ()  # each header present and matching
     metadata: tuple[tuple[str, Pattern], ...] = ()  # each metadata field present and matching
     user: Pattern | None = None  # the end user's id: metadata ``user`` or ``user_id``
+    format: str | None = None  # the wire format the request came in (a ``dialects.DIALECTS`` name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -283,6 +283,11 @@ _TOKENS: collections.defaultdict[type, int] = collections.defaultdict(int, dict.
 PADDING_BYTES = 2  # seeded bytes every response draws, for a format's padding (OpenAI's obfuscation)
 
 
+def framed_as(at: float, data: bytes, event: events.Event | None) -> Beat:
+    """A beat of bytes written elsewhere (a raw step, an upstream's frame) that say ``event``."""
+    return Beat(at, data, _TOKENS[type(event)], event)
+
+
 def completion_tokens(reply: Reply) -> int:
     return len(reply.tokens) + sum(1 + len(tokens.fragments(c.arguments)) for c in reply.tool_calls)
 
@@ -323,7 +328,9 @@ def compile(
         offsets, stream = timeline(reply, scenario.timing, ask, call_ids, timing_rng)
     headers = dialect.headers(ids_rng, streaming=ask.stream, first_token=scenario.timing.first_token)
     if scenario.response is not None:
-        return _as_recorded(scenario.response, headers, _beats(offsets, stream, dialect), ask, dialect, encoder, end, end_at)
+        recorded = _as_recorded(scenario.response, headers, _beats(offsets, stream, dialect), ask, dialect, encoder,
+                                end, end_at)
+        return understood(recorded)
     if not ask.stream:
         # The whole body is ready when the stream would have finished; it says
         # what the reply's stream says, usage included.
@@ -341,7 +348,26 @@ def compile(
             beats = beats[:done] + _beats((at,), (usage,), dialect) + beats[done:]
     else:
         beats = _beats(offsets, stream, dialect)
-    return Script(200, headers, beats, end=end, end_at=end_at, dialect=dialect, encoder=encoder, framed=True)
+    compiled = Script(200, headers, beats, end=end, end_at=end_at, dialect=dialect, encoder=encoder, framed=True)
+    if scenario.steps is not None and any(isinstance(event, events.Raw) for event in stream):
+        return understood(compiled)
+    return compiled
+
+
+def understood(script: Script) -> Script:
+    """The script with each ``raw`` step's bytes read as what they say in its
+    format (``Dialect.understand``): a recorded frame of text is a content
+    token that ``after: N`` counts, a recorded ``[DONE]`` the terminator that
+    ``no_done`` removes. The bytes stay as written."""
+    script = script.materialized()  # the events change, so nothing may frame the bytes by them any more
+    dialect = script.dialect
+    assert dialect is not None, "a compiled script knows its format"
+    beats = []
+    for beat in script.beats:
+        if isinstance(beat.event, events.Raw) and (event := dialect.understand(beat.data)) is not None:
+            beat = framed_as(beat.at, beat.data, event)
+        beats.append(beat)
+    return dataclasses.replace(script, beats=tuple(beats))
 
 
 def _as_recorded(

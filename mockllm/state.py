@@ -14,9 +14,11 @@ from .faults.chaos import Chaos
 from .journal import DEFAULT_SIZE, Journal
 from .library import Library, LiveLibrary
 from .quota import Budget, Quota, Quotas, client_of
+from .recording import Recording
 from .scenario import Scenario
 from .sessions import Attempts
 from .shutdown import Exchanges
+from .upstream import Upstream
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 
@@ -41,6 +43,8 @@ class Settings:
     # Seconds open streams get to finish when the server stops. In process (tests,
     # the pytest plugin) leftovers are ended soon; ``serve`` gives 5 s by default.
     grace: float = 1.0
+    upstream: Upstream | None = None  # proxy and record: every API route goes there (proxy.py)
+    recording: Recording | None = None  # record: where each exchange is written
 
     def __post_init__(self) -> None:
         """Refuse what would fail at the first request, and normalize the allowances."""

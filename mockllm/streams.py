@@ -79,7 +79,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
 async def mounted_get(request: web.Request, *, dialect: Dialect) -> web.StreamResponse:
     """``EventSource`` at a mount: the scenario by header, ``?scenario=``, or ``?prompt=`` rules."""
     request[DIALECT] = dialect
-    scenario = _select(request, Ask(model="", prompt=request.query.get("prompt", ""), stream=True))
+    scenario = _select(request, Ask(model="", prompt=request.query.get("prompt", ""), stream=True), dialect)
     return await _event_source(request, scenario, dialect)
 
 
@@ -88,14 +88,14 @@ async def mounted_post(request: web.Request, *, dialect: Dialect) -> web.StreamR
     and the reply streams in the mount's format."""
     request[DIALECT] = dialect
     ask = content.parse(await json_body(request))
-    scenario = _select(request, ask)
+    scenario = _select(request, ask, dialect)
     return await respond(request, scenario, dataclasses.replace(ask, model=ask.model or scenario.name), dialect)
 
 
-def _select(request: web.Request, ask: Ask) -> Scenario:
+def _select(request: web.Request, ask: Ask, dialect: Dialect) -> Scenario:
     state = request.app[STATE]
     named = request.headers.get("X-Mockllm-Scenario") or request.query.get("scenario")
-    return router.select(state.library, ask, named, headers=request.headers)
+    return router.select(state.library, ask, named, headers=request.headers, format=dialect.name)
 
 
 async def _event_source(request: web.Request, scenario: Scenario, dialect: Dialect) -> web.StreamResponse:

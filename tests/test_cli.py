@@ -293,11 +293,11 @@ def test_serve_as_a_real_process_streams_hello_to_the_openai_sdk(tmp_path):
 
 
 class ServeProcess:
-    """``mockllm serve --port 0 ARGS`` as a real process; its stdout lines are
-    read by a thread, so a wait for one is bounded."""
+    """``mockllm serve --port 0 ARGS`` (or ``proxy``, ``record``) as a real
+    process; its stdout lines are read by a thread, so a wait for one is bounded."""
 
-    def __init__(self, cwd: Path, *args: str, env: dict | None = None) -> None:
-        command = [sys.executable, "-m", "mockllm", "serve", "--port", "0", *args]
+    def __init__(self, cwd: Path, *args: str, env: dict | None = None, command: str = "serve") -> None:
+        command = [sys.executable, "-m", "mockllm", command, "--port", "0", *args]
         environment = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
             command, cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -336,8 +336,8 @@ def serve(tmp_path):
     """Start ``mockllm serve`` processes with ``serve(*args, env=...)``; each is killed at the end."""
     started: list[ServeProcess] = []
 
-    def start(*args: str, env: dict | None = None) -> ServeProcess:
-        started.append(ServeProcess(tmp_path, *args, env=env))
+    def start(*args: str, env: dict | None = None, command: str = "serve") -> ServeProcess:
+        started.append(ServeProcess(tmp_path, *args, env=env, command=command))
         return started[-1]
 
     yield start
@@ -507,3 +507,40 @@ def test_play_refuses_an_unknown_format(capsys):
     with pytest.raises(SystemExit):
         cli.main(["play", "hello", "--format", "xml"])
     assert "invalid choice: 'xml'" in capsys.readouterr().err
+
+
+def test_record_and_proxy_as_real_processes_forward_to_the_upstream_and_record_it(serve, tmp_path):
+    hello = load_library(["builtin"]).get("hello")
+    upstream = serve("--speed", "20").url()
+    recorder = serve("--upstream", upstream, "--out", str(tmp_path / "takes"), command="record")
+    recorder_url = recorder.url()
+    assert recorder.line() == f"forwarding to {upstream}\n"
+    with openai.OpenAI(base_url=recorder_url + "/v1", api_key="sk-cli-secret-4242", max_retries=0, timeout=60) as sdk:
+        reply = sdk.chat.completions.create(model="hello", messages=[{"role": "user", "content": "hi"}])
+    [take] = (tmp_path / "takes").glob("*.yaml")
+    assert take.name == "001-hi.yaml" and "sk-cli-secret-4242" not in take.read_text()
+    assert cli.main(["validate", str(take)]) == 0
+
+    proxy = serve("--upstream", upstream, "--seed", "3", command="proxy").url()
+    with openai.OpenAI(base_url=proxy + "/v1", api_key="k", max_retries=0, timeout=60) as sdk:
+        stream = sdk.chat.completions.create(
+            model="hello", messages=[{"role": "user", "content": "hi"}], stream=True,
+            extra_headers={"X-Mockllm-Faults": "drop(after=3)"})
+        got = []
+        with pytest.raises(openai.APIConnectionError):
+            for part in stream:
+                got += [part.choices[0].delta.content] if part.choices and part.choices[0].delta.content else []
+    assert reply.choices[0].message.content == hello.reply.text and got == list(hello.reply.tokens[:3])
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["record", "--upstream", "ftp://x"], "the upstream must be an http:// or https:// URL, got 'ftp://x'"),
+    (["record", "--upstream", "http://x", "--timing", "slow"], "expected keep, none or compress:X"),
+    (["record", "--upstream", "http://x", "--redact", "(a"], "invalid regular expression"),
+])
+def test_record_refuses_a_bad_option_saying_what_is_wrong(args, message, capsys):
+    try:
+        code = cli.main(args)
+    except SystemExit as exited:
+        code = exited.code
+    assert code == 2 and message in capsys.readouterr().err

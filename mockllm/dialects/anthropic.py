@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from .. import events, sse, tokens
 from ..errors import RequestError
-from . import conversation
+from . import conversation, reading
 from .base import Ask, Call, Dialect, Example, Headers, Listing, Message, Response, Route
 from .openai_chat import alnum
 
@@ -288,6 +288,38 @@ def bodies(stream: Sequence[events.Event]) -> list[bytes]:
     return out
 
 
+def understand(frame: bytes) -> events.Event | None:
+    return reading.sse_understood(frame, _said)
+
+
+def _said(value: dict[str, object]) -> events.Event | None:
+    """What a typed event says; a block's ``index`` is its place in the message, not among the calls."""
+    kind = value.get("type")
+    index = reading.integer(value.get("index"))
+    if kind == "content_block_delta":
+        delta = reading.obj(value.get("delta"))
+        if delta.get("type") == "text_delta" and (text := reading.string(delta.get("text"))):
+            return events.Text(text)
+        if delta.get("type") == "input_json_delta" and (partial := reading.string(delta.get("partial_json"))):
+            return events.ToolCallArguments(index, partial)
+        return None
+    if kind == "content_block_start":
+        block = reading.obj(value.get("content_block"))
+        if block.get("type") == "tool_use":
+            return events.ToolCallStart(index, reading.string(block.get("id")), reading.string(block.get("name")))
+        return None
+    if kind == "message_delta":
+        if reason := reading.string(reading.obj(value.get("delta")).get("stop_reason")):
+            return events.Finish(reason)
+        usage = value.get("usage")
+        return events.Usage(0, reading.integer(usage.get("output_tokens"))) if isinstance(usage, dict) else None
+    if kind == "message_stop":
+        return events.Done()
+    if kind == "message_start":
+        return events.Start()
+    return reading.error_in(value) if kind == "error" else None
+
+
 class Encoder:
     """Makes ``message_start`` for the response; every other frame is its body."""
 
@@ -400,6 +432,9 @@ class Anthropic(Dialect):
 
     def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
         return bodies(stream)
+
+    def understand(self, frame: bytes) -> events.Event | None:
+        return understand(frame)
 
     def error_body(self, error: RequestError) -> bytes:
         """``{"type":"error","error":{"type","message"},"request_id"}``; an error raised

@@ -2,6 +2,7 @@
 
     body ──Dialect.parse──▶ Ask ──router, script──▶ events ──Dialect.bodies──▶ beats
                                                     beats ──Encoder.frame──▶ bytes on the wire
+    an upstream's bytes ──Framing.frames──▶ frames ──Dialect.understand──▶ events   (proxy, record)
 
 A dialect is one module holding one ``Dialect`` subclass and its instance;
 ``dialects.DIALECTS`` lists them, and routes, ``--mount PATH=FORMAT``,
@@ -17,7 +18,9 @@ shared; the ``Encoder`` a response gets adds what is its own (ids, a
 
 from __future__ import annotations
 
+import functools
 import random
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
@@ -151,7 +154,13 @@ class Encoder(Protocol):
 
 
 class Framing(Protocol):
-    """How the format cuts a stream into frames, for faults that break one."""
+    """How the format cuts a stream into frames: to read an upstream's stream
+    frame by frame, and for faults that break one."""
+
+    def frames(self, buffer: bytes) -> tuple[list[bytes], bytes]:
+        """The whole frames at the front of ``buffer``, each with its exact bytes
+        and terminator, and the rest: a frame not yet complete, for the next read."""
+        ...
 
     def split(self, frame: bytes) -> tuple[bytes, bytes, bytes]:
         """``(head, payload, tail)``: the JSON payload and what wraps it."""
@@ -162,27 +171,104 @@ class Framing(Protocol):
         ...
 
 
+# An SSE line ends in CRLF, LF or a lone CR (never the CR of a CRLF); a frame
+# ends at a blank line.
+_EOL = rb"(?:\r\n|\r(?!\n)|\n)"
+_TAIL = re.compile(_EOL + _EOL + rb"\Z")
+_DATA_LINE = re.compile(rb"(?:\A|[\r\n])data: ?")
+
+
+def cut(buffer: bytes, end_of: Callable[[int], int]) -> tuple[list[bytes], bytes]:
+    """``Framing.frames`` for a framing whose frame starting at an offset of
+    ``buffer`` ends where ``end_of`` says (-1: not yet): by offsets, so a large
+    read is not copied once per frame."""
+    frames = []
+    start = 0
+    while start < len(buffer) and (end := end_of(start)) >= 0:
+        frames.append(buffer[start:end])
+        start = end
+    return frames, buffer[start:] if start else buffer
+
+
+class LineEnds:
+    """Where the lines of one buffer end, whatever their line endings, found at
+    memchr speed: CR and LF are each looked for on their own, each search going
+    on from where it last stopped, so cutting a buffer reads it about once (a
+    long frame arriving a byte at a time costs a scan of it a read, not a
+    Python step a byte)."""
+
+    def __init__(self, buffer: bytes) -> None:
+        self.buffer = buffer
+        self._lf = self._cr = -2  # the next LF and CR found; -1: none is left; -2: not looked for yet
+
+    def next(self, at: int) -> tuple[int, int]:
+        """The first line end at or after ``at`` and its length (CRLF: 2); ``(-1, 0)``
+        when there is none yet, a CR that is the last byte being maybe half of a CRLF."""
+        buffer = self.buffer
+        if self._lf != -1 and self._lf < at:
+            self._lf = buffer.find(b"\n", at)
+        if self._cr != -1 and self._cr < at:
+            self._cr = buffer.find(b"\r", at)
+        lf, cr = self._lf, self._cr
+        if cr < 0 or 0 <= lf < cr:
+            return (lf, 1) if lf >= 0 else (-1, 0)
+        if cr + 1 == len(buffer):
+            return -1, 0
+        return cr, 2 if lf == cr + 1 else 1
+
+
+def sse_end(ends: LineEnds, start: int, *, closing: bytes | None = None) -> int:
+    """Where the SSE frame at ``start`` ends: after its blank line (a blank line
+    right at ``start`` is a frame of its own, an empty event), or after a line
+    that is exactly ``closing``; -1 when it has not ended yet."""
+    line = start
+    while True:
+        end, size = ends.next(line)
+        if end < 0:
+            return -1
+        if end == line or (closing is not None and ends.buffer[line:end] == closing):
+            return end + size
+        line = end + size
+
+
 class SSEFraming:
-    """``[id: N\\n][event: NAME\\n]data: PAYLOAD\\n\\n``: the head is every line up
-    to and including ``data: ``."""
+    """``[id: N\\n][event: NAME\\n]data: PAYLOAD\\n\\n``, in any line endings: the
+    head is every line up to and including ``data: ``, the tail the blank line."""
+
+    def frames(self, buffer: bytes) -> tuple[list[bytes], bytes]:
+        return cut(buffer, functools.partial(self.end, LineEnds(buffer)))
+
+    def end(self, ends: LineEnds, start: int) -> int:
+        """Where the frame at ``start`` ends, or -1 (``sse_end``)."""
+        return sse_end(ends, start)
 
     def split(self, frame: bytes) -> tuple[bytes, bytes, bytes]:
-        if not frame.endswith(b"\n\n"):
-            return b"", frame, b""
-        start = 0 if frame.startswith(b"data: ") else frame.find(b"\ndata: ") + 1
-        if start == 0 and not frame.startswith(b"data: "):
-            return b"", frame, b""  # no data line: all of it is payload
-        return frame[: start + 6], frame[start + 6 : -2], b"\n\n"
+        tail = _TAIL.search(frame, max(0, len(frame) - 4))  # the longest blank line: CRLF CRLF
+        data = _DATA_LINE.search(frame)
+        if tail is None or data is None or data.end() > tail.start():
+            return b"", frame, b""  # not a whole frame, or no data line: all of it is payload
+        return frame[: data.end()], frame[data.end() : tail.start()], frame[tail.start() :]
 
     def misframed(self, head: bytes, payload: bytes, tail: bytes) -> bytes:
-        return head.removesuffix(b"data: ") + payload + tail
+        return head.removesuffix(b" ").removesuffix(b"data:") + payload + tail
+
+
+def _ndjson_end(buffer: bytes, start: int) -> int:
+    end = buffer.find(b"\n", start)
+    return end + 1 if end >= 0 else -1
 
 
 class NDJSONFraming:
     """One JSON value a line (Ollama)."""
 
+    def frames(self, buffer: bytes) -> tuple[list[bytes], bytes]:
+        return cut(buffer, functools.partial(_ndjson_end, buffer))
+
     def split(self, frame: bytes) -> tuple[bytes, bytes, bytes]:
-        return (b"", frame[:-1], b"\n") if frame.endswith(b"\n") else (b"", frame, b"")
+        for tail in (b"\r\n", b"\n"):
+            if frame.endswith(tail):
+                return b"", frame[: -len(tail)], tail
+        return b"", frame, b""
 
     def misframed(self, head: bytes, payload: bytes, tail: bytes) -> bytes:
         return b"data: " + payload + tail  # an SSE line where a JSON line belongs
@@ -241,6 +327,14 @@ class Dialect:
         adds the rest); ``b""`` for an event the format has no frame for. A
         body may hold several frames that always travel together."""
         raise NotImplementedError
+
+    def understand(self, frame: bytes) -> Event | None:
+        """What one whole frame of this format says (a proxied or recorded
+        stream's, cut by ``framing.frames``): its content (``Text``,
+        ``ToolCallArguments``), ``ToolCallStart``, ``Finish``, ``Usage``,
+        ``Done``, ``Error``, ``Start`` or ``Comment``; None for anything else.
+        Never raises, whatever the bytes. None by default (a format that does not stream)."""
+        return None
 
     def error_body(self, error: RequestError) -> bytes:
         """The format's error object for ``error``."""

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 from .. import events, sse, tokens
 from ..errors import RequestError
-from . import fields, openai_chat
+from . import fields, openai_chat, reading
 from .base import Ask, Call, Example, Headers, Message, Response, Route
 from .openai_chat import TOKEN_CACHE, request_id
 
@@ -127,6 +127,24 @@ def event_body(event: events.Event) -> bytes:
     raise TypeError(f"cannot encode {event!r}")
 
 
+def understand(frame: bytes) -> events.Event | None:
+    return reading.sse_understood(frame, _said, b"[DONE]")
+
+
+def _said(value: dict[str, object]) -> events.Event | None:
+    if error := reading.error_in(value):
+        return error
+    if text := reading.string(value.get("content")):
+        return events.Text(text)
+    call = reading.obj(value.get("tool_call"))
+    index = reading.integer(call.get("index"))
+    if arguments := reading.string(call.get("arguments")):
+        return events.ToolCallArguments(index, arguments)
+    if call.get("id") or call.get("name"):
+        return events.ToolCallStart(index, reading.string(call.get("id")), reading.string(call.get("name")))
+    return None
+
+
 class Encoder:
     """This format has no per-response part: a body is its whole frame."""
 
@@ -157,6 +175,9 @@ class Content(openai_chat.OpenAIFamily):
 
     def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
         return list(map(event_body, stream))
+
+    def understand(self, frame: bytes) -> events.Event | None:
+        return understand(frame)
 
     def example(self, model: str, prompt: str, *, stream: bool) -> Example:
         route = Route("POST", "/api/chat")  # where the tutorials mount it

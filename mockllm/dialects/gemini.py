@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from .. import events, tokens
 from ..errors import RequestError
-from . import conversation
+from . import base, conversation, reading
 from .base import Ask, Call, Dialect, Example, Headers, Listing, Message, Response, Route
 
 if TYPE_CHECKING:
@@ -296,6 +296,26 @@ def event_bodies(stream: Sequence[events.Event]) -> list[bytes]:
     return out
 
 
+def _said(chunk: dict[str, object]) -> events.Event | None:
+    """What a ``GenerateContentResponse`` chunk says: its text (every part's),
+    else its first call (whole, its ``args`` as JSON), else its finish, else its usage."""
+    if error := reading.error_in(chunk):
+        return error
+    candidate = reading.first(chunk.get("candidates"))
+    parts = list(reading.dicts(reading.obj(candidate.get("content")).get("parts")))
+    if text := "".join(reading.string(part.get("text")) for part in parts):
+        return events.Text(text)
+    calls = [call for part in parts if isinstance(call := part.get("functionCall"), dict)]
+    if calls:
+        return events.ToolCallArguments(0, reading.compact(calls[0].get("args") or {}))
+    if reason := reading.string(candidate.get("finishReason")):
+        return events.Finish(reason)
+    usage = chunk.get("usageMetadata")
+    if not isinstance(usage, dict):
+        return None
+    return events.Usage(reading.integer(usage.get("promptTokenCount")), reading.integer(usage.get("candidatesTokenCount")))
+
+
 def random_id(rng: random.Random, alphabet: str, length: int) -> str:
     return "".join(alphabet[b % len(alphabet)] for b in rng.randbytes(length))
 
@@ -397,14 +417,16 @@ def model_list(scenarios: Sequence[Scenario]) -> dict[str, object]:
     ]}
 
 
-class GeminiFraming:
-    """``data: PAYLOAD\\r\\n\\r\\n``; misframed, the payload alone (the raw lines
-    google-genai gathers as an error object)."""
+class GeminiFraming(base.SSEFraming):
+    """``data: PAYLOAD\\r\\n\\r\\n``, and the raw multi-line error object the API
+    writes mid-stream; misframed, the payload alone (the raw lines google-genai
+    gathers as an error object)."""
 
-    def split(self, frame: bytes) -> tuple[bytes, bytes, bytes]:
-        if frame.startswith(b"data: ") and frame.endswith(b"\r\n\r\n"):
-            return b"data: ", frame[6:-4], b"\r\n\r\n"
-        return b"", frame, b""
+    def end(self, ends: base.LineEnds, start: int) -> int:
+        """A raw error object ends at its closing brace, alone on its line as the
+        API pretty-prints it (or at a blank line)."""
+        raw = ends.buffer.startswith(b"{", start)
+        return base.sse_end(ends, start, closing=b"}" if raw else None)
 
     def misframed(self, head: bytes, payload: bytes, tail: bytes) -> bytes:
         return payload + tail
@@ -452,6 +474,12 @@ class Gemini(Dialect):
 
     def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
         return event_bodies(stream)
+
+    def understand(self, frame: bytes) -> events.Event | None:
+        if frame.startswith(b"{"):  # the raw error object, no ``data:``
+            value = reading.json_object(frame)
+            return None if value is None else reading.error_in(value)
+        return reading.sse_understood(frame, _said)
 
     def error_body(self, error: RequestError) -> bytes:
         """``{"error": {"code", "message", "status"[, "details"]}}``, 2-space pretty-printed."""

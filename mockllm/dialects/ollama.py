@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from .. import events, tokens
 from ..errors import RequestError
-from . import conversation
+from . import conversation, reading
 from .base import NDJSON, Ask, Call, Dialect, Example, Headers, Listing, Message, Response, Route
 
 if TYPE_CHECKING:
@@ -284,6 +284,21 @@ def event_bodies(stream: Sequence[events.Event]) -> list[bytes]:
     return out
 
 
+def _said(line: dict[str, object]) -> events.Event | None:
+    """What a line says: its text (``message.content``, or generate's ``response``),
+    else its first call (whole, its ``arguments`` as JSON), else ``done``."""
+    if error := reading.error_in(line):
+        return error
+    message = reading.obj(line.get("message"))
+    if text := reading.string(message.get("content")) or reading.string(line.get("response")):
+        return events.Text(text)
+    for call in reading.dicts(message.get("tool_calls")):
+        function = reading.obj(call.get("function"))
+        return events.ToolCallArguments(reading.integer(function.get("index")),
+                                        reading.compact(function.get("arguments") or {}))
+    return events.Done() if line.get("done") is True else None
+
+
 # -- responses -------------------------------------------------------------
 
 def created_at(created: int) -> str:
@@ -441,6 +456,10 @@ class Ollama(Dialect):
 
     def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
         return event_bodies(stream)
+
+    def understand(self, frame: bytes) -> events.Event | None:
+        value = reading.json_object(frame)
+        return None if value is None else _said(value)
 
     def error_body(self, error: RequestError) -> bytes:
         """``{"error":"message"}``, compact, as gin writes it."""

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from .. import events, sse, tokens
 from ..errors import RequestError
 from ..scenario import Scenario
-from . import conversation, fields
+from . import conversation, fields, reading
 from .base import Ask, Call, Dialect, Example, Headers, Listing, Message, Response, Route
 
 if TYPE_CHECKING:
@@ -436,6 +436,50 @@ def event_bodies(stream: Sequence[events.Event]) -> list[bytes]:
     return out
 
 
+def understand(frame: bytes) -> events.Event | None:
+    return reading.sse_understood(frame, _chunk, b"[DONE]")
+
+
+def _chunk(chunk: dict[str, object]) -> events.Event | None:
+    """What a ``chat.completion.chunk`` says: its content first, then a call
+    opening, the finish, the role chunk, usage."""
+    if error := reading.error_in(chunk):
+        return error
+    choice = reading.first(chunk.get("choices"))
+    delta = reading.obj(choice.get("delta"))
+    content = delta.get("content")
+    if isinstance(content, str) and content:
+        return events.Text(content)
+    if call := tool_call_event(delta.get("tool_calls")):
+        return call
+    if finish := reading.string(choice.get("finish_reason")):
+        return events.Finish(finish)
+    if "role" in delta:
+        return events.Start(content if isinstance(content, str) else None)
+    return usage_event(chunk)
+
+
+def tool_call_event(calls: object) -> events.ToolCallArguments | events.ToolCallStart | None:
+    """The first call delta with argument text, else the first that opens a call."""
+    opening = None
+    for call in reading.dicts(calls):
+        index = reading.integer(call.get("index"))
+        function = reading.obj(call.get("function"))
+        if arguments := reading.string(function.get("arguments")):
+            return events.ToolCallArguments(index, arguments)
+        if opening is None and (call.get("id") or function.get("name")):
+            opening = events.ToolCallStart(index, reading.string(call.get("id")), reading.string(function.get("name")))
+    return opening
+
+
+def usage_event(chunk: dict[str, object]) -> events.Usage | None:
+    """An OpenAI chunk's ``usage`` object, where it has one."""
+    usage = chunk.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    return events.Usage(reading.integer(usage.get("prompt_tokens")), reading.integer(usage.get("completion_tokens")))
+
+
 # Events that are one choice's delta: framed alike, with the response's head.
 CHUNKS = (events.Start, events.Text, events.ToolCallStart, events.ToolCallArguments, events.Finish)
 FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "content_filter": "content_filter"}
@@ -615,6 +659,9 @@ class OpenAIChat(OpenAIFamily):
 
     def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
         return event_bodies(stream)
+
+    def understand(self, frame: bytes) -> events.Event | None:
+        return understand(frame)
 
     def example(self, model: str, prompt: str, *, stream: bool) -> Example:
         route = self.routes[0]

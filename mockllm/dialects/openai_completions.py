@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 from .. import events, sse, tokens
 from ..errors import RequestError
-from . import conversation, fields, openai_chat
+from . import conversation, fields, openai_chat, reading
 from .base import Ask, Call, Example, Headers, Message, Response, Route
 from .openai_chat import TOKEN_CACHE, random_id
 
@@ -197,6 +197,22 @@ def event_bodies(stream: Sequence[events.Event]) -> list[bytes]:
     return [_text_body(event.text) if type(event) is text else event_body(event) for event in stream]
 
 
+def understand(frame: bytes) -> events.Event | None:
+    return reading.sse_understood(frame, _chunk, b"[DONE]")
+
+
+def _chunk(chunk: dict[str, object]) -> events.Event | None:
+    """What a ``text_completion`` chunk says: its text, else its finish, else its usage."""
+    if error := reading.error_in(chunk):
+        return error
+    choice = reading.first(chunk.get("choices"))
+    if text := reading.string(choice.get("text")):
+        return events.Text(text)
+    if finish := reading.string(choice.get("finish_reason")):
+        return events.Finish(finish)
+    return openai_chat.usage_event(chunk)
+
+
 class Encoder:
     """Encodes one response's events into ``text_completion`` chunks: the
     response's head and tail around each shared body."""
@@ -270,6 +286,9 @@ class OpenAICompletions(openai_chat.OpenAIFamily):
 
     def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
         return event_bodies(stream)
+
+    def understand(self, frame: bytes) -> events.Event | None:
+        return understand(frame)
 
     def example(self, model: str, prompt: str, *, stream: bool) -> Example:
         route = self.routes[0]

@@ -44,7 +44,7 @@ from typing import Any, NamedTuple
 
 from .. import events, sse, tokens
 from ..errors import RequestError
-from . import conversation, fields, openai_chat
+from . import conversation, fields, openai_chat, reading
 from .base import Ask, Call, Example, Message, Response, Route
 
 # A JSON object this module builds (specs, items, the response object).
@@ -442,6 +442,37 @@ STREAM_ERROR_MESSAGE = (
 )
 
 
+def understand(frame: bytes) -> events.Event | None:
+    return reading.sse_understood(frame, _said)
+
+
+# The events that end a response: each says how (``Done``, as mockllm sends them).
+FINAL = ("response.completed", "response.incomplete", "response.failed")
+
+
+def _said(value: dict[str, object]) -> events.Event | None:
+    """What a typed event says, by its ``type`` (the ``event:`` line only repeats it)."""
+    kind = value.get("type")
+    index = reading.integer(value.get("output_index"))
+    if kind == "response.output_text.delta":
+        return events.Text(text) if (text := reading.string(value.get("delta"))) else None
+    if kind == "response.function_call_arguments.delta":
+        return events.ToolCallArguments(index, text) if (text := reading.string(value.get("delta"))) else None
+    if kind == "response.output_item.added":
+        item = reading.obj(value.get("item"))
+        if item.get("type") == "function_call":
+            return events.ToolCallStart(index, reading.string(item.get("call_id")), reading.string(item.get("name")))
+        return None
+    if kind in FINAL:
+        return events.Done()
+    if kind == "response.created":
+        return events.Start()
+    if kind == "error":  # nested, as the API sends it, or flat, as the SDK's type declares it
+        return reading.error_in(value) or events.Error(reading.string(value.get("message")) or None,
+                                                       code=reading.string(value.get("code")) or None)
+    return reading.error_in(value)
+
+
 # -- the encoder: what is each response's own -------------------------------
 
 _TEXT_HEAD = b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":'
@@ -747,6 +778,9 @@ class OpenAIResponses(openai_chat.OpenAIFamily):
 
     def bodies(self, stream: Sequence[events.Event]) -> list[bytes]:
         return event_bodies(stream)
+
+    def understand(self, frame: bytes) -> events.Event | None:
+        return understand(frame)
 
     def example(self, model: str, prompt: str, *, stream: bool) -> Example:
         route = self.routes[0]

@@ -86,7 +86,7 @@ def test_to_json_gives_plain_json_values_with_the_outcome_as_its_string():
         "tokens": 3, "bytes": 120, "duration": 0.25, "error": None,
         "client": "OpenAI/Python 3.57.0", "last_event_id": None, "retry_headers": {"retry-after": "1"},
         "event_retry": None, "last_id_sent": None, "stall": {"at": 0.5, "seconds": None}, "received": "Roses are",
-        "assistant_texts": ["Roses are"],
+        "assistant_texts": ["Roses are"], "upstream_status": None,
     }
     assert json.loads(json.dumps(data)) == data
 

@@ -455,3 +455,8 @@ def test_a_recorded_response_needs_steps_and_a_status_with_a_body():
         f"{PATH}:2: response.status: a 204 response has no body, but this fault sends one, which a client then "
         "misreads as the next response",
     ]
+
+
+def test_a_format_rule_names_a_format_of_the_table():
+    assert problems("name: x\nmatch: {format: openia}\nreply: {text: hi}\n") == [
+        f"{PATH}:2: match.format: unknown value 'openia'; did you mean 'openai'?"]

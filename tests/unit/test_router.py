@@ -10,7 +10,7 @@ from mockllm.dialects import Ask
 from mockllm.errors import RequestError
 from mockllm.library import Library
 from mockllm.parse import parse_text
-from mockllm.router import select
+from mockllm.router import matches, select
 
 POEM = "name: poem\nmatch: {prompt: '(?i)poem'}\nreply: {text: roses}\n"
 WEATHER = "name: weather\nmatch: {prompt: '(?i)weather|poem'}\nreply: {text: sunny}\n"
@@ -84,3 +84,10 @@ def test_empty_library_404_says_none_are_known():
         select(library(default=None), Ask(model="gpt-4o"))
     assert caught.value.status == 404
     assert caught.value.message.endswith("Known scenarios: none.")
+
+
+def test_a_format_rule_holds_only_for_requests_in_that_format():
+    scenario = parse_text("name: a\nmatch: {format: anthropic}\nreply: {text: hi}\n", "a.yaml")
+    assert scenario.match is not None
+    assert matches(scenario.match, Ask(model="m"), {}, "anthropic")
+    assert not matches(scenario.match, Ask(model="m"), {}, "openai")

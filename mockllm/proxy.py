@@ -1,0 +1,236 @@
+"""``mockllm proxy`` and ``mockllm record``: every API route forwarded to a
+real upstream, its answer relayed as it arrives, with faults applied live.
+
+    request ─▶ rule (match, attempts) + X-Mockllm-Faults + chaos ─▶ LiveFaults
+            ─▶ head faults (status, slow_headers, …: maybe no upstream call at all)
+            ─▶ upstream ─▶ frames (Framing.frames) ─▶ Dialect.understand ─▶ beats
+            ─▶ LiveFaults.feed ─▶ player.play_live ─▶ client
+                                └▶ the recording's take (record), frame by frame
+
+Rules are scenarios without a reply (``Scenario.rule``); a scenario with a
+reply works as a rule too, its reply unused: the upstream answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import logging
+import random
+import time
+from collections.abc import AsyncGenerator
+from typing import Protocol
+
+import aiohttp
+from aiohttp import web
+
+from . import pipeline, player, router
+from .dialects import DIALECTS, Ask, Call, Dialect, Response, Route, dialect_for
+from .errors import RequestError, ScenarioErrors
+from .exchange import ARRIVED, DIALECT, EXCHANGE, asked_by, json_body
+from .faults import FAULTS, FaultSpec, chaos
+from .faults.live import Ending, LiveFaults
+from .guard import is_control
+from .library import Library
+from .parse import parse_faults
+from .scenario import Reply, Scenario
+from .script import PADDING_BYTES, Beat, End, Script, framed_as
+from .state import STATE
+from .upstream import CLIENT, UPSTREAM_ERRORS, failure, forwarded, is_stream, relayed
+
+log = logging.getLogger("mockllm")
+
+# What answers when no rule matches: attempts are counted and responses seeded under its name.
+UNRULED = Scenario(name="upstream", reply=Reply(), rule=True)
+MAX_FRAME = 1024 * 1024  # bytes of an unfinished frame held before they go out as they are
+FAULTS_HEADER = "X-Mockllm-Faults"
+
+
+class Take(Protocol):
+    """What a recording keeps of one exchange, told as it happens (``recording.py``)."""
+
+    def frame(self, at: float, data: bytes) -> None: ...
+
+    def finish(self, complete: bool) -> None: ...
+
+
+class Recorder(Protocol):
+    def take(self, request: web.Request, dialect: Dialect, ask: Ask | None, status: int,
+             headers: tuple[tuple[str, str], ...], at: float) -> Take: ...
+
+
+RECORDER = web.AppKey("recorder", Recorder)
+
+
+def add_routes(app: web.Application) -> None:
+    """Every format's routes and listings, and any other path but the control plane's, forwarded."""
+    for dialect in DIALECTS.values():
+        for route in dialect.routes:
+            app.router.add_route(route.method, route.path, functools.partial(forward, dialect=dialect, route=route))
+    app.router.add_route("*", "/{path:.*}", functools.partial(forward, dialect=None, route=None))
+
+
+async def forward(request: web.Request, *, dialect: Dialect | None, route: Route | None) -> web.StreamResponse:
+    if is_control(request.path):
+        raise web.HTTPNotFound()
+    dialect = dialect or dialect_for(request.path)
+    request[DIALECT] = dialect
+    state = request.app[STATE]
+    start = request[ARRIVED]
+    raw = await request.read()
+    ask = await _ask(request, dialect, route) if route is not None else None
+    request[EXCHANGE].update(asked_by(request))
+    rule = _rule(state.library, ask, request, dialect.name)
+    session = request[EXCHANGE]["session"] or ""
+    attempt = state.attempts.next(session, rule.key)
+    rng = pipeline.response_rng(state.settings.seed, rule, session, attempt)
+    specs = _faults(request, rule, attempt, state.settings.chaos, rng)
+    encoder = dialect.encoder(Response(ask or Ask(model=""), rng, int(time.time()), rule.name,
+                                       rng.randbytes(PADDING_BYTES)))
+    base = Script(200, dialect.headers(rng, streaming=True, first_token=0.0), (), dialect=dialect, encoder=encoder)
+    live = LiveFaults(specs, base, rng)
+    labels: tuple[tuple[str, str], ...] = (("X-Mockllm-Attempt", str(attempt)),)
+    if rule is not UNRULED:
+        labels = (("X-Mockllm-Scenario", rule.name), *labels)
+    if live.labels:
+        labels += ((FAULTS_HEADER, "; ".join(live.labels)),)
+    played = player.Played()
+    request[EXCHANGE].update(scenario=None if rule is UNRULED else rule.name, attempt=attempt, faults=live.labels,
+                             played=played)
+    head = live.head(base)
+    try:
+        if LiveFaults.answers(head):  # a status, a proxy page, a dead or hung connection: no upstream call
+            return await player.play(request, head.materialized(), start, played, labels)
+        return await _relay(request, raw, dialect, route, ask, live, head, start, played, labels)
+    finally:
+        request[EXCHANGE].update(played.noted())
+
+
+async def _ask(request: web.Request, dialect: Dialect, route: Route) -> Ask | None:
+    """The request as its format reads it, for the rules; None for a body the
+    format refuses (the upstream answers it in its own words)."""
+    try:
+        body = await json_body(request)
+        return dialect.parse(body, Call(route, dict(request.match_info), request.query, request.headers))
+    except RequestError:
+        return None
+
+
+def _rule(library: Library, ask: Ask | None, request: web.Request, format: str) -> Scenario:
+    """The rule for a request: named by ``X-Mockllm-Scenario``, or the first whose ``match`` holds."""
+    named = request.headers.get("X-Mockllm-Scenario")
+    if named is not None:
+        scenario = library.get(named)
+        if scenario is None:
+            raise router.not_found(library, f"No proxy rule named {named!r}.")
+        return scenario
+    if ask is not None:
+        for scenario in library.scenarios.values():
+            if scenario.match is not None and router.matches(scenario.match, ask, request.headers, format):
+                return router.turn_of(scenario, ask)
+    return UNRULED
+
+
+def _faults(
+    request: web.Request, rule: Scenario, attempt: int, odds: chaos.Chaos, rng: random.Random
+) -> list[FaultSpec]:
+    """The attempt's faults: the rule's, the request header's, then any chaos draws."""
+    specs = list(rule.faults_for(attempt))
+    written = request.headers.get(FAULTS_HEADER)
+    if RECORDER in request.app:  # a recording is of the upstream as it is
+        written = None
+    if written:
+        try:
+            specs += parse_faults(written, FAULTS_HEADER)
+        except ScenarioErrors as error:
+            raise RequestError(400, f"{FAULTS_HEADER}: {error.problems[0].message}", param=FAULTS_HEADER) from None
+    odds = odds + rule.chaos
+    chaos_seed = rng.getrandbits(64)  # drawn always, so chaos never shifts other draws
+    if odds:
+        specs += chaos.draw(odds, chaos.LIVE_TOKENS, FAULTS, random.Random(chaos_seed))
+    return specs
+
+
+async def _relay(
+    request: web.Request, raw: bytes, dialect: Dialect, route: Route | None, ask: Ask | None, live: LiveFaults,
+    head: Script,
+    start: float, played: player.Played, labels: tuple[tuple[str, str], ...],
+) -> web.StreamResponse:
+    """Call the upstream and play its answer through the faults, as it arrives."""
+    upstream = request.app[STATE].settings.upstream
+    assert upstream is not None, "the proxy's routes exist only with an upstream"
+    url = upstream.target(request.path, request.query_string)
+    client = request.app[CLIENT]
+    loop = asyncio.get_running_loop()
+    try:
+        answer = await client.request(request.method, url, headers=forwarded(request.headers), data=raw or None,
+                                      allow_redirects=False)
+    except UPSTREAM_ERRORS as error:
+        raise failure(error, url) from None
+    async with answer:
+        request[EXCHANGE]["upstream_status"] = answer.status
+        streamed = is_stream(answer.headers)
+        # The proxy's own labels win over any an upstream mockllm sent.
+        own = {name.lower() for name, _ in labels}
+        headers = tuple((name, value) for name, value in relayed(answer.headers.items()) if name.lower() not in own)
+        recorder = request.app.get(RECORDER) if route is not None else None  # API routes only, not listings
+        take = recorder.take(request, dialect, ask, answer.status, headers, loop.time() - start) if recorder else None
+        if not streamed and live.streamed:
+            request[EXCHANGE]["ignored_faults"] = tuple(spec.describe() for spec in live.streamed)
+        faults = live if streamed else None
+        upstream_head = dataclasses.replace(head, status=answer.status, headers=headers, streaming=streamed)
+        relay = _Relay(answer, dialect, faults, head.headers_at, start, take)
+        return await player.play_live(request, upstream_head, relay.beats(), relay.ending, start, played, labels)
+
+
+class _Relay:
+    """The upstream's body as beats: cut into frames, understood, through the faults."""
+
+    def __init__(self, answer: aiohttp.ClientResponse, dialect: Dialect, live: LiveFaults | None, shift: float,
+                 start: float, take: Take | None) -> None:
+        self.answer, self.dialect, self.live, self.shift, self.start, self.take = answer, dialect, live, shift, start, take
+        self.cut: Ending | None = None  # how the stream ended when the upstream broke it
+
+    def ending(self) -> Ending | None:
+        if self.cut is not None:
+            return self.cut
+        return self.live.ending if self.live is not None else Ending()
+
+    async def beats(self) -> AsyncGenerator[Beat, None]:
+        loop = asyncio.get_running_loop()
+        framing, understand, live, take = self.dialect.framing, self.dialect.understand, self.live, self.take
+        pending = b""
+        complete = False
+        try:
+            async for chunk in self.answer.content.iter_any():
+                at = loop.time() - self.start
+                if take is not None:
+                    take.frame(at, chunk)
+                if live is None:
+                    yield Beat(at + self.shift, chunk)
+                    continue
+                frames, pending = framing.frames(pending + chunk)
+                if len(pending) > MAX_FRAME:  # not the format's frames at all: pass them on as they are
+                    frames, pending = [*frames, pending], b""
+                for frame in frames:
+                    for beat in live.feed(framed_as(at + self.shift, frame, understand(frame))):
+                        yield beat
+                    if live.finished:
+                        return  # a fault ended the stream: the upstream's answer is closed unread
+            complete = True
+        except UPSTREAM_ERRORS as error:
+            # The upstream broke its stream: the client sees it break the same way.
+            log.warning("%s %s: the upstream's stream broke: %s", "proxy", self.answer.url.path, error)
+            self.cut = Ending(End.RESET)
+        finally:
+            if take is not None:
+                take.finish(complete)
+        if live is not None and self.cut is None:
+            at = loop.time() - self.start + self.shift
+            if pending:
+                for beat in live.feed(Beat(at, pending)):
+                    yield beat
+            if not live.finished:
+                for beat in live.close():
+                    yield beat
