@@ -243,8 +243,8 @@ async def test_gemini_sdk_retries_a_429_only_when_asked(real_upstream):
     def run() -> tuple[errors.APIError, str]:
         with gemini_sdk(real_upstream) as client:
             with pytest.raises(errors.ClientError) as raised:
-                client.models.generate_content_stream(model="gemini-3-pro-preview", contents="What is the capital"
-                                                      " of Mexico?").__next__()
+                next(client.models.generate_content_stream(model="gemini-3-pro-preview",
+                                                           contents="What is the capital of Mexico?"))
         with gemini_sdk(real_upstream, retry_options=retry) as client:
             chunks = client.models.generate_content_stream(model="gemini-3-pro-preview",
                                                            contents="What is the capital of Mexico?")
