@@ -13,6 +13,8 @@ from mockllm import server
 from mockllm.library import load_library
 from mockllm.state import Settings
 
+from .wire.upstream import Upstream, start_upstream
+
 pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs throwaway projects
 
 
@@ -59,3 +61,18 @@ async def client(builtin) -> AsyncIterator[openai.AsyncOpenAI]:
     """The official async OpenAI client pointed at ``builtin``, with no retries."""
     async with openai.AsyncOpenAI(base_url=builtin.base_url, api_key="sk-test", max_retries=0) as sdk:
         yield sdk
+
+
+# --- The stand-in "real provider" (tests/wire/upstream.py) ------------------
+# For the record and proxy tests: an upstream that answers as OpenAI, Anthropic
+# and Gemini do, so that no test reaches the internet.
+
+
+@pytest.fixture
+async def real_upstream() -> AsyncIterator[Upstream]:
+    """A stand-in upstream on 127.0.0.1: ``.url``, ``.requests`` (what it was sent),
+    ``.gap`` and ``.time_to_headers`` (seconds), ``.fail``/``.error``/``.hang``/``.reset``/``.cut``
+    for the next requests; stopped when the test ends."""
+    upstream = await start_upstream()
+    yield upstream
+    await upstream.close()
