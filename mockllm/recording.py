@@ -17,6 +17,7 @@ from everything written, wherever the upstream echoed them.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import re
@@ -86,6 +87,7 @@ class Recorder:
         recording.out.mkdir(parents=True, exist_ok=True)
         taken = [int(m[1]) for p in recording.out.glob("*.yaml") if (m := re.match(r"(\d+)-", p.name))]
         self._numbers = itertools.count(max(taken, default=0) + 1)
+        self.matched: dict[str, Path] = {}  # each take's match, as JSON: the file that first had it
 
     def take(self, request: web.Request, dialect: Dialect, ask: Ask | None, status: int,
              headers: tuple[tuple[str, str], ...], at: float) -> Take:
@@ -114,8 +116,15 @@ class Take:
             self.frames.append((self.frames[-1][0] if self.frames else self.at, self.pending))
             self.pending = b""
         path = self.recorder.recording.out / f"{self.number:03d}-{_slug(self.ask, self.path)}.yaml"
+        document = self.document(path.stem, complete)
+        same = json.dumps(document.get("match"), sort_keys=True)
+        earlier = self.recorder.matched.setdefault(same, path)
+        if earlier != path:
+            # An SDK's retry asks the same again: a replay answers with the first file that matches.
+            log.warning("record: %s matches the same requests as %s, which a replay serves first; delete one "
+                        "to keep the other", path.name, earlier.name)
         try:
-            _write(path, self.document(path.stem, complete))
+            _write(path, document)
         except OSError as error:
             log.error("record: could not write %s: %s", path, error)
             return

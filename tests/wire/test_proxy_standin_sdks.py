@@ -37,18 +37,9 @@ async def test_without_faults_the_proxy_passes_the_providers_reply_through(proxy
     assert await raw_body(proxy.url, provider, prompt, streamed) == body(provider, prompt, streamed)
 
 
-def drop_case(provider: str, prompt: str):
-    if (provider, prompt) != ("openai", "Tell me a joke"):
-        return pytest.param(provider, prompt, id=f"{provider}-{prompt}")
-    # Its only token is its first: the live drop falls on a content frame after
-    # the first token, there is none, so the finish, the usage and [DONE] go out
-    # before the reset, and openai-python, which stops at [DONE], sees a clean
-    # reply. serve cuts the same one-token reply right after the token.
-    return pytest.param(provider, prompt, id=f"{provider}-{prompt}", marks=pytest.mark.xfail(
-        strict=True, reason="faults/live.py: a drop after the last content token acts only after [DONE]"))
-
-
-@pytest.mark.parametrize(("provider", "prompt"), [drop_case(*key) for key in STREAMS])
+# A one-token reply ("Tell me a joke") too: the live drop holds the finish and
+# [DONE] behind its token until it knows no more content comes, as serve does.
+@pytest.mark.parametrize(("provider", "prompt"), list(STREAMS), ids=[f"{p}-{q}" for p, q in STREAMS])
 async def test_a_drop_asked_by_header_resets_the_real_stream_after_its_first_token(
         proxy, real_upstream, provider, prompt):
     sees = SDKS[provider]

@@ -136,3 +136,11 @@ async def test_faults_added_to_a_recording_count_its_real_tokens(record, start_s
     assert got == WORDS[:3]
     [entry] = await journal(replay)
     assert entry["tokens"] == 3 and entry["faults"] == ["no_done", "drop(after=3)"]  # in the fault order
+
+
+async def test_the_same_question_recorded_twice_is_written_twice_and_logged(record, tmp_path, caplog):
+    recorder = await record()
+    await post(recorder.base_url + "/chat/completions", ASK)
+    await post(recorder.base_url + "/chat/completions", ASK)
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.yaml")) == ["001-say-hi.yaml", "002-say-hi.yaml"]
+    assert "002-say-hi.yaml matches the same requests as 001-say-hi.yaml, which a replay serves first" in caplog.text
