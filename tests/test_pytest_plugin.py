@@ -14,6 +14,7 @@ import openai
 import pytest
 
 from mockllm import ScenarioErrors
+from tests.docs import page_with
 
 # Every throwaway project runs as strictly as this suite: an unregistered
 # marker or ini option, or a warning (an unclosed socket or event loop
@@ -503,7 +504,6 @@ def test_a_dropped_stream_is_an_error_not_an_answer(mockllm, client):
     assert exchange["tokens"] == 5
 '''
 
-README = Path(__file__).resolve().parent.parent / "README.md"
 README_SECTION = "## Testing with pytest"
 
 
@@ -525,9 +525,7 @@ def test_the_readme_example_passes_in_a_fresh_process(pytester):
 
 
 def test_the_readme_shows_the_tested_example():
-    text = README.read_text(encoding="utf-8")
-    assert README_SECTION in text, f"README.md has no {README_SECTION!r} section"
-    section = text.split(README_SECTION, 1)[1]
+    section = page_with(f"\n{README_SECTION}\n").split(README_SECTION, 1)[1]
     blocks = re.findall(r"```(?:toml|yaml|python)\n(.*?)```", section, re.DOTALL)
     assert [README_INI, README_SCENARIO, README_TEST] == blocks[:3]
 

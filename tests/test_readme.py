@@ -1,7 +1,5 @@
-"""The README's examples that show output, checked against what mockllm
-really prints or sends. In a README block, ``…`` stands for text that differs
-from run to run (ids, times, random paddings); a line that is only ``…``
-stands for any number of lines."""
+"""The documentation's examples that show output (README and docs/, found by
+``tests/docs.py``), checked against what mockllm really prints or sends."""
 
 from __future__ import annotations
 
@@ -13,30 +11,7 @@ import aiohttp
 import openai
 import pytest
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-
-
-def block_after(marker: str, language: str = "text") -> str:
-    """The first fenced block of ``language`` after the line ``marker``."""
-    text = README.read_text(encoding="utf-8")
-    assert marker in text, f"README.md no longer has {marker!r}"
-    found = re.search(rf"```{language}\n(.*?)```", text.split(marker, 1)[1], re.DOTALL)
-    assert found, f"no ```{language} block after {marker!r}"
-    return found[1]
-
-
-def _line_pattern(line: str) -> re.Pattern[str]:
-    return re.compile(".*".join(map(re.escape, line.split("…"))))
-
-
-def shows(expected: list[str], actual: list[str]) -> bool:
-    """Whether ``actual`` is what ``expected`` shows, elisions and all."""
-    if not expected:
-        return not actual
-    head, rest = expected[0], expected[1:]
-    if head == "…":
-        return any(shows(rest, actual[i:]) for i in range(len(actual) + 1))
-    return bool(actual) and bool(_line_pattern(head).fullmatch(actual[0])) and shows(rest, actual[1:])
+from tests.docs import block_after, shows
 
 
 def test_shows_matches_elisions_and_refuses_a_difference():

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from mockllm import cli
-
-README = Path(__file__).resolve().parent.parent / "README.md"
+from tests.docs import section
 
 
 def scenarios_section() -> str:
-    text = README.read_text(encoding="utf-8")
-    return text.split("\n## Scenarios\n", 1)[1].split("\n## ", 1)[0]
+    return section("## Scenarios")
 
 
 def test_the_readme_validate_example_is_what_validate_prints(tmp_path, monkeypatch, capsys):

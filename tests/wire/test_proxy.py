@@ -18,7 +18,7 @@ import pytest
 from mockllm.faults import FAULTS
 from mockllm.faults.chaos import Chaos, parse_spec
 from mockllm.upstream import Upstream
-from tests.test_readme import block_after
+from tests.docs import block_after
 
 from .proxied import ASK, BODY, WORDS, journal, post
 

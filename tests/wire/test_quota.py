@@ -19,7 +19,7 @@ import pytest
 
 from mockllm.dialects import DIALECTS
 from mockllm.quota import Quota
-from tests.test_readme import block_after, shows
+from tests.docs import block_after, shows
 
 ROUTED = [d for d in DIALECTS.values() if d.routes]  # ``content`` is served only where it is mounted
 OPENAI_FAMILY = ("openai", "completions", "responses", "embeddings")

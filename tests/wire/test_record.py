@@ -14,7 +14,7 @@ from mockllm import cli
 from mockllm.patterns import compile_pattern
 from mockllm.recording import Recording, Timing
 from mockllm.upstream import Upstream
-from tests.test_readme import block_after, shows
+from tests.docs import block_after, shows
 
 from .proxied import ASK, BODY, FRAMES, SECRET, WORDS, journal, post
 
