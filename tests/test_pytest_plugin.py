@@ -504,7 +504,7 @@ def test_a_dropped_stream_is_an_error_not_an_answer(mockllm, client):
     assert exchange["tokens"] == 5
 '''
 
-README_SECTION = "## Testing with pytest"
+README_SECTION = "# Testing with pytest"
 
 
 def test_the_readme_example_passes_in_a_fresh_process(pytester):
@@ -525,7 +525,7 @@ def test_the_readme_example_passes_in_a_fresh_process(pytester):
 
 
 def test_the_readme_shows_the_tested_example():
-    section = page_with(f"\n{README_SECTION}\n").split(README_SECTION, 1)[1]
+    section = page_with(f"{README_SECTION}\n").split(f"{README_SECTION}\n", 1)[1]
     blocks = re.findall(r"```(?:toml|yaml|python)\n(.*?)```", section, re.DOTALL)
     assert [README_INI, README_SCENARIO, README_TEST] == blocks[:3]
 
