@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import array
 import asyncio
+import contextlib
 import operator
 import re
 import socket
 import struct
 import sys
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from aiohttp import web
@@ -123,7 +124,7 @@ async def play(
     response = web.StreamResponse(status=script.status, headers=script.headers + labels)
     if not script.streaming:
         response.content_length = len(script.body)
-    try:
+    with _departure(played):
         await _sleep_until(loop, start + script.headers_at)
         if not script.respond:
             await _end(request, None, script, played)
@@ -155,14 +156,7 @@ async def play(
                 await request.writer.drain()
             played.written += 1
             played.bytes += len(data)
-        if script.end_at is not None:
-            await _sleep_until(loop, start + script.end_at)
-        await _end(request, response, script, played)
-    except asyncio.CancelledError:
-        played.outcome = Outcome.CLIENT_DISCONNECTED
-        raise
-    except ConnectionResetError:
-        played.outcome = Outcome.CLIENT_DISCONNECTED
+        await _close(request, response, script, played, start)
     return response
 
 
@@ -179,34 +173,48 @@ async def play_live(
     sent: list[Beat] = []
     response = web.StreamResponse(status=head.status, headers=head.headers + labels)
     try:
-        await _sleep_until(loop, start + head.headers_at)
-        await response.prepare(request)
-        played.status = head.status
-        send = await _chunk_sender(request, response)
-        async for beat in beats:
-            await _sleep_until(loop, start + beat.at)
-            if send is None:
-                await response.write(beat.data)
-            elif send(beat.data):
-                await request.writer.drain()
-            sent.append(beat)
-            played.written += 1
-            played.bytes += len(beat.data)
-        script = (ending() or Ending()).of(replace(head, beats=tuple(sent)))
-        played.script = script
-        if script.end_at is not None:
-            await _sleep_until(loop, start + script.end_at)
-        await _end(request, response, script, played)
-    except asyncio.CancelledError:
-        played.outcome = Outcome.CLIENT_DISCONNECTED
-        raise
-    except ConnectionResetError:
-        played.outcome = Outcome.CLIENT_DISCONNECTED
+        with _departure(played):
+            await _sleep_until(loop, start + head.headers_at)
+            await response.prepare(request)
+            played.status = head.status
+            send = await _chunk_sender(request, response)
+            async for beat in beats:
+                await _sleep_until(loop, start + beat.at)
+                if send is None:
+                    await response.write(beat.data)
+                elif send(beat.data):
+                    await request.writer.drain()
+                sent.append(beat)
+                played.written += 1
+                played.bytes += len(beat.data)
+            script = (ending() or Ending()).of(replace(head, beats=tuple(sent)))
+            played.script = script
+            await _close(request, response, script, played, start)
     finally:
         await beats.aclose()  # its source is released now, not when the generator is collected
         if played.script is head:
             played.script = replace(head, beats=tuple(sent))  # what went out, for the journal
     return response
+
+
+@contextlib.contextmanager
+def _departure(played: Played) -> Iterator[None]:
+    """A client that went away, noted: the handler's cancellation goes on, a reset write ends the play."""
+    try:
+        yield
+    except asyncio.CancelledError:
+        played.outcome = Outcome.CLIENT_DISCONNECTED
+        raise
+    except ConnectionResetError:
+        played.outcome = Outcome.CLIENT_DISCONNECTED
+
+
+async def _close(request: web.Request, response: web.StreamResponse, script: Script, played: Played,
+                 start: float) -> None:
+    """Wait for the script's end, then end the connection as it says."""
+    if script.end_at is not None:
+        await _sleep_until(asyncio.get_running_loop(), start + script.end_at)
+    await _end(request, response, script, played)
 
 
 async def _chunk_sender(request: web.Request, response: web.StreamResponse) -> Callable[[bytes], bool] | None:
