@@ -164,7 +164,7 @@ def resolve(
     for option in options:
         if hasattr(args, option.dest):
             continue
-        value = option.default
+        value = list(option.default) if option.repeat else option.default  # a list of this run's own
         try:
             if environ.get(option.variable):  # empty is unset, as compose files write it
                 source = option.variable

@@ -149,6 +149,12 @@ def test_proxy_and_record_take_the_options_they_share_with_serve(home, monkeypat
     assert not hasattr(record, "default") and not hasattr(record, "scenarios")  # serve's keys, not record's
 
 
+def test_other_mockllm_variables_are_not_options(home, monkeypatch):
+    monkeypatch.setenv("MOCKLLM_URL", "http://127.0.0.1:8000")  # the GitHub action sets it for later steps
+    monkeypatch.setenv("MOCKLLM_PID", "42")
+    assert cli.parse_args(["serve"]).port == 8000
+
+
 def test_list_and_play_read_no_variable_or_file(home, monkeypatch, capsys):
     write(home / "mockllm.toml", "speed = nope\n")  # not even parsed
     monkeypatch.setenv("MOCKLLM_SPEED", "x")
