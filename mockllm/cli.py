@@ -56,7 +56,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     options: tuple[config.Option, ...] = getattr(args, "options", ())
     args.config_file = None
     if options:
-        found = config.find_file(Path.cwd(), config.explicit_file(args.config, os.environ))
+        found = config.find_file(Path.cwd(), args.config, os.environ)
         config.resolve(args, options, _FILE_KEYS, os.environ, found)
         args.config_file = found and found.name
     return args

@@ -122,14 +122,18 @@ class ConfigFile:
     values: Mapping[str, Any]
 
 
-def find_file(cwd: Path, explicit: str | None) -> ConfigFile | None:
-    """The one file to read: ``explicit`` (--config or $MOCKLLM_CONFIG), else
-    ``mockllm.toml`` in ``cwd``, else ``[tool.mockllm]`` of its ``pyproject.toml``."""
+def find_file(cwd: Path, given: str | None, environ: Mapping[str, str]) -> ConfigFile | None:
+    """The one file to read: the one --config (``given``) or $MOCKLLM_CONFIG names,
+    else ``mockllm.toml`` in ``cwd``, else ``[tool.mockllm]`` of its ``pyproject.toml``."""
+    named, explicit = ("--config", given) if given else (CONFIG_VARIABLE, environ.get(CONFIG_VARIABLE))
     if explicit:
-        path = Path(explicit)
+        path = cwd / explicit
         if not path.is_file():
-            raise ConfigError([f"{explicit}: no such file"])
-        return _read(path, explicit)
+            raise ConfigError([f"{named}: no such file: {explicit}"])
+        found = _read(path, explicit)
+        if found is None:  # named on purpose, so a missing table is a mistake
+            raise ConfigError([f"{explicit}: no [tool.mockllm] table"])
+        return found
     if (cwd / FILE).is_file():
         return _read(cwd / FILE, FILE)
     if (cwd / PYPROJECT).is_file():
@@ -187,11 +191,6 @@ def _unknown_keys(file: ConfigFile, known: list[str]) -> list[str]:
             hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
             problems.append(f"{file.name}: unknown key {key!r}{hint}")
     return problems
-
-
-def explicit_file(given: str | None, environ: Mapping[str, str]) -> str | None:
-    """--config, else $MOCKLLM_CONFIG."""
-    return given or environ.get(CONFIG_VARIABLE) or None
 
 
 def _switch(text: str) -> bool:

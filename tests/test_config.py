@@ -211,8 +211,13 @@ def test_every_problem_is_listed_not_only_the_first(home, no_server, monkeypatch
     ]
 
 
-def test_a_missing_config_file_is_refused(home, no_server, capsys):
-    assert refused(["serve", "--config", "nope.toml"], capsys) == ["mockllm: nope.toml: no such file"]
+def test_a_missing_config_file_is_refused_naming_what_named_it(home, no_server, monkeypatch, capsys):
+    assert refused(["serve", "--config", "nope.toml"], capsys) == ["mockllm: --config: no such file: nope.toml"]
+    monkeypatch.setenv("MOCKLLM_CONFIG", "gone.toml")
+    assert refused(["serve"], capsys) == ["mockllm: MOCKLLM_CONFIG: no such file: gone.toml"]
+    write(home / "pyproject.toml", '[project]\nname = "app"\n')
+    assert refused(["serve", "--config", "pyproject.toml"], capsys) == [
+        "mockllm: pyproject.toml: no [tool.mockllm] table"]
 
 
 def test_a_bad_flag_reads_as_its_variable_does(home, capsys):
