@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, pipeline, quota, recording, server, streams
+from . import __version__, config, pipeline, quota, recording, server, streams
 from .dialects import DIALECTS
 from .errors import ScenarioError, ScenarioErrors
 from .faults import FAULTS
@@ -30,7 +30,12 @@ from .upstream import Upstream
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except config.ConfigError as exc:  # exit 2, as argparse does for a bad flag
+        for message in exc.problems:
+            print(f"mockllm: {message}", file=sys.stderr)
+        return 2
     run: Callable[[argparse.Namespace], int] = args.run  # the subcommand's function (set_defaults)
     try:
         return run(args)
@@ -44,127 +49,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mockllm", description="A mock LLM streaming server for testing.")
-    parser.add_argument("--version", action="version", version=f"mockllm {__version__}")
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
-
-    serve = commands.add_parser("serve", help="serve scenarios over HTTP")
-    _scenarios_option(serve)
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    serve.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one (default: %(default)s)")
-    serve.add_argument("--default", metavar="NAME", help="scenario for requests nothing else selects")
-    serve.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
-                       help="largest request body accepted (default: %(default)s)")
-    serve.add_argument("--mount", action=_Mounts, type=_mount, default=[], metavar="PATH=FORMAT",
-                       help="serve any scenario at PATH as a front end's own backend route "
-                            "(FORMAT: content or openai), e.g. /api/chat=content; repeatable")
-    serve.add_argument("--quiet", action="store_true", help="no log line per exchange (the journal still records)")
-    serve.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
-                       help="event loop; auto uses uvloop when installed (pip install 'mockllm[fast]')")
-    serve.add_argument("--reload", action="store_true",
-                       help="watch the scenario files and reload them on change")
-    serve.add_argument("--strict", action="store_true",
-                       help="an unknown model is a 404 instead of falling through to the default")
-    serve.add_argument("--journal-size", type=int, default=DEFAULT_SIZE, metavar="N",
-                       help="exchanges kept in the journal (default: %(default)s)")
-    serve.add_argument("--admin-token", default=os.environ.get("MOCKLLM_ADMIN_TOKEN"), metavar="TOKEN",
-                       help="bearer token for /_mockllm/ when bound beyond loopback "
-                            "(default: $MOCKLLM_ADMIN_TOKEN)")
-    serve.add_argument("--allow-origin", action="append", metavar="ORIGIN",
-                       help="a web page origin, e.g. http://localhost:5173, that may use /_mockllm/; "
-                            "repeatable (default: $MOCKLLM_ALLOW_ORIGINS, comma-separated)")
-    serve.add_argument("--allow-host", action="append", metavar="HOST",
-                       help="a Host name beyond loopback that /_mockllm/ answers, e.g. mockllm.internal; "
-                            "repeatable (default: $MOCKLLM_ALLOW_HOSTS, comma-separated)")
-    serve.add_argument("--grace", type=_seconds, default=os.environ.get("MOCKLLM_GRACE", "5"), metavar="SECONDS",
-                       help="on SIGTERM or Ctrl-C, how long open streams may go on before the server ends "
-                            "them (default: $MOCKLLM_GRACE or 5)")
-    serve.add_argument("--quota", type=_quota, metavar="SPEC",
-                       help="rate limits for every scenario without a quota of its own, as token buckets "
-                            "that send the provider's rate-limit headers and a 429 when empty, e.g. "
-                            "rpm=60,tpm=40000[,per=session] (per: api_key by default)")
-    _timing_options(serve)
-    serve.set_defaults(run=_serve)
-
-    proxy = commands.add_parser("proxy", help="forward every API route to a real upstream, with faults applied live")
-    _upstream_options(proxy)
-    proxy.add_argument("--scenarios", action="append", default=[], metavar="PATH",
-                       help="rule files or directories, repeatable: scenarios whose match, faults and attempts "
-                            "say when and how to break the upstream's answer (default: none)")
-    proxy.add_argument("--seed", type=int, default=0, help="seed for all randomness (default: 0)")
-    proxy.add_argument("--chaos", type=_chaos, default=Chaos(), metavar="SPEC",
-                       help="random faults for every proxied response, e.g. drop=0.1,malformed=0.05")
-    proxy.set_defaults(run=_proxy)
-
-    record = commands.add_parser("record", help="forward every API route to a real upstream and write each "
-                                                "exchange as a scenario file that replays it")
-    _upstream_options(record)
-    record.add_argument("--out", default="recordings", metavar="DIR",
-                        help="where the scenario files go (default: %(default)s)")
-    record.add_argument("--redact", action="append", type=_pattern, default=[], metavar="REGEX",
-                        help="also remove what this RE2 pattern matches from everything written; repeatable "
-                             "(credentials and cookies are always left out)")
-    record.add_argument("--timing", type=_timing, default=recording.Timing(), metavar="keep|compress:X|none",
-                        help="the recorded gaps as they were, divided by X, or none (default: keep)")
-    record.set_defaults(run=_record)
-
-    validate = commands.add_parser("validate", help="check scenario files; print file:line: message per problem")
-    validate.add_argument("paths", nargs="+", metavar="PATH")
-    validate.set_defaults(run=_validate)
-
-    listing = commands.add_parser("list", help="list scenario names and descriptions")
-    _scenarios_option(listing)
-    listing.set_defaults(run=_list)
-
-    play = commands.add_parser("play", help="print the bytes a client would receive, with their times")
-    play.add_argument("name", metavar="NAME")
-    _scenarios_option(play)
-    _timing_options(play)
-    play.add_argument("--format", default="openai", choices=tuple(DIALECTS),
-                      help="the wire format (default: %(default)s)")
-    play.add_argument("--model", help="the request's model (default: NAME)")
-    play.add_argument("--prompt", default="", help="the last user message")
-    play.add_argument("--no-stream", dest="stream", action="store_false", help="play a stream: false request")
-    play.add_argument("--include-usage", action="store_true", help="as stream_options.include_usage")
-    play.add_argument("--no-obfuscation", dest="obfuscation", action="store_false",
-                      help="as stream_options.include_obfuscation: false")
-    play.add_argument("--session", default="play", help="session key, which seeds the response")
-    play.add_argument("--attempt", type=int, default=1, help="attempt number (default: %(default)s)")
-    play.add_argument("--turn", type=int, default=1, help="a conversation's turn (default: %(default)s)")
-    play.add_argument("--created", type=int, help="the 'created' timestamp (default: now)")
-    play.add_argument("--raw", action="store_true", help="write only the body bytes, unescaped")
-    play.set_defaults(run=_play)
-    return parser
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line, then for ``serve``, ``proxy`` and ``record`` what it
+    leaves out from ``MOCKLLM_*`` variables, then the config file, then the defaults."""
+    args = _parser(given_only=True).parse_args(argv)
+    options: tuple[config.Option, ...] = getattr(args, "options", ())
+    args.config_file = None
+    if options:
+        found = config.find_file(Path.cwd(), args.config, os.environ)
+        config.resolve(args, options, _FILE_KEYS, os.environ, found)
+        args.config_file = found and found.name
+    return args
 
 
-def _upstream_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--upstream", required=True, metavar="URL",
-                        help="the real API to forward to, e.g. https://api.openai.com")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one (default: %(default)s)")
-    parser.add_argument("--upstream-timeout", type=_seconds, default="300", metavar="SECONDS",
-                        help="silence from the upstream before the client gets a 504 (default: %(default)s)")
-    parser.add_argument("--quiet", action="store_true", help="no log line per exchange (the journal still records)")
-    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
-                        help="event loop (default: uvloop when installed)")
-    parser.add_argument("--admin-token", default=os.environ.get("MOCKLLM_ADMIN_TOKEN"), metavar="TOKEN",
-                        help="bearer token for the control routes (needed when not bound to loopback)")
-    parser.add_argument("--grace", type=_seconds, default=os.environ.get("MOCKLLM_GRACE", "5"), metavar="SECONDS",
-                        help="on stop, how long open streams may finish (default: %(default)s)")
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
-def _scenarios_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scenarios", action="append", default=[], metavar="PATH",
-                        help="scenario file or directory, repeatable; 'builtin' names the built-in "
-                             "library (default: builtin)")
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
+    return value
 
 
-def _timing_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--speed", type=_positive, default=1.0, help="divide every delay by this (default: 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for all randomness (default: 0)")
-    parser.add_argument("--chaos", type=_chaos, default=Chaos(), metavar="SPEC",
-                        help="random faults for every scenario, e.g. drop=0.1,stall=0.05,malformed=0.05,status=0.05")
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
 
 
 def _mount(text: str) -> tuple[str, str]:
@@ -186,7 +108,7 @@ class _Mounts(argparse.Action):
         values: str | Sequence[Any] | None, option_string: str | None = None,
     ) -> None:
         assert isinstance(values, tuple)  # the (path, format) pair ``_mount`` made
-        mounts = [*(getattr(namespace, self.dest) or []), values]
+        mounts = [*(getattr(namespace, self.dest, None) or []), values]
         try:
             streams.check_mounts(mounts)
         except ValueError as problem:
@@ -208,21 +130,132 @@ def _quota(text: str) -> quota.Quota:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
-    return value
+# The options a flag, a MOCKLLM_* variable or the config file may set (see config.py).
+Option = config.Option
+_LOOPS = ("auto", "asyncio", "uvloop")
+SCENARIOS = Option("--scenarios", [], "scenario file or directory, repeatable; 'builtin' names the built-in "
+                   "library (default: builtin)", metavar="PATH", repeat=True, separator=os.pathsep)
+HOST = Option("--host", "127.0.0.1", "address to bind (default: %(default)s)")
+PORT = Option("--port", 8000, "port to bind; 0 picks a free one (default: %(default)s)", _whole)
+QUIET = Option("--quiet", False, "no log line per exchange (the journal still records)", switch=True)
+LOOP = Option("--loop", "auto", "event loop; auto uses uvloop when installed (pip install 'mockllm[fast]')",
+              choices=_LOOPS)
+ADMIN_TOKEN = Option("--admin-token", None, "bearer token for /_mockllm/ when bound beyond loopback",
+                     metavar="TOKEN")
+GRACE = Option("--grace", 5.0, "on SIGTERM or Ctrl-C, how long open streams may go on before the server ends "
+               "them (default: %(default)s)", _seconds, metavar="SECONDS")
+SPEED = Option("--speed", 1.0, "divide every delay by this (default: %(default)s)", _positive)
+SEED = Option("--seed", 0, "seed for all randomness (default: %(default)s)", _whole)
+CHAOS = Option("--chaos", Chaos(), "random faults for every response, e.g. "
+               "drop=0.1,stall=0.05,malformed=0.05,status=0.05", _chaos, metavar="SPEC")
+TIMING = (SPEED, SEED, CHAOS)
+SERVE = (
+    SCENARIOS, HOST, PORT,
+    Option("--default", None, "scenario for requests nothing else selects", metavar="NAME"),
+    Option("--max-body", DEFAULT_MAX_BODY, "largest request body accepted (default: %(default)s)", _whole,
+           metavar="BYTES"),
+    Option("--mount", [], "serve any scenario at PATH as a front end's own backend route (FORMAT: content or "
+           "openai), e.g. /api/chat=content; repeatable", _mount, metavar="PATH=FORMAT", repeat=True,
+           action=_Mounts, check=streams.check_mounts),
+    QUIET, LOOP,
+    Option("--reload", False, "watch the scenario files and reload them on change", switch=True),
+    Option("--strict", False, "an unknown model is a 404 instead of falling through to the default", switch=True),
+    Option("--journal-size", DEFAULT_SIZE, "exchanges kept in the journal (default: %(default)s)", _whole,
+           metavar="N"),
+    ADMIN_TOKEN,
+    Option("--allow-origin", [], "a web page origin, e.g. http://localhost:5173, that may use /_mockllm/; "
+           "repeatable (comma-separated in the variable)", metavar="ORIGIN", repeat=True,
+           env="MOCKLLM_ALLOW_ORIGINS"),
+    Option("--allow-host", [], "a Host name beyond loopback that /_mockllm/ answers, e.g. mockllm.internal; "
+           "repeatable (comma-separated in the variable)", metavar="HOST", repeat=True,
+           env="MOCKLLM_ALLOW_HOSTS"),
+    GRACE,
+    Option("--quota", None, "rate limits for every scenario without a quota of its own, as token buckets that "
+           "send the provider's rate-limit headers and a 429 when empty, e.g. rpm=60,tpm=40000[,per=session] "
+           "(per: api_key by default)", _quota, metavar="SPEC"),
+    *TIMING,
+)
+FORWARD = (HOST, PORT, QUIET, LOOP, ADMIN_TOKEN, GRACE)  # serve's, as proxy and record have them too
+PROXY = (*FORWARD, dataclasses.replace(SCENARIOS, help="rule files or directories, repeatable: scenarios whose "
+         "match, faults and attempts say when and how to break the upstream's answer (default: none)"), SEED, CHAOS)
+RECORD = FORWARD
+_FILE_KEYS = frozenset(option.key for option in (*SERVE, *PROXY, *RECORD))
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
+def _configurable(parser: argparse.ArgumentParser, options: Sequence[config.Option], given_only: bool) -> None:
+    """``options`` and --config: what the command line leaves out comes from the environment or the file."""
+    parser.add_argument("--config", metavar="PATH", help=f"the TOML file to read instead of {config.FILE} or "
+                        f"[tool.mockllm] in {config.PYPROJECT} [${config.CONFIG_VARIABLE}]")
+    for option in options:
+        option.add_to(parser, configurable=True, given_only=given_only)
+    parser.set_defaults(options=options)
+
+
+def _parser(given_only: bool = False) -> argparse.ArgumentParser:
+    """The parser; ``given_only`` leaves out of the namespace every
+    configurable option the command line does not give (``parse_args`` fills them in)."""
+    parser = argparse.ArgumentParser(prog="mockllm", description="A mock LLM streaming server for testing.")
+    parser.add_argument("--version", action="version", version=f"mockllm {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve scenarios over HTTP")
+    _configurable(serve, SERVE, given_only)
+    serve.set_defaults(run=_serve)
+
+    proxy = commands.add_parser("proxy", help="forward every API route to a real upstream, with faults applied live")
+    _upstream_options(proxy)
+    _configurable(proxy, PROXY, given_only)
+    proxy.set_defaults(run=_proxy)
+
+    record = commands.add_parser("record", help="forward every API route to a real upstream and write each "
+                                                "exchange as a scenario file that replays it")
+    _upstream_options(record)
+    _configurable(record, RECORD, given_only)
+    record.add_argument("--out", default="recordings", metavar="DIR",
+                        help="where the scenario files go (default: %(default)s)")
+    record.add_argument("--redact", action="append", type=_pattern, default=[], metavar="REGEX",
+                        help="also remove what this RE2 pattern matches from everything written; repeatable "
+                             "(credentials and cookies are always left out)")
+    record.add_argument("--timing", type=_timing, default=recording.Timing(), metavar="keep|compress:X|none",
+                        help="the recorded gaps as they were, divided by X, or none (default: keep)")
+    record.set_defaults(run=_record)
+
+    validate = commands.add_parser("validate", help="check scenario files; print file:line: message per problem")
+    validate.add_argument("paths", nargs="+", metavar="PATH")
+    validate.set_defaults(run=_validate)
+
+    listing = commands.add_parser("list", help="list scenario names and descriptions")
+    SCENARIOS.add_to(listing, configurable=False)
+    listing.set_defaults(run=_list)
+
+    play = commands.add_parser("play", help="print the bytes a client would receive, with their times")
+    play.add_argument("name", metavar="NAME")
+    SCENARIOS.add_to(play, configurable=False)
+    for option in TIMING:
+        option.add_to(play, configurable=False)
+    play.add_argument("--format", default="openai", choices=tuple(DIALECTS),
+                      help="the wire format (default: %(default)s)")
+    play.add_argument("--model", help="the request's model (default: NAME)")
+    play.add_argument("--prompt", default="", help="the last user message")
+    play.add_argument("--no-stream", dest="stream", action="store_false", help="play a stream: false request")
+    play.add_argument("--include-usage", action="store_true", help="as stream_options.include_usage")
+    play.add_argument("--no-obfuscation", dest="obfuscation", action="store_false",
+                      help="as stream_options.include_obfuscation: false")
+    play.add_argument("--session", default="play", help="session key, which seeds the response")
+    play.add_argument("--attempt", type=int, default=1, help="attempt number (default: %(default)s)")
+    play.add_argument("--turn", type=int, default=1, help="a conversation's turn (default: %(default)s)")
+    play.add_argument("--created", type=int, help="the 'created' timestamp (default: now)")
+    play.add_argument("--raw", action="store_true", help="write only the body bytes, unescaped")
+    play.set_defaults(run=_play)
+    return parser
+
+
+def _upstream_options(parser: argparse.ArgumentParser) -> None:
+    """What only proxy and record have: no variable or file key (the upstream is each run's own)."""
+    parser.add_argument("--upstream", required=True, metavar="URL",
+                        help="the real API to forward to, e.g. https://api.openai.com")
+    parser.add_argument("--upstream-timeout", type=_seconds, default="300", metavar="SECONDS",
+                        help="silence from the upstream before the client gets a 504 (default: %(default)s)")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -233,8 +266,7 @@ def _serve(args: argparse.Namespace) -> int:
             paths=tuple(args.scenarios), default=args.default, reload=args.reload,
             journal_size=args.journal_size, admin_token=args.admin_token or None, strict=args.strict,
             mounts=tuple(args.mount),
-            allow_origins=_listed(args.allow_origin, "MOCKLLM_ALLOW_ORIGINS"),
-            allow_hosts=_listed(args.allow_host, "MOCKLLM_ALLOW_HOSTS"), grace=args.grace,
+            allow_origins=tuple(args.allow_origin), allow_hosts=tuple(args.allow_host), grace=args.grace,
         )
     except ValueError as problem:
         print(f"mockllm: {problem}", file=sys.stderr)
@@ -262,6 +294,8 @@ def _listen(
         level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr
     )
     _raise_open_file_limit()
+    if args.config_file:
+        logging.getLogger("mockllm").info("configuration from %s", args.config_file)
     for warning in warnings:  # they never stop a load, but a user should see them
         logging.getLogger("mockllm").warning("%s", warning)
 
@@ -320,13 +354,6 @@ def _timing(text: str) -> recording.Timing:
         return recording.Timing.parse(text)
     except ValueError as problem:
         raise argparse.ArgumentTypeError(str(problem)) from None
-
-
-def _listed(given: list[str] | None, variable: str) -> tuple[str, ...]:
-    """A repeatable flag's values, or else its environment variable's, split at commas."""
-    if given is not None:
-        return tuple(given)
-    return tuple(item.strip() for item in os.environ.get(variable, "").split(",") if item.strip())
 
 
 def _raise_open_file_limit() -> None:
