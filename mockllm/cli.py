@@ -173,6 +173,7 @@ SERVE = (
     Option("--quota", None, "rate limits for every scenario without a quota of its own, as token buckets that "
            "send the provider's rate-limit headers and a 429 when empty, e.g. rpm=60,tpm=40000[,per=session] "
            "(per: api_key by default)", _quota, metavar="SPEC"),
+    Option("--no-metrics", False, "no GET /metrics, and nothing counted for it", switch=True),
     *TIMING,
 )
 FORWARD = (HOST, PORT, QUIET, LOOP, ADMIN_TOKEN, GRACE)  # serve's, as proxy and record have them too
@@ -267,6 +268,7 @@ def _serve(args: argparse.Namespace) -> int:
             journal_size=args.journal_size, admin_token=args.admin_token or None, strict=args.strict,
             mounts=tuple(args.mount),
             allow_origins=tuple(args.allow_origin), allow_hosts=tuple(args.allow_host), grace=args.grace,
+            metrics=not args.no_metrics,
         )
     except ValueError as problem:
         print(f"mockllm: {problem}", file=sys.stderr)
