@@ -1,9 +1,9 @@
 """The JSON Schema (draft 2020-12) of a scenario file, generated from the
 parser's own definitions, for editors to check a file as it is typed.
 
-    parse.py's key tuples ─┐
+    parse.py's key tuples ────┐
     FAULTS, fields' metadata ─┼─▶ scenario_schema() ─▶ render() ─▶ scenario.schema.json
-    the rules written below ─┘
+    the rules written below ──┘
 
 Which keys a mapping takes is never restated: each comes from the tuple the
 parser loops over, and a key with no schema here fails generation. What the
