@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, config, pipeline, quota, recording, server, streams
+from . import __version__, config, pipeline, quota, recording, schema, server, streams
 from .dialects import DIALECTS
 from .errors import ScenarioError, ScenarioErrors
 from .faults import FAULTS
@@ -248,6 +248,8 @@ def _parser(given_only: bool = False) -> argparse.ArgumentParser:
     play.add_argument("--created", type=int, help="the 'created' timestamp (default: now)")
     play.add_argument("--raw", action="store_true", help="write only the body bytes, unescaped")
     play.set_defaults(run=_play)
+
+    commands.add_parser("schema", help="print the JSON Schema of a scenario file").set_defaults(run=_schema)
     return parser
 
 
@@ -400,6 +402,11 @@ def _validate(args: argparse.Namespace) -> int:
     if scenarios is None:
         return 1
     print(f"ok: {len(scenarios)} scenario{'s' if len(scenarios) != 1 else ''}")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(schema.render())
     return 0
 
 

@@ -55,14 +55,30 @@ SCENARIO_KEYS = (
     "quota", "response",
 )
 TURN_KEYS = ("reply", "steps", "timing", "seed", "faults", "attempts", "chaos", "response")
+# With ``turns``, these belong in each turn; the rest of TURN_KEYS are every turn's defaults.
+TURN_ONLY_KEYS = ("reply", "steps", "faults", "attempts", "response")
 RESPONSE_KEYS = ("status", "headers", "delay")
 MATCH_KEYS = (
     "prompt", "turn", "has_tool_result", "tool_result_for", "tool_offered", "system", "last_role", "header",
     "metadata", "user", "format",
 )
+MATCH_REGEXES = ("prompt", "system", "user")  # searched for in the request's text
+MATCH_NAMES = ("tool_result_for", "tool_offered")  # a tool's name
+MATCH_PATTERN_MAPS = ("header", "metadata")  # {NAME: REGEX}
+REPLY_KEYS = ("text", "tokenize", "tokens", "finish_reason", "tool_calls")
+TOOL_CALL_KEYS = ("name", "arguments", "id")
+TIMING_KEYS = ("first_token", "per_token", "tokens_per_second", "jitter", "retry")
+TIMING_DURATIONS = ("first_token", "per_token", "jitter", "retry")
+QUOTA_KEYS = ("rpm", "tpm", "per")
+QUOTA_LIMITS = ("rpm", "tpm")
+ATTEMPT_KEYS = ("faults",)
 LAST_ROLES = ("user", "tool", "assistant", "system")
 STEP_KINDS = ("start", "text", "tool_call", "sleep", "comment", "raw", "finish", "usage", "done", "error", "close")
 BARE_STEPS: dict[str, Step] = {"start": events.Start(), "done": events.Done(), "usage": UsageStep(), "error": events.Error()}
+TOOL_CALL_STEP_KEYS = ("index", "name", "arguments", "id")
+USAGE_KEYS = ("prompt_tokens", "completion_tokens")
+ERROR_KEYS = ("message", "type", "code")
+CLOSE_MODES = ("reset", "close")
 
 
 def parse_file(path: Path | str) -> Scenario:
@@ -168,7 +184,7 @@ class ScenarioReader(NodeReader):
         name = default_name
         if "name" in fields:
             name = self.string(fields["name"], "name")
-        if name is not None and not NAME.match(name):
+        if name is not None and not NAME.fullmatch(name):
             where = fields.get("name", node)
             self.problem(
                 where, "name", f"{name!r} is not a valid name (letters, digits, '.', '_', ':', '-')"
@@ -179,7 +195,7 @@ class ScenarioReader(NodeReader):
         match = self.match(fields["match"], "match") if "match" in fields else None
         turns: tuple[dict[str, Any], ...] = ()
         if "turns" in fields:
-            for key in ("reply", "steps", "faults", "attempts"):
+            for key in TURN_ONLY_KEYS:
                 if key in fields:
                     self.problem(fields[key], key, "belongs in each turn when 'turns' is given")
             shared = self.answer(fields, node, "", shared=True) or {}  # timing, seed, chaos: every turn's default
@@ -270,10 +286,10 @@ class ScenarioReader(NodeReader):
         if fields is None:
             return None
         rules: dict[str, Any] = {}
-        for key in ("prompt", "system", "user"):
+        for key in MATCH_REGEXES:
             if key in fields:
                 rules[key] = self.regex(fields[key], join(keypath, key))
-        for key in ("tool_result_for", "tool_offered"):
+        for key in MATCH_NAMES:
             if key in fields:
                 rules[key] = self.string(fields[key], join(keypath, key))
         if "turn" in fields:
@@ -284,7 +300,7 @@ class ScenarioReader(NodeReader):
             rules["format"] = self.choice(fields["format"], join(keypath, "format"), tuple(DIALECTS))
         if "last_role" in fields:
             rules["last_role"] = self.choice(fields["last_role"], join(keypath, "last_role"), LAST_ROLES)
-        for key in ("header", "metadata"):
+        for key in MATCH_PATTERN_MAPS:
             if key in fields:
                 rules[key] = self.patterns(fields[key], join(keypath, key))
         if any(value is None for value in rules.values()):
@@ -306,7 +322,7 @@ class ScenarioReader(NodeReader):
         return tuple(pairs)
 
     def reply(self, node: Node, keypath: str) -> Reply | None:
-        fields = self.mapping(node, keypath, ("text", "tokenize", "tokens", "finish_reason", "tool_calls"))
+        fields = self.mapping(node, keypath, REPLY_KEYS)
         if fields is None:
             return None
         if "text" in fields and "tokens" in fields:
@@ -343,7 +359,7 @@ class ScenarioReader(NodeReader):
         return reply
 
     def tool_call(self, node: Node, keypath: str) -> ToolCall | None:
-        fields = self.mapping(node, keypath, ("name", "arguments", "id"))
+        fields = self.mapping(node, keypath, TOOL_CALL_KEYS)
         if fields is None:
             return None
         if "name" not in fields:
@@ -372,14 +388,13 @@ class ScenarioReader(NodeReader):
         return text
 
     def timing(self, node: Node, keypath: str) -> Timing | None:
-        keys = ("first_token", "per_token", "tokens_per_second", "jitter", "retry")
-        fields = self.mapping(node, keypath, keys)
+        fields = self.mapping(node, keypath, TIMING_KEYS)
         if fields is None:
             return None
         if "per_token" in fields and "tokens_per_second" in fields:
             self.problem(fields["tokens_per_second"], keypath, "give 'per_token' or 'tokens_per_second', not both")
         values: dict[str, float | None] = {}
-        for key in ("first_token", "per_token", "jitter", "retry"):
+        for key in TIMING_DURATIONS:
             if key in fields:
                 values[key] = self.duration(fields[key], join(keypath, key))
         if "tokens_per_second" in fields:
@@ -528,18 +543,18 @@ class ScenarioReader(NodeReader):
             reason = self.choice(value, keypath, FINISH_REASONS)
             return None if reason is None else events.Finish(reason)
         if kind == "close":
-            mode = self.choice(value, keypath, ("reset", "close"))
+            mode = self.choice(value, keypath, CLOSE_MODES)
             return None if mode is None else Close(mode)
         if kind == "tool_call":
             return self.tool_call_step(value, keypath)
         if kind == "usage":
-            fields = self.mapping(value, keypath, ("prompt_tokens", "completion_tokens"))
+            fields = self.mapping(value, keypath, USAGE_KEYS)
             if fields is None:
                 return None
             counts = {key: self.integer(child, join(keypath, key)) for key, child in fields.items()}
             return UsageStep(**counts)
         if kind == "error":
-            fields = self.mapping(value, keypath, ("message", "type", "code"))
+            fields = self.mapping(value, keypath, ERROR_KEYS)
             if fields is None:
                 return None
             given = {key: self.string(child, join(keypath, key)) for key, child in fields.items()}
@@ -551,7 +566,7 @@ class ScenarioReader(NodeReader):
         return None
 
     def tool_call_step(self, node: Node, keypath: str) -> ToolCallStep | None:
-        fields = self.mapping(node, keypath, ("index", "name", "arguments", "id"))
+        fields = self.mapping(node, keypath, TOOL_CALL_STEP_KEYS)
         if fields is None:
             return None
         if "name" not in fields and "arguments" not in fields:
@@ -580,13 +595,13 @@ class ScenarioReader(NodeReader):
 
     def quota(self, node: Node, keypath: str) -> Quota | None:
         """``{rpm: 60, tpm: 40000, per: api_key}``: at least one limit, each a whole number from 1."""
-        fields = self.mapping(node, keypath, ("rpm", "tpm", "per"))
+        fields = self.mapping(node, keypath, QUOTA_KEYS)
         if fields is None:
             return None
-        if "rpm" not in fields and "tpm" not in fields:
+        if not any(key in fields for key in QUOTA_LIMITS):
             self.problem(node, keypath, "needs 'rpm', 'tpm' or both")
         before = len(self.problems)
-        limits = {key: self.integer(fields[key], join(keypath, key)) for key in ("rpm", "tpm") if key in fields}
+        limits = {key: self.integer(fields[key], join(keypath, key)) for key in QUOTA_LIMITS if key in fields}
         for key, limit in limits.items():
             if limit is not None and limit < 1:
                 self.problem(fields[key], join(keypath, key), f"expected a whole number of at least 1, got {limit}")
@@ -596,7 +611,7 @@ class ScenarioReader(NodeReader):
         return Quota(**limits, per=per)
 
     def attempt(self, node: Node, keypath: str) -> Attempt | None:
-        fields = self.mapping(node, keypath, ("faults",))
+        fields = self.mapping(node, keypath, ATTEMPT_KEYS)
         if fields is None:
             return None
         faults = self.faults(fields["faults"], join(keypath, "faults")) if "faults" in fields else ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -19,7 +20,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from mockllm import cli, pipeline, server
+from mockllm import cli, pipeline, schema, server
 from mockllm.dialects import DIALECTS, Ask
 from mockllm.dialects.openai_chat import DIALECT as openai_chat
 from mockllm.library import load_library
@@ -116,6 +117,17 @@ def test_validate_a_hostile_file_prints_located_problems_and_exits_1(tmp_path, c
     assert out == ""
     assert err and all(note.startswith(f"{path}:") for note in err.splitlines()), err[:2000]
     assert f"{path}:{line}: " in err
+
+
+# -- schema -----------------------------------------------------------------------
+
+
+def test_schema_prints_the_shipped_json_schema_sorted_and_indented(capsys):
+    assert cli.main(["schema"]) == 0
+    out = capsys.readouterr().out
+    assert out == schema.SHIPPED.read_text(encoding="utf-8")
+    assert out == json.dumps(json.loads(out), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert json.loads(out)["$schema"] == "https://json-schema.org/draft/2020-12/schema"
 
 
 # -- list -------------------------------------------------------------------------

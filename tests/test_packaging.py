@@ -32,10 +32,11 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_wheel_ships_the_builtin_scenarios_and_the_sandbox_page(wheel):
+def test_wheel_ships_the_builtin_scenarios_the_sandbox_page_and_the_schema(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "mockllm/scenarios/hello.yaml" in names
     assert {"mockllm/static/index.html", "mockllm/static/client.js"} <= set(names)
+    assert "mockllm/scenario.schema.json" in names  # what `mockllm schema` prints, for editors
     assert "mockllm/cli.py" in names
     assert not any(name.startswith(("tests/", "scenarios/")) for name in names)
 

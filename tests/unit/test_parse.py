@@ -262,6 +262,14 @@ ERRORS = [
         [f"{PATH}:1: name: 'a/b' is not a valid name (letters, digits, '.', '_', ':', '-')"],
     ),
     (
+        'name: "a\\n"\nreply: {text: hi}\n',  # a name travels in the X-Mockllm-Scenario header
+        [f"{PATH}:1: name: 'a\\n' is not a valid name (letters, digits, '.', '_', ':', '-')"],
+    ),
+    (
+        "name: x\nresponse: {status: 503}\nturns:\n  - steps: [done]\n",
+        [f"{PATH}:2: response: belongs in each turn when 'turns' is given"],
+    ),
+    (
         "name: x\nreply: {text: hi}\nattempts:\n  - fault: []\n",
         [f"{PATH}:4: attempts[0]: unknown key 'fault'; did you mean 'faults'?"],
     ),
@@ -311,6 +319,8 @@ ERROR_IDS = [
     "tool-call-without-name",
     "arguments-not-json",
     "invalid-name",
+    "name-ending-in-a-newline",
+    "response-beside-turns",
     "unknown-attempt-key",
     "duplicate-key",
     "python-tag-value",
