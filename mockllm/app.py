@@ -10,8 +10,10 @@ routes from ``streams.py``; CORS grants what every format's clients send and rea
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -21,7 +23,7 @@ from . import api, control, guard, player, proxy, reload, sandbox, streams
 from .dialects import DIALECTS
 from .errors import RequestError
 from .exchange import ARRIVED, EXCHANGE, dialect_of, error_response
-from .journal import Journal, Outcome
+from .journal import Outcome
 from .library import LiveLibrary
 from .recording import Recorder
 from .state import STATE, Settings, State
@@ -61,7 +63,8 @@ def make_app(settings: Settings, *, control_open: bool = True, host: str = "127.
     # A reload keeps the default the first load had, however it was given.
     live = LiveLibrary(settings.library, settings.paths, settings.default or settings.library.default)
     checks = guard.Guard(host, frozenset(settings.allow_origins), frozenset(settings.allow_hosts))
-    app[STATE] = State(settings, live, control_open, checks, journal=Journal(settings.journal_size))
+    app[STATE] = State(settings, live, control_open, checks)
+    app.cleanup_ctx.append(_store)
     app.on_response_prepare.append(_cors_headers)
     app.on_shutdown.append(_drain)
     control.add_routes(app)
@@ -77,6 +80,14 @@ def make_app(settings: Settings, *, control_open: bool = True, host: str = "127.
     if settings.reload:
         app.cleanup_ctx.append(reload.watch)
     return app
+
+
+async def _store(app: web.Application) -> AsyncIterator[None]:
+    """The shared store, with this server's scenarios brought up to its run-time changes."""
+    state = app[STATE]
+    await state.store.start(functools.partial(control.apply_change, state.scenarios))
+    yield
+    await state.store.close()
 
 
 async def _drain(app: web.Application) -> None:
@@ -102,7 +113,7 @@ async def record_exchange(request: web.Request, handler: Handler) -> web.StreamR
     Handlers add what they learn to ``request[EXCHANGE]``; a cancelled handler
     (the client went away) is recorded before the cancellation goes on.
     """
-    if request.method == "OPTIONS" or request.path in ("/", control.PROBE) or request.path.startswith("/static/") \
+    if request.method == "OPTIONS" or request.path in ("/", control.PROBE, control.READY) or request.path.startswith("/static/") \
             or guard.is_control(request.path):
         return await handler(request)  # not an API exchange: the control plane and the sandbox
     loop = asyncio.get_running_loop()
@@ -128,7 +139,7 @@ async def record_exchange(request: web.Request, handler: Handler) -> web.StreamR
         if outcome is Outcome.CLIENT_DISCONNECTED and exchanges.ending:
             outcome = Outcome.SERVER_SHUTDOWN  # cancelled as a departing client cancels, but by the server
         exchanges.end(request)
-        entry = request.app[STATE].journal.record(
+        entry = request.app[STATE].store.record(dict(
             time=arrived,
             method=request.method,
             route=request.path,
@@ -139,7 +150,7 @@ async def record_exchange(request: web.Request, handler: Handler) -> web.StreamR
             bytes=played.bytes if played else 0,
             duration=round(loop.time() - start, 6),
             **exchange,
-        )
+        ))
         metrics = request.app[STATE].metrics
         if metrics is not None:
             metrics.observe(entry, _route_of(request), dialect_of(request).name, _first_byte(played))

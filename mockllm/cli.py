@@ -149,6 +149,9 @@ SEED = Option("--seed", 0, "seed for all randomness (default: %(default)s)", _wh
 CHAOS = Option("--chaos", Chaos(), "random faults for every response, e.g. "
                "drop=0.1,stall=0.05,malformed=0.05,status=0.05", _chaos, metavar="SPEC")
 TIMING = (SPEED, SEED, CHAOS)
+STATE = Option("--state", None, "where attempt counters, quotas, the journal and run-time scenarios live, shared by "
+               "every server that names it: redis://HOST:PORT/DB[?group=NAME] (default: this process's memory; "
+               "pip install 'mockllm-server[redis]')", metavar="URL")
 SERVE = (
     SCENARIOS, HOST, PORT,
     Option("--default", None, "scenario for requests nothing else selects", metavar="NAME"),
@@ -174,11 +177,13 @@ SERVE = (
            "send the provider's rate-limit headers and a 429 when empty, e.g. rpm=60,tpm=40000[,per=session] "
            "(per: api_key by default)", _quota, metavar="SPEC"),
     Option("--no-metrics", False, "no GET /metrics, and nothing counted for it", switch=True),
+    STATE,
     *TIMING,
 )
 FORWARD = (HOST, PORT, QUIET, LOOP, ADMIN_TOKEN, GRACE)  # serve's, as proxy and record have them too
 PROXY = (*FORWARD, dataclasses.replace(SCENARIOS, help="rule files or directories, repeatable: scenarios whose "
-         "match, faults and attempts say when and how to break the upstream's answer (default: none)"), SEED, CHAOS)
+         "match, faults and attempts say when and how to break the upstream's answer (default: none)"), SEED, CHAOS,
+         STATE)
 RECORD = FORWARD
 _FILE_KEYS = frozenset(option.key for option in (*SERVE, *PROXY, *RECORD))
 
@@ -270,7 +275,7 @@ def _serve(args: argparse.Namespace) -> int:
             journal_size=args.journal_size, admin_token=args.admin_token or None, strict=args.strict,
             mounts=tuple(args.mount),
             allow_origins=tuple(args.allow_origin), allow_hosts=tuple(args.allow_host), grace=args.grace,
-            metrics=not args.no_metrics,
+            metrics=not args.no_metrics, state=args.state,
         )
     except ValueError as problem:
         print(f"mockllm: {problem}", file=sys.stderr)
@@ -319,7 +324,7 @@ def _listen(
 
 def _proxy(args: argparse.Namespace) -> int:
     library = load_library(args.scenarios) if args.scenarios else Library({}, None)
-    return _forward(args, library, seed=args.seed, chaos=args.chaos, paths=tuple(args.scenarios))
+    return _forward(args, library, seed=args.seed, chaos=args.chaos, paths=tuple(args.scenarios), state=args.state)
 
 
 def _record(args: argparse.Namespace) -> int:

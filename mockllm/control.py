@@ -1,7 +1,7 @@
 """The control routes under ``/_mockllm/``: shape the server at run time and
 ask it what clients did.
 
-    GET    /_mockllm/health             readiness
+    GET    /_mockllm/health             readiness, and the shared store's (503 while it is away)
     GET    /_mockllm/scenarios          name, description, source of each
     POST   /_mockllm/scenarios          add or replace one (YAML or JSON body)
     DELETE /_mockllm/scenarios/{name}   remove one
@@ -9,7 +9,8 @@ ask it what clients did.
     GET    /_mockllm/verdicts           how a session's client behaved (?session=, ?max_retries=, ?stall_deadline=)
     POST   /_mockllm/reset              clear attempt counters and the journal
     GET    /metrics                     Prometheus metrics (metrics.py)
-    GET    /healthz                     the probe: ``{"status": "ok"}``, to anyone (see ``probe``)
+    GET    /healthz                     liveness: ``{"status": "ok"}``, to anyone (see ``probe``)
+    GET    /readyz                      readiness, to anyone: 503 while the shared store is away
 
 No web page may use them: a foreign ``Origin`` or ``Host`` is refused before
 any of these handlers runs (guard.py, applied by the app's ``cors`` middleware).
@@ -30,12 +31,18 @@ from aiohttp import web
 
 from . import verdicts as judging
 from .errors import RequestError, ScenarioErrors
+from .journal import Entry
+from .library import LiveLibrary
 from .metrics import CONTENT_TYPE, INSTALL, available
 from .parse import NAME, parse_text
 from .state import STATE, State
+from .stores import Change, StoreUnavailable
+
+ADDED = "(added at run time)"  # the source of a scenario added over HTTP
 
 PREFIX = "/_mockllm"
-PROBE = "/healthz"
+PROBE = "/healthz"  # liveness
+READY = "/readyz"  # readiness
 
 
 def add_routes(app: web.Application) -> None:
@@ -48,6 +55,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{PREFIX}/reset", reset)
     app.router.add_get("/metrics", metrics)
     app.router.add_get(PROBE, probe)
+    app.router.add_get(READY, ready)
 
 
 def _authorized(request: web.Request) -> State:
@@ -77,10 +85,19 @@ def _authorized(request: web.Request) -> State:
 
 
 async def probe(request: web.Request) -> web.Response:
-    """Liveness and readiness for a container's ``HEALTHCHECK`` or a Kubernetes
-    probe, which carry no token and come from the node's own address: it says
-    only that the server answers, so it is open to anyone (no control route
-    is: ``/_mockllm/health`` has the details under the control plane's rule)."""
+    """Liveness for a container's ``HEALTHCHECK`` or a Kubernetes probe, which
+    carry no token and come from the node's own address: it says only that
+    the server answers, so it is open to anyone (no control route is:
+    ``/_mockllm/health`` has the details under the control plane's rule)."""
+    return web.json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Readiness, open like ``probe``: a 503 while the shared store is away,
+    since the requests that need it would get one. A restart would not bring
+    the store back, so liveness (``probe``) stays 200 meanwhile."""
+    if await request.app[STATE].store.problem() is not None:
+        return web.json_response({"status": "unavailable", "reason": "the state store is unavailable"}, status=503)
     return web.json_response({"status": "ok"})
 
 
@@ -97,7 +114,12 @@ async def health(request: web.Request) -> web.Response:
     state = _authorized(request)
     # The task count lets a soak test see that finished and abandoned streams left nothing behind.
     tasks = len(asyncio.all_tasks())
-    return web.json_response({"status": "ok", "scenarios": len(state.library.scenarios), "tasks": tasks})
+    problem = await state.store.problem()
+    return web.json_response(
+        {"status": "ok" if problem is None else "unavailable", "scenarios": len(state.library.scenarios),
+         "tasks": tasks, "state": {"store": state.store.description, "problem": problem}},
+        status=200 if problem is None else 503,
+    )
 
 
 async def list_scenarios(request: web.Request) -> web.Response:
@@ -134,8 +156,9 @@ async def add_scenario(request: web.Request) -> web.Response:
             code="invalid_scenario",
             details={"problems": [{"line": p.line, "message": p.message} for p in exc.problems]},
         ) from None
-    scenario = dataclasses.replace(scenario, source="(added at run time)")
-    replaced = state.scenarios.add(scenario)
+    scenario = dataclasses.replace(scenario, source=ADDED)
+    replaced = scenario.name in state.library.scenarios
+    await _changed(state, Change(scenario.name, text, scenario))
     warnings = [{"line": w.line, "message": w.message} for w in scenario.warnings]
     return web.json_response(
         {"name": scenario.name, "replaced": replaced, "warnings": warnings}, status=200 if replaced else 201
@@ -145,15 +168,44 @@ async def add_scenario(request: web.Request) -> web.Response:
 async def remove_scenario(request: web.Request) -> web.Response:
     state = _authorized(request)
     name = request.match_info["name"]
-    if not NAME.match(name) or not state.scenarios.remove(name):
+    if not NAME.match(name) or name not in state.library.scenarios:
         raise RequestError(404, f"No scenario named {name!r}.", code="scenario_not_found")
+    await _changed(state, Change(name, None))
     return web.Response(status=204)
+
+
+async def _changed(state: State, change: Change) -> None:
+    """Make ``change`` on every server that shares the store (this one included)."""
+    try:
+        await state.store.change(change)
+    except StoreUnavailable as exc:
+        raise RequestError(503, f"The scenarios were not changed: {exc}.", type="server_error",
+                           code="state_unavailable") from None
+
+
+async def apply_change(scenarios: LiveLibrary, change: Change) -> None:
+    """Apply a run-time change (made here, or on a sibling server) to this server's scenarios."""
+    if change.text is None:
+        scenarios.remove(change.name)
+        return
+    scenario = change.scenario
+    if scenario is None:  # made on a sibling: parsed here, off the loop like any added scenario
+        scenario = dataclasses.replace(await asyncio.to_thread(parse_text, change.text, "<request>"), source=ADDED)
+    scenarios.add(scenario)
+
+
+async def _entries(state: State) -> list[Entry]:
+    try:
+        return await state.store.entries()
+    except StoreUnavailable as exc:
+        raise RequestError(503, f"The journal cannot be read: {exc}.", type="server_error",
+                           code="state_unavailable") from None
 
 
 async def journal(request: web.Request) -> web.Response:
     state = _authorized(request)
     wanted = {key: request.query[key] for key in ("scenario", "session", "outcome") if key in request.query}
-    entries = [entry.to_json() for entry in state.journal.entries()]
+    entries = [entry.to_json() for entry in await _entries(state)]
     entries = [e for e in entries if all(e[key] == value for key, value in wanted.items())]
     return web.json_response({"entries": entries})
 
@@ -168,7 +220,7 @@ async def verdicts(request: web.Request) -> web.Response:
         "max_retries": _query_number(request, "max_retries", int, judging.MAX_RETRIES),
         "stall_deadline": _query_number(request, "stall_deadline", float, judging.STALL_DEADLINE),
     }
-    entries = [entry for entry in state.journal.entries() if entry.session == session]
+    entries = [entry for entry in await _entries(state) if entry.session == session]
     return web.json_response(judging.to_json(session, judging.judge(entries, **limits)))
 
 
@@ -188,7 +240,8 @@ def _query_number(request: web.Request, name: str, kind: type[int] | type[float]
 
 async def reset(request: web.Request) -> web.Response:
     state = _authorized(request)
-    state.attempts.reset()
-    state.journal.clear()
-    state.quotas.reset()
+    try:
+        await state.store.reset()
+    except StoreUnavailable as exc:
+        raise RequestError(503, f"Nothing was reset: {exc}.", type="server_error", code="state_unavailable") from None
     return web.Response(status=204)

@@ -13,7 +13,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
@@ -26,7 +26,8 @@ from .quota import Budget
 from .scenario import Scenario
 from .script import Script, completion_tokens, is_large
 from .sessions import session_key
-from .state import STATE
+from .state import STATE, State
+from .stores import Admission, StoreUnavailable
 
 # When the request arrived (loop time): every delay of its script counts from here.
 ARRIVED = web.RequestKey("arrived", float) if hasattr(web, "RequestKey") else "mockllm.arrived"
@@ -54,11 +55,13 @@ async def respond(
     session = asker["session"] or ""
     # A request over its quota never reaches the scenario: no attempt, no plan.
     cost = ask.prompt_tokens + (completion_tokens(scenario.reply) if dialect.streams else 0)
-    budget = state.charge(scenario, cost, session, request.headers, start)
-    if budget is not None and budget.refused:
+    admission = await admit(state, scenario, cost, session, request.headers, dialect)
+    budget = admission.budget
+    if admission.attempt is None:
+        assert budget is not None
         request[EXCHANGE].update(scenario=scenario.name, session=session)  # the journal says whose quota
         raise over_quota(dialect, budget)
-    attempt = state.attempts.next(session, scenario.key)
+    attempt = admission.attempt
     plan = functools.partial(
         pipeline.plan,
         scenario,
@@ -96,6 +99,22 @@ async def respond(
         return await asyncio.get_running_loop().create_task(player.play(request, script, start, played, labels))
     finally:
         request[EXCHANGE].update(played.noted())  # the task has ended, even when cancelled
+
+
+async def admit(state: State, scenario: Scenario, cost: int, session: str, headers: Mapping[str, str],
+                dialect: Dialect) -> Admission:
+    """The request's attempt and budget; the format's 503 when the shared store is away."""
+    try:
+        return await state.admit(scenario, cost, session, headers)
+    except StoreUnavailable as exc:
+        raise unavailable(dialect, exc) from None
+
+
+def unavailable(dialect: Dialect, problem: StoreUnavailable) -> RequestError:
+    """The format's own 503, for a request that needs the shared store while it is away."""
+    usual = dialect.status_error(503)
+    return RequestError(503, f"mockllm cannot answer this request: {problem}. Retry it once the store is back.",
+                        type=usual.type, code="state_unavailable", headers=usual.headers)
 
 
 async def json_body(request: web.Request) -> object:

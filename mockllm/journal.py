@@ -72,6 +72,17 @@ class Entry:
         data["retry_headers"] = dict(self.retry_headers)
         return data
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Entry:
+        """The entry ``to_json`` gave (a shared store keeps entries as JSON)."""
+        fields = dict(data, outcome=Outcome(data["outcome"]))
+        for name in ("faults", "ignored_faults", "assistant_texts"):
+            fields[name] = tuple(fields[name])
+        fields["retry_headers"] = tuple(data["retry_headers"].items())
+        if data["stall"] is not None:
+            fields["stall"] = Stall(**data["stall"])
+        return cls(**fields)
+
 
 class Journal:
     def __init__(self, size: int = DEFAULT_SIZE) -> None:

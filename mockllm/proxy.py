@@ -28,7 +28,7 @@ from aiohttp import web
 from . import pipeline, player, router
 from .dialects import DIALECTS, Ask, Call, Dialect, Response, Route, dialect_for
 from .errors import RequestError, ScenarioErrors
-from .exchange import ARRIVED, DIALECT, EXCHANGE, asked_by, json_body
+from .exchange import ARRIVED, DIALECT, EXCHANGE, asked_by, json_body, unavailable
 from .faults import FAULTS, FaultSpec, chaos
 from .faults.live import Ending, LiveFaults
 from .guard import is_control
@@ -37,6 +37,7 @@ from .parse import parse_faults
 from .scenario import Reply, Scenario
 from .script import PADDING_BYTES, Beat, End, Script, framed_as
 from .state import STATE
+from .stores import StoreUnavailable
 from .upstream import CLIENT, UPSTREAM_ERRORS, failure, forwarded, is_stream, relayed
 
 log = logging.getLogger("mockllm")
@@ -83,7 +84,11 @@ async def forward(request: web.Request, *, dialect: Dialect | None, route: Route
     request[EXCHANGE].update(asked_by(request))
     rule = _rule(state.library, ask, request, dialect.name)
     session = request[EXCHANGE]["session"] or ""
-    attempt = state.attempts.next(session, rule.key)
+    try:
+        attempt = (await state.store.admit(session, rule.key, None)).attempt
+    except StoreUnavailable as exc:
+        raise unavailable(dialect, exc) from None
+    assert attempt is not None, "with no quota to refuse it, every request is admitted"
     rng = pipeline.response_rng(state.settings.seed, rule, session, attempt)
     specs = _faults(request, rule, attempt, state.settings.chaos, rng)
     encoder = dialect.encoder(Response(ask or Ask(model=""), rng, int(time.time()), rule.name,

@@ -159,34 +159,46 @@ class Quotas:
         """Admit one request costing ``cost`` tokens at ``now`` (real seconds
         on any steady clock), or refuse it, taking nothing, when either limit
         has too little left."""
-        clock = now * self._speed
         key = (scenario, client, quota)
         stored = self._buckets.pop(key, None) or (None, None)
-        requests, tokens = (_refilled(bucket, limit, clock) for bucket, limit in zip(stored, (quota.rpm, quota.tpm)))
-        refused, wait = _shortfall(requests, tokens, cost)
-        if refused is None:
-            requests = None if requests is None else requests.taken(1)
-            tokens = None if tokens is None else tokens.taken(cost)
+        requests, tokens, refused, wait = step(stored, quota, cost, now * self._speed)
         self._buckets[key] = (requests, tokens)  # now the most recently used
         if len(self._buckets) > self._limit:
             self._buckets.popitem(last=False)
-        return Budget(
-            self._allowance(requests), self._allowance(tokens), refused,
-            None if wait is None else self._real(wait), cost,
-        )
-
-    def _allowance(self, bucket: Bucket | None) -> Allowance | None:
-        if bucket is None:
-            return None
-        return Allowance(bucket.capacity, max(0, int(bucket.level + EPSILON)), self._real(bucket.until_full))
-
-    def _real(self, seconds: float) -> float:
-        """Bucket seconds as real ones, to the microsecond: rounding a wait up
-        to whole seconds must not add one for a float's last bit."""
-        return round(seconds / self._speed, 6)
+        return budget_of(requests, tokens, refused, wait, cost, self._speed)
 
     def reset(self) -> None:
         self._buckets.clear()
+
+
+def step(stored: tuple[Bucket | None, Bucket | None], quota: Quota, cost: int, clock: float
+         ) -> tuple[Bucket | None, Bucket | None, str | None, float | None]:
+    """A request costing ``cost`` at bucket time ``clock`` against the buckets
+    ``stored`` (None: never used, so full): the buckets after it, the limit
+    that refused it (None: admitted, and both buckets paid) and the bucket-time
+    wait until it would fit (None: admitted, or it never will). The shared
+    store (stores/redis_store.py) runs the same arithmetic in Lua."""
+    requests, tokens = (_refilled(bucket, limit, clock) for bucket, limit in zip(stored, (quota.rpm, quota.tpm)))
+    refused, wait = _shortfall(requests, tokens, cost)
+    if refused is None:
+        requests = None if requests is None else requests.taken(1)
+        tokens = None if tokens is None else tokens.taken(cost)
+    return requests, tokens, refused, wait
+
+
+def budget_of(requests: Bucket | None, tokens: Bucket | None, refused: str | None, wait: float | None,
+              cost: int, speed: float) -> Budget:
+    """What the buckets after a request tell its client, in real seconds."""
+    def real(seconds: float) -> float:
+        # To the microsecond: rounding a wait up to whole seconds must not add one for a float's last bit.
+        return round(seconds / speed, 6)
+
+    def allowance(bucket: Bucket | None) -> Allowance | None:
+        if bucket is None:
+            return None
+        return Allowance(bucket.capacity, max(0, int(bucket.level + EPSILON)), real(bucket.until_full))
+
+    return Budget(allowance(requests), allowance(tokens), refused, None if wait is None else real(wait), cost)
 
 
 def _refilled(bucket: Bucket | None, limit: int | None, clock: float) -> Bucket | None:

@@ -1,5 +1,6 @@
 """What a running server holds: its settings, and the state every route
-shares (the live scenarios, attempt counters, open exchanges, the journal).
+shares (the live scenarios, open exchanges, and the store of what sibling
+servers share: attempt counters, quotas, the journal; see ``stores``).
 Below every route module; the factory (``app.make_app``) builds it."""
 
 from __future__ import annotations
@@ -9,16 +10,16 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from . import guard, metrics
+from . import guard, metrics, stores
 from .faults.chaos import Chaos
-from .journal import DEFAULT_SIZE, Journal
+from .journal import DEFAULT_SIZE
 from .library import Library, LiveLibrary
 from .metrics import Metrics
-from .quota import Budget, Quota, Quotas, client_of
+from .quota import Quota, client_of
 from .recording import Recording
 from .scenario import Scenario
-from .sessions import Attempts
 from .shutdown import Exchanges
+from .stores import Admission, Charge, Store, open_store
 from .upstream import Upstream
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
@@ -47,6 +48,7 @@ class Settings:
     upstream: Upstream | None = None  # proxy and record: every API route goes there (proxy.py)
     recording: Recording | None = None  # record: where each exchange is written
     metrics: bool = True  # GET /metrics, when the prometheus client is installed
+    state: str | None = None  # --state: the store siblings share (stores.STORES); None: this process's memory
 
     def __post_init__(self) -> None:
         """Refuse what would fail at the first request, and normalize the allowances."""
@@ -56,6 +58,8 @@ class Settings:
             raise ValueError(f"the grace period must be 0 seconds or more, got {self.grace}")
         self.allow_origins = tuple(dict.fromkeys(map(guard.origin, self.allow_origins)))
         self.allow_hosts = tuple(dict.fromkeys(map(guard.host_name, self.allow_hosts)))
+        if self.state is not None:
+            stores.check(self.state)
 
 
 @dataclass
@@ -64,24 +68,23 @@ class State:
     scenarios: LiveLibrary
     control_open: bool  # control routes without a token (bound to loopback)
     guard: guard.Guard
-    attempts: Attempts = field(default_factory=Attempts)
     exchanges: Exchanges = field(default_factory=Exchanges)
-    journal: Journal = field(default_factory=Journal)
-    quotas: Quotas = field(init=False)
+    store: Store = field(init=False)
     metrics: Metrics | None = field(init=False)  # None: the optional extra is not installed, or turned off
 
     def __post_init__(self) -> None:
-        self.quotas = Quotas(self.settings.speed)  # the buckets run on the server's clock times --speed
+        settings = self.settings
+        self.store = open_store(settings.state, speed=settings.speed, journal_size=settings.journal_size)
         exchanges = self.exchanges
-        self.metrics = Metrics(lambda: len(exchanges)) if self.settings.metrics and metrics.available() else None
+        self.metrics = Metrics(lambda: len(exchanges)) if settings.metrics and metrics.available() else None
 
-    def charge(self, scenario: Scenario, cost: int, session: str, headers: Mapping[str, str], now: float) -> Budget | None:
-        """What a request costing ``cost`` tokens at ``now`` (loop time) leaves of
-        its scenario's quota, else the server's; None where neither has one."""
+    async def admit(self, scenario: Scenario, cost: int, session: str, headers: Mapping[str, str]) -> Admission:
+        """Charge a request costing ``cost`` tokens to its scenario's quota,
+        else the server's (if either has one), and count its attempt unless
+        the quota refuses it. Raises stores.StoreUnavailable."""
         quota = scenario.quota or self.settings.quota
-        if quota is None:
-            return None
-        return self.quotas.charge(scenario.name, client_of(quota, session, headers), quota, cost, now)
+        charge = None if quota is None else Charge(scenario.name, client_of(quota, session, headers), quota, cost)
+        return await self.store.admit(session, scenario.key, charge)
 
     @property
     def library(self) -> Library:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import openai
@@ -13,9 +13,20 @@ from mockllm import server
 from mockllm.library import load_library
 from mockllm.state import Settings
 
+from .redis_server import RedisServer
 from .wire.upstream import Upstream, start_upstream
 
 pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs throwaway projects
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port, for the whole session;
+    ``.url()`` is a fresh group of keys each time, so tests share nothing."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
