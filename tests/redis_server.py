@@ -19,7 +19,9 @@ def free_port() -> int:
 class RedisServer:
     """``url(group)`` names a fresh group of keys, so tests never share state."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_in: str | None = None) -> None:
+        """``keep_in``: a folder where it keeps its data across a restart (an append-only file)."""
+        self.keep_in = keep_in
         binary = shutil.which("redis-server")
         assert binary, "the shared-state tests need redis-server: apt-get install redis-server (scripts/test does)"
         self.binary = binary
@@ -28,8 +30,9 @@ class RedisServer:
 
     def start(self) -> None:
         """Start (again, on the same port: an outage ends)."""
+        kept = ["--appendonly", "yes", "--dir", self.keep_in] if self.keep_in else ["--appendonly", "no"]
         self.process = subprocess.Popen(
-            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", *kept,
              "--protected-mode", "yes"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )

@@ -350,7 +350,7 @@ class RedisStore:
                 await asyncio.sleep(RETRY)
         while not self._closing:
             try:
-                found: Any = await self._reader.xread({stream: self._applied}, block=BLOCK_MS)
+                found: Any = await self._reader.xread({stream: self._applied or "0-0"}, block=BLOCK_MS)
             except (RedisError, OSError, asyncio.TimeoutError) as exc:
                 if self._closing:
                     return
