@@ -9,13 +9,14 @@ import logging
 import os
 import re
 import shutil
+import socket
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__, config, pipeline, quota, recording, schema, server, streams
+from . import __version__, config, pipeline, quota, recording, schema, server, streams, workers
 from .dialects import DIALECTS
 from .errors import ScenarioError, ScenarioErrors
 from .faults import FAULTS
@@ -77,6 +78,12 @@ def _seconds(text: str) -> float:
     if not value >= 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
     return value
+
+
+def _positive_whole(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and int(text) >= 1):
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def _positive(text: str) -> float:
@@ -178,6 +185,8 @@ SERVE = (
            "(per: api_key by default)", _quota, metavar="SPEC"),
     Option("--no-metrics", False, "no GET /metrics, and nothing counted for it", switch=True),
     STATE,
+    Option("--workers", 1, "processes serving one port; more than 1 shares their state through --state, or a "
+           "private redis-server when none is given (default: %(default)s)", _positive_whole, metavar="N"),
     *TIMING,
 )
 FORWARD = (HOST, PORT, QUIET, LOOP, ADMIN_TOKEN, GRACE)  # serve's, as proxy and record have them too
@@ -309,9 +318,10 @@ def _listen(
         logging.getLogger("mockllm").warning("%s", warning)
 
     def ready(running: server.RunningServer) -> None:
-        for line in lines(running):
-            print(line, flush=True)
+        _print(lines(running))
 
+    if getattr(args, "workers", 1) > 1:
+        return _supervise(settings, args, lines)
     try:
         _run(server.serve_forever(settings, args.host, args.port, ready), args.loop)
     except KeyboardInterrupt:
@@ -320,6 +330,51 @@ def _listen(
         print(f"mockllm: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _print(lines: list[str]) -> None:
+    for line in lines:
+        print(line, flush=True)
+
+
+def _supervise(settings: Settings, args: argparse.Namespace,
+               lines: Callable[[server.RunningServer], list[str]]) -> int:
+    """``serve --workers N``: N processes on one port, sharing their state (workers.py)."""
+    if not hasattr(os, "fork"):
+        print("mockllm: --workers needs fork(), which this system does not have; run one server per port",
+              file=sys.stderr)
+        return 2
+    local = None
+    if settings.state is None:
+        try:
+            local = workers.LocalRedis()
+        except FileNotFoundError:
+            print(f"mockllm: {workers.NO_STATE.format(n=args.workers)}", file=sys.stderr)
+            return 2
+        settings = dataclasses.replace(settings, state=local.url)
+    try:
+        try:
+            place = workers.reserve(args.host, args.port)
+        except OSError as exc:
+            print(f"mockllm: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        shared = "a private redis-server" if local else settings.state
+
+        def worker(sock: socket.socket | None, ready: Callable[[list[str]], None]) -> int:
+            def listening(running: server.RunningServer) -> None:
+                ready([*lines(running), f"{args.workers} workers on one port, sharing their state in {shared}"])
+
+            try:
+                _run(server.serve_forever(settings, args.host, place.port, listening, sock=sock,
+                                          reuse_port=sock is None), args.loop)
+            except KeyboardInterrupt:
+                pass
+            return 0
+
+        return workers.supervise(args.workers, place, worker, _print)
+    finally:
+        if local is not None:
+            local.stop()
 
 
 def _proxy(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hmac
+import os
 from typing import Any
 
 from aiohttp import web
@@ -112,12 +113,13 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     state = _authorized(request)
-    # The task count lets a soak test see that finished and abandoned streams left nothing behind.
+    # The task count lets a soak test see that finished and abandoned streams left nothing behind;
+    # the pid, which of the --workers answered.
     tasks = len(asyncio.all_tasks())
     problem = await state.store.problem()
     return web.json_response(
         {"status": "ok" if problem is None else "unavailable", "scenarios": len(state.library.scenarios),
-         "tasks": tasks, "state": {"store": state.store.description, "problem": problem}},
+         "tasks": tasks, "pid": os.getpid(), "state": {"store": state.store.description, "problem": problem}},
         status=200 if problem is None else 503,
     )
 

@@ -13,6 +13,7 @@ import asyncio
 import ipaddress
 import logging
 import signal
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -90,8 +91,11 @@ class RunningServer:
         self.runner.app[STATE].exchanges.hurry()
 
 
-async def start(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-    """Start serving on ``host:port`` (0: a free port) and return once listening."""
+async def start(settings: Settings, host: str = "127.0.0.1", port: int = 0, *,
+                sock: socket.socket | None = None, reuse_port: bool = False) -> RunningServer:
+    """Start serving on ``host:port`` (0: a free port) and return once listening.
+    A worker of ``serve --workers`` (workers.py) binds with ``reuse_port``, or
+    accepts from ``sock``, the socket its supervisor listens on."""
     # A token, once configured, is always required; without one the routes
     # are open on loopback only.
     control_open = is_loopback(host) and not settings.admin_token
@@ -107,7 +111,8 @@ async def start(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> R
     await runner.setup()
     running = RunningServer(runner, host, 0, control_open)
     _track_handlers(runner, running.handlers)
-    site = web.TCPSite(runner, host, port)
+    site: web.BaseSite = (web.SockSite(runner, sock) if sock is not None
+                          else web.TCPSite(runner, host, port, reuse_port=reuse_port or None))
     try:
         await site.start()
     except BaseException:
@@ -136,12 +141,13 @@ def _track_handlers(runner: web.AppRunner, handlers: set[RequestHandler]) -> Non
 
 
 async def serve_forever(
-    settings: Settings, host: str, port: int, on_ready: Callable[[RunningServer], None]
+    settings: Settings, host: str, port: int, on_ready: Callable[[RunningServer], None], *,
+    sock: socket.socket | None = None, reuse_port: bool = False,
 ) -> None:
     """Serve until SIGTERM (``docker stop``, Kubernetes) or SIGINT (Ctrl-C), then
     stop as ``close`` does: open streams get ``settings.grace`` seconds, or
     less if a second signal comes."""
-    server = await start(settings, host, port)
+    server = await start(settings, host, port, sock=sock, reuse_port=reuse_port)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     handled = []

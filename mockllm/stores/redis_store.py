@@ -174,8 +174,8 @@ def parse_url(url: str) -> tuple[str, str, str]:
     prefix = "mockllm" + (f":{groups[-1]}" if groups and groups[-1] else "")
     rest = urllib.parse.urlencode([(key, value) for key, value in query if key != "group"])
     client_url = urllib.parse.urlunsplit(parts._replace(query=rest))
-    shown = parts._replace(netloc=parts.netloc.rpartition("@")[2], query=parts.query)
-    return client_url, prefix, urllib.parse.urlunsplit(shown)
+    shown = url if "@" not in parts.netloc else url.replace(parts.netloc, parts.netloc.rpartition("@")[2], 1)
+    return client_url, prefix, shown
 
 
 class RedisStore:
