@@ -11,7 +11,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 COPY pyproject.toml README.md /src/
 COPY mockllm /src/mockllm
 COPY scenarios /src/scenarios
-RUN pip install "/src[fast,metrics]" && rm -rf /src \
+RUN pip install "/src[fast,metrics,redis]" && rm -rf /src \
     && useradd --create-home --uid 10001 mockllm \
     && mkdir /scenarios && chown mockllm /scenarios
 

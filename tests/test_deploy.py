@@ -11,12 +11,14 @@ import pytest
 import yaml
 
 from mockllm import cli
-from mockllm.control import PROBE
+from mockllm.control import PROBE, READY
 from mockllm.parse import parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "deploy" / "kubernetes" / "mockllm.yaml"
 DOCUMENTS = [doc for doc in yaml.safe_load_all(MANIFEST.read_text()) if doc]
+REDIS = ROOT / "deploy" / "kubernetes" / "redis.yaml"  # for replicas that share their state
+REDIS_DOCUMENTS = [doc for doc in yaml.safe_load_all(REDIS.read_text()) if doc]
 KUBERNETES = "1.34"  # a version the schemas ship for; the manifests use only long-stable APIs
 
 
@@ -25,7 +27,8 @@ def kind(name: str) -> dict:
     return found
 
 
-@pytest.mark.parametrize("document", DOCUMENTS, ids=[d["kind"] for d in DOCUMENTS])
+@pytest.mark.parametrize("document", DOCUMENTS + REDIS_DOCUMENTS,
+                         ids=[d["kind"] for d in DOCUMENTS] + [f"redis {d['kind']}" for d in REDIS_DOCUMENTS])
 def test_each_manifest_validates_strictly_against_the_kubernetes_schemas(document):
     kubernetes_validate.validate(document, KUBERNETES, strict=True)
 
@@ -39,11 +42,11 @@ def test_the_container_runs_a_serve_command_line_the_server_accepts():
     assert pod["terminationGracePeriodSeconds"] > args.grace  # streams get their grace, then the pod stops
 
 
-def test_the_probes_ask_the_open_probe_route_on_the_served_port():
+def test_the_probes_ask_the_open_probe_routes_on_the_served_port():
     [container] = kind("Deployment")["spec"]["template"]["spec"]["containers"]
     [port] = container["ports"]
-    for probe in ("readinessProbe", "livenessProbe"):
-        assert container[probe]["httpGet"] == {"path": PROBE, "port": port["name"]}
+    for probe, route in (("readinessProbe", READY), ("livenessProbe", PROBE)):
+        assert container[probe]["httpGet"] == {"path": route, "port": port["name"]}
     assert kind("Service")["spec"]["ports"][0]["targetPort"] == port["name"]
     assert container["resources"]["requests"]
 
@@ -54,6 +57,14 @@ def test_the_configmaps_scenarios_are_valid_and_mounted_where_serve_reads_them()
     [container] = kind("Deployment")["spec"]["template"]["spec"]["containers"]
     [mount] = container["volumeMounts"]
     assert mount["mountPath"] in container["args"]
+
+
+def test_the_redis_manifest_gives_replicas_the_state_url_its_comment_sets():
+    [service] = [d for d in REDIS_DOCUMENTS if d["kind"] == "Service"]
+    url = f"redis://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}/0"
+    assert f"MOCKLLM_STATE={url}" in REDIS.read_text()
+    args = cli._parser().parse_args(["serve", "--state", url])
+    assert args.state == url
 
 
 def test_the_validation_can_fail_a_misspelt_field():
