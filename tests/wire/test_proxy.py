@@ -228,3 +228,19 @@ async def test_serve_answers_a_rule_with_an_error_that_says_what_it_is(start_ser
     error = json.loads(b"".join(reads))["error"]
     assert status == 500 and error["code"] == "scenario_has_no_reply"
     assert "it is a rule for `mockllm proxy`" in error["message"]
+
+
+async def test_two_proxies_sharing_a_store_count_a_rules_attempts_as_one(start_server, upstream, tmp_path,
+                                                                         redis_server):
+    rules = rule(tmp_path, "name: flaky\nmatch: {prompt: '(?i)hi'}\n"
+                           "attempts:\n  - faults: [{status: {code: 429, headers: {retry-after: '0'}}}]\n"
+                           "  - faults: []\n")
+    state = redis_server.url()
+    first, second = [await start_server([rules], upstream=Upstream(upstream.url), state=state) for _ in range(2)]
+    async with openai.AsyncOpenAI(base_url=first.base_url, api_key="sk-x", max_retries=0) as client:
+        _, refused = await texts(client)
+    assert isinstance(refused, openai.RateLimitError)
+    async with openai.AsyncOpenAI(base_url=second.base_url, api_key="sk-x", max_retries=0) as client:
+        got, error = await texts(client)  # the other proxy: attempt 2, relayed
+    assert error is None and got == WORDS
+    assert [(e["status"], e["attempt"]) for e in await journal(second)] == [(429, 1), (200, 2)]
