@@ -17,6 +17,8 @@ import openai
 import pytest
 
 from mockllm import cli
+from mockllm.dialects import DIALECTS
+from mockllm.errors import RequestError
 from mockllm.journal import Entry, Outcome
 
 from ..redis_server import RedisServer
@@ -219,3 +221,30 @@ def test_a_journal_entry_survives_its_json_form():
     entry = Entry(id=7, time=1.5, method="POST", route="/v1/x", status=200, outcome=Outcome.COMPLETED,
                   faults=("a",), retry_headers=(("retry-after", "1"),))
     assert Entry.from_json(json.loads(json.dumps(entry.to_json()))) == entry
+
+
+ROUTED = [d for d in DIALECTS.values() if d.routes]
+
+
+def shape(value: object) -> object:
+    """The keys of a JSON value, nested: an error object's shape without its words."""
+    return {key: shape(item) for key, item in value.items()} if isinstance(value, dict) else None
+
+
+async def test_with_redis_away_every_format_gets_its_own_503(start_server, write_scenario):
+    redis = RedisServer()
+    redis.start()
+    write_scenario("hello", "reply: {text: Hello.}\n")
+    server = await start_server([write_scenario.folder], state=redis.url(), default="hello")
+    redis.stop()
+    async with aiohttp.ClientSession() as http:
+        for dialect in ROUTED:
+            example = dialect.example("hello", "Hi", stream=True)
+            async with http.post(server.url + example.path, json=example.body) as response:
+                body = await response.read()
+                assert response.status == 503, dialect.name
+                assert response.headers["Content-Type"].startswith(dialect.error_content_type), dialect.name
+            usual = dialect.status_error(503)  # the format's 503, with the code that says why
+            expected = dialect.error_body(RequestError(503, "-", type=usual.type, code="state_unavailable"))
+            assert shape(json.loads(body)) == shape(json.loads(expected)), dialect.name
+            assert b"state store redis://127.0.0.1:" in body
