@@ -19,7 +19,7 @@ SLOW = "reply: {tokens: [a, b, c, d, e, f]}\ntiming: {first_token: 50ms, per_tok
 
 def journal(running) -> list[dict]:
     """The journal of a server, read in process: a stopped server answers no HTTP."""
-    return [entry.to_json() for entry in running.runner.app[STATE].journal.entries()]
+    return [entry.to_json() for entry in running.runner.app[STATE].store.journal.entries()]
 
 
 async def open_stream(session: aiohttp.ClientSession, running, scenario: str) -> aiohttp.ClientResponse:
