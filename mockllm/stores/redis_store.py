@@ -23,15 +23,17 @@ fails is not retried: it gets a 503, and a retry of it counts once.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import math
 import urllib.parse
 from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from ..journal import DEFAULT_SIZE, Entry
 from ..quota import WINDOW, Bucket, budget_of
@@ -44,13 +46,25 @@ ATTEMPT_TTL = 86_400  # seconds an unused attempt counter is kept (memory keeps 
 CHANGES_KEPT = 10_000  # entries of the changes stream kept for replicas that fall behind
 TIMEOUT = 5.0  # seconds a command may take before the request that waits on it gets a 503
 RETRY = 0.5  # seconds between tries to write the journal, or to read changes, while Redis is away
+CONNECTIONS = 8  # to Redis, besides the changes reader's own
 BLOCK_MS = 10_000  # how long one read of the changes stream waits for news
+
+@dataclass(frozen=True)
+class Script:
+    """A Lua script, run by its SHA-1 digest (EVALSHA) so each call sends its arguments only."""
+
+    text: str
+    sha: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha", hashlib.sha1(self.text.encode()).hexdigest())
+
 
 # KEYS none (the prefix is ARGV[1]); ARGV: prefix, attempt key, attempt ttl, then for a quota:
 # bucket key, rpm ('' none), tpm ('' none), cost, speed, bucket ttl.
 # Returns {attempt (-1: refused), refused limit or '', wait or '', requests level or '', tokens level or ''}.
 # The arithmetic is quota.step's, line for line: the contract test holds them together.
-ADMIT = """
+ADMIT = Script("""
 local p = ARGV[1]
 local gen = redis.call('GET', p .. ':gen') or '0'
 local base = p .. ':' .. gen .. ':'
@@ -116,21 +130,21 @@ local akey = base .. 'a:' .. ARGV[2]
 out[1] = redis.call('INCR', akey)
 redis.call('EXPIRE', akey, ARGV[3])
 return out
-""".replace("WINDOW", repr(WINDOW)).replace("EPSILON", "1e-9")
+""".replace("WINDOW", repr(WINDOW)).replace("EPSILON", "1e-9"))
 
 # ARGV: prefix, journal size, then one JSON entry each. Gives each its id.
-JOURNAL = """
+JOURNAL = Script("""
 local p = ARGV[1]
 for i = 3, #ARGV do
   local id = redis.call('INCR', p .. ':journal:id')
   redis.call('XADD', p .. ':journal', 'MAXLEN', ARGV[2], '*', 'id', id, 'entry', ARGV[i])
 end
 return #ARGV - 2
-"""
+""")
 
 # ARGV: prefix, name, text ('' with ARGV[4] == '0': remove), present ('1' add, '0' remove), kept.
 # A scenario keeps its place in the match order when replaced (library.LiveLibrary does so too).
-CHANGE = """
+CHANGE = Script("""
 local p = ARGV[1]
 local latest = redis.call('HGET', p .. ':scenarios', ARGV[2])
 local order
@@ -143,22 +157,22 @@ local present = ARGV[4] == '1'
 redis.call('HSET', p .. ':scenarios', ARGV[2], cjson.encode({present = present, text = ARGV[3], order = order}))
 return redis.call('XADD', p .. ':changes', 'MAXLEN', '~', ARGV[5], '*',
                   'name', ARGV[2], 'present', ARGV[4], 'text', ARGV[3], 'order', order)
-"""
+""")
 
 # ARGV: prefix. Every name's latest change, and the changes stream's last id, at one instant.
-SNAPSHOT = """
+SNAPSHOT = Script("""
 local p = ARGV[1]
 local last = redis.call('XREVRANGE', p .. ':changes', '+', '-', 'COUNT', 1)
 local id = '0-0'
 if #last > 0 then id = last[1][1] end
 return {id, redis.call('HGETALL', p .. ':scenarios')}
-"""
+""")
 
-RESET = """
+RESET = Script("""
 redis.call('INCR', ARGV[1] .. ':gen')
 redis.call('DEL', ARGV[1] .. ':journal')
 return 1
-"""
+""")
 
 
 def parse_url(url: str) -> tuple[str, str, str]:
@@ -183,15 +197,15 @@ class RedisStore:
         client_url, self._prefix, self.description = parse_url(url)
         self._speed = speed
         self._journal_size = journal_size
-        self._client = redis.Redis.from_url(client_url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+        # Few connections: admissions go in batches (one pipeline per loop turn), the journal too.
+        pool = redis.BlockingConnectionPool.from_url(client_url, max_connections=CONNECTIONS, timeout=TIMEOUT,
+                                                     socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+        self._client = redis.Redis.from_pool(pool)  # owns it: closing the client closes its connections
         # The changes reader blocks for seconds at a time: a connection of its own, with no timeout shorter than that.
         self._reader = redis.Redis.from_url(client_url, socket_timeout=BLOCK_MS / 1000 + TIMEOUT,
                                             socket_connect_timeout=TIMEOUT)
-        self._admit = self._client.register_script(ADMIT)
-        self._journal = self._client.register_script(JOURNAL)
-        self._change = self._client.register_script(CHANGE)
-        self._snapshot = self._client.register_script(SNAPSHOT)
-        self._reset = self._client.register_script(RESET)
+        self._asked: list[tuple[list[Any], asyncio.Future[Any]]] = []  # admissions for the next batch
+        self._asking = asyncio.Event()
         self._pending: deque[Entry] = deque(maxlen=journal_size)  # kept while Redis is away, the newest
         self._wake = asyncio.Event()
         self._flushed = asyncio.Condition()
@@ -210,7 +224,8 @@ class RedisStore:
             await self._catch_up()
         except StoreUnavailable as exc:  # a replica may start before its Redis: it answers 503s until then
             log.warning("%s; requests get a 503 until it is back", exc)
-        self._tasks = [asyncio.create_task(self._write_journal()), asyncio.create_task(self._read_changes())]
+        self._tasks = [asyncio.create_task(loop()) for loop in (self._send_admissions, self._write_journal,
+                                                                self._read_changes)]
 
     async def close(self) -> None:
         self._closing = True  # redis-py may turn a cancelled read into a connection error: the loops must not retry
@@ -236,7 +251,13 @@ class RedisStore:
             args += [_key(charge.scenario, charge.client, f"{q.rpm}/{q.tpm}/{q.per}"),
                      "" if q.rpm is None else q.rpm, "" if q.tpm is None else q.tpm, charge.cost,
                      repr(self._speed), math.ceil(WINDOW / self._speed) + 60]
-        attempt, refused, wait, requests, tokens = await self._call(self._admit(args=args))
+        asked = asyncio.get_running_loop().create_future()
+        self._asked.append((args, asked))
+        self._asking.set()
+        try:  # the batch's pipeline has its socket timeout; this bounds the wait for a batch to go
+            attempt, refused, wait, requests, tokens = await asyncio.wait_for(asked, 2 * TIMEOUT)
+        except asyncio.TimeoutError:
+            raise StoreUnavailable(f"the state store {self.description} did not answer in time") from None
         budget = None
         if charge is not None:
             budget = budget_of(_bucket(charge.quota.rpm, requests), _bucket(charge.quota.tpm, tokens),
@@ -257,13 +278,13 @@ class RedisStore:
 
     async def reset(self) -> None:
         await self._settled()  # what ended before the reset is forgotten with the rest
-        await self._call(self._reset(args=[self._prefix]))
+        await self._call(self._script(RESET, [self._prefix]))
 
     async def change(self, change: Change) -> None:
         self._ensure_caught_up()
         present = change.text is not None
-        made = (await self._call(self._change(
-            args=[self._prefix, change.name, change.text or "", "1" if present else "0", CHANGES_KEPT]))).decode()
+        made = (await self._call(self._script(CHANGE, 
+            [self._prefix, change.name, change.text or "", "1" if present else "0", CHANGES_KEPT]))).decode()
         if change.scenario is not None:
             self._parsed[made] = change.scenario  # the reader applies it without a second parse
         async with self._changed:
@@ -293,7 +314,7 @@ class RedisStore:
     async def _catch_up(self) -> None:
         """Apply the latest change of every name, in match order, and note where the stream stood."""
         assert self._apply is not None
-        last, latest = await self._call(self._snapshot(args=[self._prefix]))
+        last, latest = await self._call(self._script(SNAPSHOT, [self._prefix]))
         changes = [json.loads(value) | {"name": name.decode()} for name, value in _pairs(latest)]
         for change in sorted(changes, key=lambda c: c["order"]):
             await self._apply(Change(change["name"], change["text"] if change["present"] else None))
@@ -307,7 +328,56 @@ class RedisStore:
                                    f"{exc or type(exc).__name__}") from exc
 
     async def _write(self, entries: list[Entry]) -> None:
-        await self._journal(args=[self._prefix, self._journal_size, *(json.dumps(e.to_json()) for e in entries)])
+        await self._script(JOURNAL, [self._prefix, self._journal_size, *(json.dumps(e.to_json()) for e in entries)])
+
+    async def _script(self, script: Script, args: list[Any]) -> Any:
+        """Run ``script`` by its digest; a Redis that has not seen it (restarted, or new) is sent it first."""
+        try:
+            return await self._client.evalsha(script.sha, 0, *args)
+        except NoScriptError:
+            await self._client.script_load(script.text)
+            return await self._client.evalsha(script.sha, 0, *args)
+
+    async def _send_admissions(self) -> None:
+        """Every admission asked for since the last batch, in one pipeline: one
+        round trip for all the requests that arrived meanwhile, and so one
+        connection, however many clients there are."""
+        while not self._closing:
+            await self._asking.wait()
+            self._asking.clear()
+            batch, self._asked = self._asked, []
+            try:
+                results = await self._pipelined(ADMIT, [args for args, _ in batch])
+            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+                failure: BaseException = StoreUnavailable(
+                    f"the state store {self.description} is unavailable: {exc or type(exc).__name__}")
+                results = [failure] * len(batch)
+            for (_, asked), result in zip(batch, results):
+                if asked.done():  # its request was cancelled meanwhile
+                    continue
+                if isinstance(result, BaseException):
+                    asked.set_exception(result if isinstance(result, StoreUnavailable) else StoreUnavailable(
+                        f"the state store {self.description} refused a script: {result}"))
+                else:
+                    asked.set_result(result)
+
+    async def _pipelined(self, script: Script, argsets: list[list[Any]]) -> list[Any]:
+        """``script`` once per argument list, in one pipeline; the lists a Redis
+        without the script refused (NOSCRIPT: nothing ran) are sent again after it."""
+        results: list[Any] = [None] * len(argsets)
+        todo = list(range(len(argsets)))
+        for _ in range(2):
+            pipe = self._client.pipeline(transaction=False)
+            for index in todo:
+                pipe.evalsha(script.sha, 0, *argsets[index])
+            answers = await pipe.execute(raise_on_error=False)
+            for index, answer in zip(todo, answers):
+                results[index] = answer
+            todo = [index for index, answer in zip(todo, answers) if isinstance(answer, NoScriptError)]
+            if not todo:
+                break
+            await self._client.script_load(script.text)
+        return results
 
     async def _write_journal(self) -> None:
         """Write what is pending, in order, and keep it through an outage."""
