@@ -248,3 +248,20 @@ async def test_with_redis_away_every_format_gets_its_own_503(start_server, write
             expected = dialect.error_body(RequestError(503, "-", type=usual.type, code="state_unavailable"))
             assert shape(json.loads(body)) == shape(json.loads(expected)), dialect.name
             assert b"state store redis://127.0.0.1:" in body
+
+
+async def test_two_hundred_clients_at_once_are_all_admitted_over_a_few_redis_connections(
+        start_server, write_scenario, redis_server):
+    write_scenario("hello", "reply: {text: Hello.}\n")
+    server = await start_server([write_scenario.folder], state=redis_server.url())
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        async def one() -> int:
+            async with http.post(server.base_url + "/chat/completions",
+                                 json={"model": "hello", "messages": MESSAGES, "stream": True}) as response:
+                await response.read()
+                return response.status
+        statuses = await asyncio.gather(*(one() for _ in range(200)))
+        async with http.get(server.url + "/_mockllm/journal") as response:
+            attempts = sorted(e["attempt"] for e in (await response.json())["entries"])
+    assert statuses == [200] * 200  # redis-py's own pool refused the 101st connection before batching
+    assert attempts == list(range(1, 201))  # one session (the client's address): each counted once
