@@ -2,7 +2,8 @@
 that names the same Redis and group shares one set of attempt counters, quota
 buckets, one journal and one history of run-time scenario changes.
 
-    admit ──ADMIT (Lua: quota buckets, then the attempt counter)──▶ one round trip per request
+    admit ──▶ asked ──admissions task: one pipeline of ADMIT (Lua: quota buckets, then the
+              attempt counter) for every request asked since the last──▶ one round trip per request
     record ──▶ pending ──writer task, JOURNAL (Lua: ids, XADD MAXLEN)──▶ {group}:journal
     change ──CHANGE (Lua: HSET the latest, XADD)──▶ {group}:changes ──reader task (XREAD)──▶ apply, in stream order
 
