@@ -1,7 +1,9 @@
 """The mockllm benchmark: timing fidelity, CPU per event, throughput, memory per
-stalled stream, start-up, and a leak soak, each beside a bare aiohttp floor.
+stalled stream, start-up, a leak soak, the proxy's added delay per event and
+metrics' CPU cost, each beside a floor (a bare aiohttp server or relay, or
+mockllm with metrics off).
 
-    python bench/run.py             # the full run (about 5 minutes); table + bench/results/latest.json
+    python bench/run.py             # the full run (about 7 minutes); table + bench/results/latest.json
     python bench/run.py --quick     # a small run, as the test suite's smoke test does
     python bench/run.py --formats   # only the wire formats' CPU per token, each beside Chat Completions
     python bench/run.py --proxy     # only the proxy's added delay per event, beside direct and a bare relay
