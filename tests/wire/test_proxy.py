@@ -245,7 +245,7 @@ async def test_150_concurrent_streams_all_reach_the_upstream_without_waiting_on_
         arrived += 1
         if arrived == streams:
             everyone.set()
-        with contextlib.suppress(TimeoutError):
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(everyone.wait(), 10)  # a capped pool: the first 100 answer late, the rest later
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
