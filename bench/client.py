@@ -7,6 +7,7 @@ what it measured as one JSON object.
     python bench/client.py stall URL --streams 5000       (holds them until stdin closes)
     python bench/client.py soak  URL --streams 20000 --concurrency 500
     python bench/client.py format URL --streams 200 --path /v1/messages --body '{...}' --frame-end nl
+    python bench/client.py stamped URL --streams 100   (bench/upstream.py's streams, direct or proxied)
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import resource
 import statistics
 import sys
+import time
 from urllib.parse import urlsplit
 
 EVENT_END = b"\n\n"
@@ -74,6 +77,36 @@ class Stream:
             self.writer = None
 
 
+class Stamped:
+    """One stream of bench/upstream.py's, whose every token is the
+    ``time.monotonic_ns()`` it was sent at: the delay of each on arrival,
+    and when the first byte and first event came after the request began."""
+
+    STAMP = re.compile(rb'"content":"(\d+)"')
+
+    def __init__(self, host: str, port: int, payload: bytes) -> None:
+        self.host, self.port, self.payload = host, port, payload
+        self.delays: list[int] = []  # nanoseconds, one per stamped event
+        self.first_byte = self.first_event = 0  # nanoseconds after the request began
+
+    async def run(self) -> None:
+        began = time.monotonic_ns()  # the connection is part of the request's start
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        writer.write(self.payload)
+        held = b""
+        try:
+            while data := await reader.read(65536):
+                now = time.monotonic_ns()
+                self.first_byte = self.first_byte or now - began
+                complete, _, held = (held + data).rpartition(EVENT_END)
+                stamps = self.STAMP.findall(complete)
+                if stamps and not self.delays:
+                    self.first_event = now - began
+                self.delays.extend(now - int(stamp) for stamp in stamps)
+        finally:
+            writer.close()
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -99,6 +132,25 @@ async def paced(host: str, port: int, streams: int, gap: float) -> dict:
         "median_gap_ms": round(statistics.median(gaps) * 1000, 3),
         "ttft_ms": {"p50": round(percentile(first, 0.5) * 1000, 3), "p99": round(percentile(first, 0.99) * 1000, 3)},
     }
+
+
+async def stamped(host: str, port: int, streams: int) -> dict:
+    """Concurrent streams of stamped events: each event's delay from its send,
+    and each stream's first byte and first event after its request began, in
+    milliseconds."""
+    payload = request_bytes(host, "bench-stamped")
+    runs = [Stamped(host, port, payload) for _ in range(streams)]
+    await asyncio.gather(*(s.run() for s in runs))
+    delays = [d for s in runs for d in s.delays]
+
+    def ms(values: list[int], *, most: bool = False) -> dict:
+        shown = {"p50": percentile(values, 0.5), "p99": percentile(values, 0.99)}
+        if most:
+            shown["max"] = max(values)
+        return {k: round(v / 1e6, 3) for k, v in shown.items()}
+
+    return {"streams": streams, "events": len(delays), "delay_ms": ms(delays, most=True),
+            "first_event_ms": ms([s.first_event for s in runs]), "first_byte_ms": ms([s.first_byte for s in runs])}
 
 
 async def one_format(host: str, port: int, streams: int, path: str, body: str, frame_end: bytes) -> dict:
@@ -169,7 +221,7 @@ async def soak(host: str, port: int, streams: int, concurrency: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("paced", "burst", "stall", "soak", "format"))
+    parser.add_argument("mode", choices=("paced", "burst", "stall", "soak", "format", "stamped"))
     parser.add_argument("url")
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=500)
@@ -186,6 +238,8 @@ def main() -> None:
     host, port = address.hostname, address.port
     if args.mode == "paced":
         result = asyncio.run(paced(host, port, args.streams, args.gap))
+    elif args.mode == "stamped":
+        result = asyncio.run(stamped(host, port, args.streams))
     elif args.mode == "burst":
         result = asyncio.run(burst(host, port, args.streams, args.seconds))
     elif args.mode == "format":

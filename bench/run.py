@@ -1,9 +1,13 @@
 """The mockllm benchmark: timing fidelity, CPU per event, throughput, memory per
-stalled stream, start-up, and a leak soak, each beside a bare aiohttp floor.
+stalled stream, start-up, a leak soak, the proxy's added delay per event and
+metrics' CPU cost, each beside a floor (a bare aiohttp server or relay, or
+mockllm with metrics off).
 
-    python bench/run.py             # the full run (about 5 minutes); table + bench/results/latest.json
+    python bench/run.py             # the full run (about 7 minutes); table + bench/results/latest.json
     python bench/run.py --quick     # a small run, as the test suite's smoke test does
     python bench/run.py --formats   # only the wire formats' CPU per token, each beside Chat Completions
+    python bench/run.py --proxy     # only the proxy's added delay per event, beside direct and a bare relay
+    python bench/run.py --metrics   # only the server CPU per event with and without metrics
 
 Servers run in their own processes and a separate client process drives them
 over loopback, so the three share the machine as they would in a CI job.
@@ -33,9 +37,9 @@ from bench import scenarios  # noqa: E402
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
-FULL = {"formats": 200, "warm_up": 600, "fidelity": (100, 200, 500, 1000), "repeats": 3, "burst": (1, 2, 4, 8, 16), "burst_seconds": 4.0,
+FULL = {"proxy_streams": 100, "metrics_streams": 200, "metrics_rounds": 7, "formats": 200, "warm_up": 600, "fidelity": (100, 200, 500, 1000), "repeats": 3, "burst": (1, 2, 4, 8, 16), "burst_seconds": 4.0,
         "stalled": 5000, "startup_files": 1000, "soak": 20000, "soak_rounds": 4, "soak_concurrency": 500}
-QUICK = {"formats": 10, "warm_up": 10, "fidelity": (10,), "repeats": 1, "burst": (1, 2), "burst_seconds": 0.5,
+QUICK = {"proxy_streams": 10, "metrics_streams": 10, "metrics_rounds": 1, "formats": 10, "warm_up": 10, "fidelity": (10,), "repeats": 1, "burst": (1, 2), "burst_seconds": 0.5,
          "stalled": 100, "startup_files": 50, "soak": 200, "soak_rounds": 2, "soak_concurrency": 50}
 TARGETS = {
     "p99 gap error at 200 streams": "<= 1.5x floor",
@@ -45,6 +49,8 @@ TARGETS = {
     "throughput": ">= 0.8x floor",
     "memory per stalled stream": "<= 30 KiB",
     "load 1,000 scenarios": "< 1 s",
+    "proxy's added p99 delay per event at 100 streams": "<= 1 ms over direct",
+    "CPU per event with metrics": "<= 1.03x without",
 }
 
 
@@ -220,6 +226,95 @@ def startup(files: int) -> dict:
     return {"files": len(loaded), "seconds": round(statistics.median(times), 3)}
 
 
+def proxy_delay(loop: str, streams: int, repeats: int) -> dict:
+    """Each event's delay from the upstream's send to the client, read
+    directly, through a bare aiohttp relay (the floor) and through ``mockllm
+    proxy``, all in front of one upstream (bench/upstream.py), taking turns;
+    ``repeats`` rounds, each figure the median over them. The added figures
+    are a relay's over direct: per event, and at the request's start (first
+    byte, first event), which is a different cost."""
+    upstream = Server([sys.executable, str(HERE / "upstream.py"), "--loop", loop])
+    started = [upstream]
+    try:
+        started.append(Server([sys.executable, str(HERE / "relay.py"), upstream.url, "--loop", loop]))
+        started.append(Server([sys.executable, "-m", "mockllm", "proxy", "--upstream", upstream.url, "--port", "0",
+                               "--quiet", "--loop", loop]))
+        routes = dict(zip(("direct", "floor", "mockllm"), started, strict=True))
+        for server in routes.values():
+            client("stamped", server.url, "--streams", str(streams))  # warm up: connections pooled, caches filled
+        runs: dict[str, list[dict]] = {name: [] for name in routes}
+        for _ in range(repeats):
+            for name, server in routes.items():
+                runs[name].append(client("stamped", server.url, "--streams", str(streams)))
+    finally:
+        for server in reversed(started):
+            server.stop()
+    result = {name: medians(figures) for name, figures in runs.items()}
+    direct = result["direct"]
+    for name in ("floor", "mockllm"):
+        relayed = result[name]
+        result[name]["added_ms"] = {
+            "p50": round(relayed["delay_ms"]["p50"] - direct["delay_ms"]["p50"], 3),
+            "p99": round(relayed["delay_ms"]["p99"] - direct["delay_ms"]["p99"], 3),
+            "first_byte_p50": round(relayed["first_byte_ms"]["p50"] - direct["first_byte_ms"]["p50"], 3),
+            "first_event_p50": round(relayed["first_event_ms"]["p50"] - direct["first_event_ms"]["p50"], 3),
+            "first_event_p99": round(relayed["first_event_ms"]["p99"] - direct["first_event_ms"]["p99"], 3),
+        }
+    result["runs"] = runs
+    return result
+
+
+def proxy_table(figures: dict) -> str:
+    rows = [f"proxy: {figures['direct']['streams']} streams of {scenarios.TOKENS} events "
+            f"{scenarios.GAP * 1000:g} ms apart, ms, medians of {len(figures['runs']['direct'])} rounds",
+            f"  {'read':<8} | {'delay p50':>9} {'p99':>7} {'max':>7} | {'added p99':>9} | "
+            f"{'first byte p50':>14} | {'first event p50/p99':>19} | {'added first event p50':>21}"]
+    for name in ("direct", "floor", "mockllm"):
+        f = figures[name]
+        delay, first = f["delay_ms"], f["first_event_ms"]
+        added = f.get("added_ms")
+        more_p99 = f"{added['p99']:+.3f}" if added else ""
+        more_first = f"{added['first_event_p50']:+.1f}" if added else ""
+        rows.append(f"  {name:<8} | {delay['p50']:>9.3f} {delay['p99']:>7.3f} {delay['max']:>7.3f} | {more_p99:>9} | "
+                    f"{f['first_byte_ms']['p50']:>14.1f} | {first['p50']:>9.1f}/{first['p99']:<9.1f} | {more_first:>21}")
+    for name, runs in figures["runs"].items():
+        rows.append(f"  each round, {name}: delay p99 " + ", ".join(f"{r['delay_ms']['p99']:.3f}" for r in runs)
+                    + "; first event p50 " + ", ".join(f"{r['first_event_ms']['p50']:.1f}" for r in runs))
+    return "\n".join(rows)
+
+
+def metrics_cost(folder: Path, loop: str, streams: int, rounds: int) -> dict:
+    """Server CPU per event with metrics and with ``--no-metrics``, on the same
+    paced load, the two servers taking turns; the median over ``rounds``, and
+    each round's figures (one round swings by more than the 3% asked)."""
+    started: list[Server] = []
+    try:
+        for off in ((), ("--no-metrics",)):
+            started.append(Server([sys.executable, "-m", "mockllm", "serve", "--port", "0", "--quiet",
+                                   "--scenarios", str(folder), "--loop", loop, *off]))
+        pair = dict(zip(("metrics", "no_metrics"), started, strict=True))
+        warm_up(pair, streams)
+        runs: dict[str, list[float]] = {name: [] for name in pair}
+        for _ in range(rounds):
+            for name, server in pair.items():
+                before = server.cpu_seconds()
+                figures = client("paced", server.url, "--streams", str(streams))
+                runs[name].append(round((server.cpu_seconds() - before) / figures["events"] * 1e6, 2))
+    finally:
+        for server in started:
+            server.stop()
+    cost = {name: statistics.median(figures) for name, figures in runs.items()}
+    return {"streams": streams, "rounds": rounds, "cpu_us_per_event": cost, "runs": runs,
+            "ratio": round(cost["metrics"] / cost["no_metrics"], 3) if cost["no_metrics"] else None}
+
+
+def metrics_table(figures: dict) -> str:
+    cost = figures["cpu_us_per_event"]
+    return (f"metrics, server CPU per event ({figures['streams']} paced streams, median of {figures['rounds']} rounds): "
+            f"with {cost['metrics']:.1f} us, without {cost['no_metrics']:.1f} us ({figures['ratio']:.3f}x)\n"
+            f"  each round, with: {figures['runs']['metrics']}\n  each round, without: {figures['runs']['no_metrics']}")
+
+
 def settled_tasks(server: Server, seconds: float = 30.0) -> int:
     """The server's task count once streams from earlier runs have wound down:
     the same for two seconds running."""
@@ -267,6 +362,8 @@ def run(sizes: dict, loop: str, folder: Path) -> dict:
         }
         result["soak"] = soak(pair["mockllm"], sizes["soak"], sizes["soak_rounds"], sizes["soak_concurrency"])
         result["formats"] = formats(pair["mockllm"], sizes["formats"], sizes["repeats"])
+    result["proxy"] = proxy_delay(loop, sizes["proxy_streams"], sizes["repeats"])
+    result["metrics"] = metrics_cost(folder, loop, sizes["metrics_streams"], sizes["metrics_rounds"])
     return result
 
 
@@ -301,6 +398,8 @@ def table(report: dict) -> str:
         lines.append(f"soak: {s['streams']} streams ({s['abandoned']} abandoned): tasks {s['tasks_before']} -> "
                      f"{s['tasks_after']}, RSS {s['rss_settled_mib']} -> {s['rss_final_mib']} MiB "
                      f"({s['rss_growth_pct']:+.1f}%)")
+        lines.append(proxy_table(result["proxy"]))
+        lines.append(metrics_table(result["metrics"]))
     st = report["startup"]
     lines.append(f"\nstart-up: {st['files']} scenario files loaded and validated in {st['seconds']:.3f} s")
     lines.append("\ntargets: " + "; ".join(f"{k} {v}" for k, v in TARGETS.items()))
@@ -324,6 +423,19 @@ def only_formats(sizes: dict) -> int:
     return 0
 
 
+def only(mode: str, sizes: dict, loops: list[str]) -> int:
+    """``--proxy`` or ``--metrics`` alone, on each loop asked for."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = scenarios.write(Path(tmp) / "scenarios")
+        for loop in loops:
+            print(f"== event loop: {loop} ==")
+            if mode == "proxy":
+                print(proxy_table(proxy_delay(loop, sizes["proxy_streams"], sizes["repeats"])))
+            else:
+                print(metrics_table(metrics_cost(folder, loop, sizes["metrics_streams"], sizes["metrics_rounds"])))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a small run (the test suite's smoke test)")
@@ -331,6 +443,8 @@ def main(argv=None) -> int:
                         help="event loops to measure; uvloop only where installed (default: both)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument("--formats", action="store_true", help="measure only the wire formats, on asyncio")
+    parser.add_argument("--proxy", action="store_true", help="measure only the proxy's added delay per event")
+    parser.add_argument("--metrics", action="store_true", help="measure only the CPU cost of metrics")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     if args.formats:
@@ -340,6 +454,8 @@ def main(argv=None) -> int:
         import uvloop  # noqa: F401
     except ImportError:
         loops = [loop for loop in loops if loop != "uvloop"]
+    if args.proxy or args.metrics:
+        return only("proxy" if args.proxy else "metrics", sizes, loops)
     report = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                           "python": platform.python_version(), "platform": platform.platform()},
               "sizes": sizes, "loops": {}}

@@ -19,6 +19,7 @@ def test_the_quick_benchmark_runs_and_reports_every_figure(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "throughput, events/s" in done.stdout and "soak:" in done.stdout
+    assert "proxy:" in done.stdout and "metrics, server CPU per event" in done.stdout
     report = json.loads(out.read_text())
     result = report["loops"]["asyncio"]
 
@@ -52,3 +53,21 @@ def test_the_quick_benchmark_runs_and_reports_every_figure(tmp_path):
     assert soak["abandoned"] == soak["streams"] // 2
     assert soak["tasks_after"] <= soak["tasks_before"] + 2  # nothing left running after the streams
     assert report["startup"]["files"] == report["sizes"]["startup_files"]
+
+    # The proxy's delay per event: every stamped event arrived by each road,
+    # and neither relay adds a gross delay (the target, 1 ms at 100 streams,
+    # is judged by bench/run.py --proxy; this is 10 streams on a shared machine).
+    proxy = result["proxy"]
+    streams = report["sizes"]["proxy_streams"]
+    for road in ("direct", "floor", "mockllm"):
+        figures = proxy[road]
+        assert figures["events"] == streams * 50
+        assert 0 < figures["delay_ms"]["p50"] <= figures["delay_ms"]["p99"] <= figures["delay_ms"]["max"] < 1000
+        assert 20 <= figures["first_event_ms"]["p50"] < 1000  # the upstream sends its first event 20 ms in
+    assert proxy["mockllm"]["added_ms"]["p99"] < 100
+
+    # Metrics cost CPU per event, with and without, on the same load: the
+    # target is 3%; one small round only says it is not grossly more.
+    cost = result["metrics"]["cpu_us_per_event"]
+    assert cost["metrics"] > 0 and cost["no_metrics"] > 0
+    assert result["metrics"]["ratio"] < 2

@@ -9,11 +9,14 @@ with real timing, on loopback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
+import aiohttp
 import anthropic
 import openai
 import pytest
+from aiohttp import web
 
 from mockllm.faults import FAULTS
 from mockllm.faults.chaos import Chaos, parse_spec
@@ -244,3 +247,48 @@ async def test_two_proxies_sharing_a_store_count_a_rules_attempts_as_one(start_s
         got, error = await texts(client)  # the other proxy: attempt 2, relayed
     assert error is None and got == WORDS
     assert [(e["status"], e["attempt"]) for e in await journal(second)] == [(429, 1), (200, 2)]
+
+
+async def test_150_concurrent_streams_all_reach_the_upstream_without_waiting_on_each_other(start_server):
+    """A connection pool with aiohttp's default cap (100) would hold the last
+    50 requests until others finished: here none finishes until all 150 are in."""
+    streams = 150
+    arrived = 0
+    everyone = asyncio.Event()
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        nonlocal arrived
+        arrived += 1
+        if arrived == streams:
+            everyone.set()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(everyone.wait(), 10)  # a capped pool: the first 100 answer late, the rest later
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(BODY)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        server = await start_server(upstream=Upstream(f"http://127.0.0.1:{runner.addresses[0][1]}"))
+        url = server.base_url + "/chat/completions"
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+            async def one() -> bytes:
+                async with session.post(url, json=ASK) as response:
+                    return await response.read()
+
+            loop = asyncio.get_running_loop()
+            began = loop.time()
+            bodies = await asyncio.gather(*(one() for _ in range(streams)))
+            took = loop.time() - began
+    finally:
+        await runner.cleanup()
+    assert bodies == [BODY] * streams
+    assert everyone.is_set() and took < 10  # all 150 were open at the upstream at once
