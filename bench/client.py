@@ -134,13 +134,19 @@ async def paced(host: str, port: int, streams: int, gap: float) -> dict:
     }
 
 
-async def stamped(host: str, port: int, streams: int) -> dict:
+async def stamped(host: str, port: int, streams: int, spread: float = 0.0) -> dict:
     """Concurrent streams of stamped events: each event's delay from its send,
     and each stream's first byte and first event after its request began, in
-    milliseconds."""
+    milliseconds. ``spread``: seconds over which the streams start, evenly
+    (0: all at once, so every stream's events fall due at the same instants)."""
     payload = request_bytes(host, "bench-stamped")
     runs = [Stamped(host, port, payload) for _ in range(streams)]
-    await asyncio.gather(*(s.run() for s in runs))
+
+    async def later(index: int, s: Stamped) -> None:
+        await asyncio.sleep(spread * index / streams)
+        await s.run()
+
+    await asyncio.gather(*(later(i, s) for i, s in enumerate(runs)))
     delays = [d for s in runs for d in s.delays]
 
     def ms(values: list[int], *, most: bool = False) -> dict:
@@ -227,6 +233,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--gap", type=float, default=0.020)
+    parser.add_argument("--spread", type=float, default=0.0, help="stamped: seconds the streams' starts spread over")
     parser.add_argument("--path", default="/v1/chat/completions")
     parser.add_argument("--body")
     parser.add_argument("--frame-end", choices=("sse", "crlf", "nl"), default="sse",
@@ -239,7 +246,7 @@ def main() -> None:
     if args.mode == "paced":
         result = asyncio.run(paced(host, port, args.streams, args.gap))
     elif args.mode == "stamped":
-        result = asyncio.run(stamped(host, port, args.streams))
+        result = asyncio.run(stamped(host, port, args.streams, args.spread))
     elif args.mode == "burst":
         result = asyncio.run(burst(host, port, args.streams, args.seconds))
     elif args.mode == "format":

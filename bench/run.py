@@ -226,13 +226,18 @@ def startup(files: int) -> dict:
     return {"files": len(loaded), "seconds": round(statistics.median(times), 3)}
 
 
-def proxy_delay(loop: str, streams: int, repeats: int) -> dict:
+def proxy_delay(loop: str, streams: int, repeats: int, spread: float = 0.0) -> dict:
     """Each event's delay from the upstream's send to the client, read
     directly, through a bare aiohttp relay (the floor) and through ``mockllm
     proxy``, all in front of one upstream (bench/upstream.py), taking turns;
     ``repeats`` rounds, each figure the median over them. The added figures
     are a relay's over direct: per event, and at the request's start (first
-    byte, first event), which is a different cost."""
+    byte, first event), which is a different cost.
+
+    ``spread`` 0 starts every stream at once, so all their events fall due at
+    the same instants and a relay forwards them one after another (the worst
+    case); ``scenarios.GAP`` spreads the starts over one token gap, as the
+    streams of independent clients fall."""
     upstream = Server([sys.executable, str(HERE / "upstream.py"), "--loop", loop])
     started = [upstream]
     try:
@@ -242,10 +247,11 @@ def proxy_delay(loop: str, streams: int, repeats: int) -> dict:
         routes = dict(zip(("direct", "floor", "mockllm"), started, strict=True))
         for server in routes.values():
             client("stamped", server.url, "--streams", str(streams))  # warm up: connections pooled, caches filled
+        layout = ("--spread", str(spread))
         runs: dict[str, list[dict]] = {name: [] for name in routes}
         for _ in range(repeats):
             for name, server in routes.items():
-                runs[name].append(client("stamped", server.url, "--streams", str(streams)))
+                runs[name].append(client("stamped", server.url, "--streams", str(streams), *layout))
     finally:
         for server in reversed(started):
             server.stop()
@@ -261,12 +267,15 @@ def proxy_delay(loop: str, streams: int, repeats: int) -> dict:
             "first_event_p99": round(relayed["first_event_ms"]["p99"] - direct["first_event_ms"]["p99"], 3),
         }
     result["runs"] = runs
+    result["spread_ms"] = spread * 1000
     return result
 
 
 def proxy_table(figures: dict) -> str:
+    layout = (f"starts spread over {figures['spread_ms']:g} ms" if figures["spread_ms"]
+              else "all started at once (events due together)")
     rows = [f"proxy: {figures['direct']['streams']} streams of {scenarios.TOKENS} events "
-            f"{scenarios.GAP * 1000:g} ms apart, ms, medians of {len(figures['runs']['direct'])} rounds",
+            f"{scenarios.GAP * 1000:g} ms apart, {layout}; ms, medians of {len(figures['runs']['direct'])} rounds",
             f"  {'read':<8} | {'delay p50':>9} {'p99':>7} {'max':>7} | {'added p99':>9} | "
             f"{'first byte p50':>14} | {'first event p50/p99':>19} | {'added first event p50':>21}"]
     for name in ("direct", "floor", "mockllm"):
@@ -363,6 +372,7 @@ def run(sizes: dict, loop: str, folder: Path) -> dict:
         result["soak"] = soak(pair["mockllm"], sizes["soak"], sizes["soak_rounds"], sizes["soak_concurrency"])
         result["formats"] = formats(pair["mockllm"], sizes["formats"], sizes["repeats"])
     result["proxy"] = proxy_delay(loop, sizes["proxy_streams"], sizes["repeats"])
+    result["proxy_spread"] = proxy_delay(loop, sizes["proxy_streams"], sizes["repeats"], scenarios.GAP)
     result["metrics"] = metrics_cost(folder, loop, sizes["metrics_streams"], sizes["metrics_rounds"])
     return result
 
@@ -399,6 +409,7 @@ def table(report: dict) -> str:
                      f"{s['tasks_after']}, RSS {s['rss_settled_mib']} -> {s['rss_final_mib']} MiB "
                      f"({s['rss_growth_pct']:+.1f}%)")
         lines.append(proxy_table(result["proxy"]))
+        lines.append(proxy_table(result["proxy_spread"]))
         lines.append(metrics_table(result["metrics"]))
     st = report["startup"]
     lines.append(f"\nstart-up: {st['files']} scenario files loaded and validated in {st['seconds']:.3f} s")
@@ -431,6 +442,7 @@ def only(mode: str, sizes: dict, loops: list[str]) -> int:
             print(f"== event loop: {loop} ==")
             if mode == "proxy":
                 print(proxy_table(proxy_delay(loop, sizes["proxy_streams"], sizes["repeats"])))
+                print(proxy_table(proxy_delay(loop, sizes["proxy_streams"], sizes["repeats"], scenarios.GAP)))
             else:
                 print(metrics_table(metrics_cost(folder, loop, sizes["metrics_streams"], sizes["metrics_rounds"])))
     return 0
