@@ -87,7 +87,9 @@ class Stamped:
     def __init__(self, host: str, port: int, payload: bytes) -> None:
         self.host, self.port, self.payload = host, port, payload
         self.delays: list[int] = []  # nanoseconds, one per stamped event
+        self.arrived: list[int] = []  # when each arrived (time.monotonic_ns)
         self.first_byte = self.first_event = 0  # nanoseconds after the request began
+        self.first_arrival = 0  # time.monotonic_ns of the first event
 
     async def run(self) -> None:
         began = time.monotonic_ns()  # the connection is part of the request's start
@@ -101,8 +103,9 @@ class Stamped:
                 complete, _, held = (held + data).rpartition(EVENT_END)
                 stamps = self.STAMP.findall(complete)
                 if stamps and not self.delays:
-                    self.first_event = now - began
+                    self.first_event, self.first_arrival = now - began, now
                 self.delays.extend(now - int(stamp) for stamp in stamps)
+                self.arrived.extend([now] * len(stamps))
         finally:
             writer.close()
 
@@ -155,7 +158,12 @@ async def stamped(host: str, port: int, streams: int, spread: float = 0.0) -> di
             shown["max"] = max(values)
         return {k: round(v / 1e6, 3) for k, v in shown.items()}
 
+    # Once every stream has had its first event, none is starting: what a relay
+    # adds from then on is its cost per event, apart from its cost per request.
+    steady_from = max(s.first_arrival for s in runs)
+    steady = [d for s in runs for d, at in zip(s.delays, s.arrived) if at > steady_from]
     return {"streams": streams, "events": len(delays), "delay_ms": ms(delays, most=True),
+            "steady_delay_ms": ms(steady or [0], most=True), "steady_events": len(steady),
             "first_event_ms": ms([s.first_event for s in runs]), "first_byte_ms": ms([s.first_byte for s in runs])}
 
 

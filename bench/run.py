@@ -262,6 +262,7 @@ def proxy_delay(loop: str, streams: int, repeats: int, spread: float = 0.0) -> d
         result[name]["added_ms"] = {
             "p50": round(relayed["delay_ms"]["p50"] - direct["delay_ms"]["p50"], 3),
             "p99": round(relayed["delay_ms"]["p99"] - direct["delay_ms"]["p99"], 3),
+            "steady_p99": round(relayed["steady_delay_ms"]["p99"] - direct["steady_delay_ms"]["p99"], 3),
             "first_byte_p50": round(relayed["first_byte_ms"]["p50"] - direct["first_byte_ms"]["p50"], 3),
             "first_event_p50": round(relayed["first_event_ms"]["p50"] - direct["first_event_ms"]["p50"], 3),
             "first_event_p99": round(relayed["first_event_ms"]["p99"] - direct["first_event_ms"]["p99"], 3),
@@ -277,18 +278,24 @@ def proxy_table(figures: dict) -> str:
     rows = [f"proxy: {figures['direct']['streams']} streams of {scenarios.TOKENS} events "
             f"{scenarios.GAP * 1000:g} ms apart, {layout}; ms, medians of {len(figures['runs']['direct'])} rounds",
             f"  {'read':<8} | {'delay p50':>9} {'p99':>7} {'max':>7} | {'added p99':>9} | "
-            f"{'first byte p50':>14} | {'first event p50/p99':>19} | {'added first event p50':>21}"]
+            f"{'first byte p50':>14} | {'first event p50/p99':>19} | {'added first event p50':>21} | "
+            f"{'steady p99':>10} {'added':>7}"]
     for name in ("direct", "floor", "mockllm"):
         f = figures[name]
         delay, first = f["delay_ms"], f["first_event_ms"]
         added = f.get("added_ms")
         more_p99 = f"{added['p99']:+.3f}" if added else ""
         more_first = f"{added['first_event_p50']:+.1f}" if added else ""
+        more_steady = f"{added['steady_p99']:+.3f}" if added else ""
         rows.append(f"  {name:<8} | {delay['p50']:>9.3f} {delay['p99']:>7.3f} {delay['max']:>7.3f} | {more_p99:>9} | "
-                    f"{f['first_byte_ms']['p50']:>14.1f} | {first['p50']:>9.1f}/{first['p99']:<9.1f} | {more_first:>21}")
+                    f"{f['first_byte_ms']['p50']:>14.1f} | {first['p50']:>9.1f}/{first['p99']:<9.1f} | {more_first:>21} | "
+                    f"{f['steady_delay_ms']['p99']:>10.3f} {more_steady:>7}")
     for name, runs in figures["runs"].items():
         rows.append(f"  each round, {name}: delay p99 " + ", ".join(f"{r['delay_ms']['p99']:.3f}" for r in runs)
+                    + "; steady p99 " + ", ".join(f"{r['steady_delay_ms']['p99']:.3f}" for r in runs)
                     + "; first event p50 " + ", ".join(f"{r['first_event_ms']['p50']:.1f}" for r in runs))
+    rows.append("  steady: the events after every stream's first one, when no stream is starting "
+                "(the per-event cost, apart from the per-request one)")
     return "\n".join(rows)
 
 
