@@ -2,15 +2,20 @@
 the same deadlines as mockllm, and nothing else (no parsing, routing, compiling,
 faults or journal). Every mockllm figure is also given as a ratio to it.
 
-    python bench/floor.py SCENARIO_DIR [--loop asyncio|uvloop]
+    python bench/floor.py SCENARIO_DIR [--loop asyncio|uvloop] [--workers N]
 
-Prints ``floor listening on http://127.0.0.1:PORT`` once ready.
+Prints ``floor listening on http://127.0.0.1:PORT`` once ready. With
+``--workers N`` it is N processes, each binding the port with SO_REUSEPORT so
+that the kernel spreads the connections: the floor beside ``mockllm serve
+--workers N``. This process is the first of them and stops the others.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -61,26 +66,51 @@ def make_app(plays) -> web.Application:
     return app
 
 
-async def serve(folder: str) -> None:
+async def serve(folder: str, loop_name: str, workers: int, port: int = 0) -> None:
     runner = web.AppRunner(make_app(prepare(folder)), handler_cancellation=True, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port, reuse_port=workers > 1 or port != 0)
     await site.start()
-    print(f"floor listening on http://127.0.0.1:{runner.addresses[0][1]}", flush=True)
-    await asyncio.Event().wait()
+    port = runner.addresses[0][1]
+    others = [_worker(folder, loop_name, port) for _ in range(workers - 1)]
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        print(f"floor listening on http://127.0.0.1:{port}", flush=True)
+        await stop.wait()
+    finally:
+        for other in others:
+            other.terminate()
+        for other in others:
+            other.wait(timeout=10)
+        await runner.cleanup()
+
+
+def _worker(folder: str, loop_name: str, port: int) -> subprocess.Popen[str]:
+    """Another floor process on ``port``, once it listens."""
+    worker = subprocess.Popen([sys.executable, __file__, folder, "--loop", loop_name, "--port", str(port)],
+                              stdout=subprocess.PIPE, text=True)
+    assert worker.stdout is not None
+    if "listening on" not in worker.stdout.readline():
+        worker.kill()
+        raise RuntimeError("a floor worker did not start")
+    return worker
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("folder")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)  # a worker's: the first one's port
     args = parser.parse_args()
+    serving = serve(args.folder, args.loop, args.workers, args.port)
     if args.loop == "uvloop":
         import uvloop
 
-        uvloop.run(serve(args.folder))
+        uvloop.run(serving)
     else:
-        asyncio.run(serve(args.folder))
+        asyncio.run(serving)
 
 
 if __name__ == "__main__":

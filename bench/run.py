@@ -8,6 +8,7 @@ mockllm with metrics off).
     python bench/run.py --formats   # only the wire formats' CPU per token, each beside Chat Completions
     python bench/run.py --proxy     # only the proxy's added delay per event, beside direct and a bare relay
     python bench/run.py --metrics   # only the server CPU per event with and without metrics
+    python bench/run.py --sweep     # only fidelity and CPU per event from 100 to 2,000 streams, fresh and warmed
 
 Servers run in their own processes and a separate client process drives them
 over loopback, so the three share the machine as they would in a CI job.
@@ -66,14 +67,8 @@ class Server:
         self.url = line.split("listening on ", 1)[1].strip()
 
     def cpu_seconds(self) -> float:
-        """CPU time used so far: from schedstat (nanoseconds) where the kernel
-        keeps it, else from stat (clock ticks, 10 ms apart: too coarse for a
-        run of a second or two)."""
-        schedstat = Path(f"/proc/{self.process.pid}/schedstat")
-        if schedstat.exists():
-            return int(schedstat.read_text().split()[0]) / 1e9
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+        """CPU time used so far by the server and its worker processes."""
+        return sum(map(_cpu_seconds, _tree(self.process.pid)))
 
     def rss_bytes(self) -> int:
         return int(Path(f"/proc/{self.process.pid}/statm").read_text().split()[1]) * PAGE
@@ -90,13 +85,35 @@ class Server:
             self.process.kill()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """A process's CPU time: from schedstat (nanoseconds) where the kernel
+    keeps it, else from stat (clock ticks, 10 ms apart: too coarse for a
+    run of a second or two)."""
+    schedstat = Path(f"/proc/{pid}/schedstat")
+    if schedstat.exists():
+        return int(schedstat.read_text().split()[0]) / 1e9
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants still running (a server's workers)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            found += _tree(int(child))
+    return found
+
+
 @contextmanager
-def servers(folder: Path, loop: str):
-    """The floor and mockllm, both started here and both stopped here."""
-    floor = Server([sys.executable, str(HERE / "floor.py"), str(folder), "--loop", loop])
+def servers(folder: Path, loop: str, workers: int = 1):
+    """The floor and mockllm, both started here and both stopped here; with
+    ``workers`` above 1, each is that many processes on one port."""
+    more = ["--workers", str(workers)] if workers > 1 else []
+    floor = Server([sys.executable, str(HERE / "floor.py"), str(folder), "--loop", loop, *more])
     try:
         mock = Server([sys.executable, "-m", "mockllm", "serve", "--port", "0", "--quiet",
-                       "--scenarios", str(folder), "--loop", loop])
+                       "--scenarios", str(folder), "--loop", loop, *more])
         try:
             yield {"floor": floor, "mockllm": mock}
         finally:
@@ -368,6 +385,114 @@ def warm_up(pair: dict, streams: int) -> None:
             client("paced", server.url, "--streams", str(streams))
 
 
+SWEEP = {"sizes": (100, 200, 500, 1000, 2000), "warm_up": 600, "burst": (1, 2, 4, 8, 16), "burst_seconds": 4.0}
+SWEEP_QUICK = {"sizes": (10, 20), "warm_up": 10, "burst": (1, 2), "burst_seconds": 0.5}
+SWEEP_TARGETS = {  # issue 15, each judged in every run of the sweep, not in its best one
+    "p99": "p99 gap error <= 1.5x the floor's at every size up to 1,000 streams",
+    "ttft": "TTFT p50 <= 1.1x the floor's",
+    "cpu": "CPU per event <= 1.1x the floor's at every size",
+    "flat": "CPU per event flat: max/min across sizes <= 1.1",
+    "scale": "events per second on 2 workers >= 1.6x 1 worker's, at saturation",
+}
+SWEEP_P99_UP_TO = 1000
+
+
+def paced_side_by_side(pair: dict, streams: int) -> dict:
+    """One paced run on each server, in turn: the client's figures and the server's CPU per event."""
+    figures = {}
+    for name, server in pair.items():
+        before = server.cpu_seconds()
+        figures[name] = client("paced", server.url, "--streams", str(streams))
+        figures[name]["cpu_us_per_event"] = round((server.cpu_seconds() - before) / figures[name]["events"] * 1e6, 2)
+    return figures
+
+
+def sweep(folder: Path, loop: str, sizes: dict, workers: list[int]) -> dict:
+    """Fidelity and CPU per event at every size, for each worker count: first
+    from fresh servers, a new pair for each size, as a CI job meets its
+    fixture; then on one pair warmed as ``run`` warms it, then its throughput
+    at saturation."""
+    result = {}
+    for count in workers:
+        cold = {}
+        for streams in sizes["sizes"]:
+            with servers(folder, loop, count) as pair:
+                cold[str(streams)] = paced_side_by_side(pair, streams)
+        with servers(folder, loop, count) as pair:
+            warm_up(pair, sizes["warm_up"])
+            warm = {str(streams): paced_side_by_side(pair, streams) for streams in sizes["sizes"]}
+            saturated = throughput(pair, sizes["burst"], sizes["burst_seconds"])
+        result[str(count)] = {"cold": cold, "warm": warm, "throughput": saturated}
+    return {"workers": result, "summary": sweep_summary(result)}
+
+
+def sweep_summary(result: dict) -> dict:
+    """Each ratio to the floor, the flatness of CPU per event, and each target met or not."""
+    summary: dict = {}
+    for count, phases in result.items():
+        for phase in ("cold", "warm"):
+            rows = {}
+            for streams, pair in phases[phase].items():
+                f, m = pair["floor"], pair["mockllm"]
+                rows[streams] = {"p99": _ratio(m["gap_error_ms"]["p99"], f["gap_error_ms"]["p99"]),
+                                 "ttft": _ratio(m["ttft_ms"]["p50"], f["ttft_ms"]["p50"]),
+                                 "cpu": _ratio(m["cpu_us_per_event"], f["cpu_us_per_event"])}
+            cpu = {name: [pair[name]["cpu_us_per_event"] for pair in phases[phase].values()] for name in ("floor", "mockllm")}
+            flat = {name: _ratio(max(values), min(values)) for name, values in cpu.items()}
+            summary[f"{count}/{phase}"] = {"ratios": rows, "flat": flat, "met": {
+                "p99": all(r["p99"] <= 1.5 for s, r in rows.items() if int(s) <= SWEEP_P99_UP_TO),
+                "ttft": all(r["ttft"] <= 1.1 for r in rows.values()),
+                "cpu": all(r["cpu"] <= 1.1 for r in rows.values()),
+                "flat": flat["mockllm"] <= 1.1,  # of its own figures: the floor's is shown beside it
+            }}
+        summary[f"{count}/events_per_second"] = phases["throughput"]["mockllm"]["events_per_second"]
+    if "1" in result and "2" in result:
+        summary["scale"] = _ratio(summary["2/events_per_second"], summary["1/events_per_second"])
+    return summary
+
+
+def _ratio(a: float, b: float) -> float:
+    return round(a / b, 3) if b else float("inf")
+
+
+def sweep_table(report: dict) -> str:
+    lines = []
+    summary = report["sweep"]["summary"]
+    for count, phases in report["sweep"]["workers"].items():
+        for phase in ("cold", "warm"):
+            s = summary[f"{count}/{phase}"]
+            lines.append(f"\n== sweep, {count} worker{'s' if count != '1' else ''}, "
+                         f"{'fresh servers (a new pair per size)' if phase == 'cold' else 'warmed servers'} ==")
+            lines.append(f"{'streams':>8} | {'gap err p99 ms f/m':>19} {'ratio':>6} | {'ttft p50 ms f/m':>15} {'ratio':>6} "
+                         f"| {'CPU us/event f/m':>16} {'ratio':>6}")
+            for streams, pair in phases[phase].items():
+                f, m, r = pair["floor"], pair["mockllm"], s["ratios"][streams]
+                lines.append(f"{streams:>8} | {f['gap_error_ms']['p99']:>9.2f}/{m['gap_error_ms']['p99']:<9.2f} "
+                             f"{r['p99']:>5.2f}x | {f['ttft_ms']['p50']:>7.1f}/{m['ttft_ms']['p50']:<7.1f} {r['ttft']:>5.2f}x "
+                             f"| {f['cpu_us_per_event']:>7.1f}/{m['cpu_us_per_event']:<8.1f} {r['cpu']:>5.2f}x")
+            lines.append(f"CPU per event, max/min across sizes: floor {s['flat']['floor']:.2f}x, mockllm {s['flat']['mockllm']:.2f}x")
+            lines.append("targets met: " + ", ".join(f"{key} {'yes' if ok else 'NO'}" for key, ok in s["met"].items()))
+        lines.append(f"events/s at saturation, {count} worker(s): mockllm {summary[f'{count}/events_per_second']:.0f}, "
+                     f"floor {phases['throughput']['floor']['events_per_second']:.0f}")
+    if "scale" in summary:
+        lines.append(f"events/s, 2 workers over 1: {summary['scale']:.2f}x")
+    lines.append("\nsweep targets: " + "; ".join(SWEEP_TARGETS.values()))
+    return "\n".join(lines)
+
+
+def only_sweep(args: argparse.Namespace) -> int:
+    sizes = SWEEP_QUICK if args.quick else SWEEP
+    report = {"sizes": sizes, "loop": args.loop}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = scenarios.write(Path(tmp) / "scenarios")
+        report["sweep"] = sweep(folder, "uvloop" if args.loop == "uvloop" else "asyncio", sizes, args.workers)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(sweep_table(report))
+    print(f"\nfigures written to {args.out}")
+    return 0
+
+
 def run(sizes: dict, loop: str, folder: Path) -> dict:
     with servers(folder, loop) as pair:
         warm_up(pair, sizes["warm_up"])
@@ -464,10 +589,16 @@ def main(argv=None) -> int:
     parser.add_argument("--formats", action="store_true", help="measure only the wire formats, on asyncio")
     parser.add_argument("--proxy", action="store_true", help="measure only the proxy's added delay per event")
     parser.add_argument("--metrics", action="store_true", help="measure only the CPU cost of metrics")
+    parser.add_argument("--sweep", action="store_true", help="only the sweep of sizes, fresh and warmed (one loop: "
+                        "asyncio unless --loop uvloop)")
+    parser.add_argument("--workers", type=lambda text: [int(n) for n in text.split(",")], default=[1],
+                        help="the sweep's worker counts, e.g. 1,2 (default: 1)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     if args.formats:
         return only_formats(sizes)
+    if args.sweep:
+        return only_sweep(args)
     loops = ["asyncio", "uvloop"] if args.loop == "both" else [args.loop]
     try:
         import uvloop  # noqa: F401

@@ -127,6 +127,8 @@ async def record_exchange(request: web.Request, handler: Handler) -> web.StreamR
     response = None
     failed = False
     try:
+        await request.app[STATE].intake.turn()  # in a burst, requests start a few per turn of the loop
+        request[ARRIVED] = start = loop.time()  # the script's clock starts when its request does
         response = await handler(request)
         return response
     except Exception:

@@ -29,7 +29,7 @@ from .sessions import session_key
 from .state import STATE, State
 from .stores import Admission, StoreUnavailable
 
-# When the request arrived (loop time): every delay of its script counts from here.
+# When the request was taken up (loop time; intake.py): every delay of its script counts from here.
 ARRIVED = web.RequestKey("arrived", float) if hasattr(web, "RequestKey") else "mockllm.arrived"
 # The format of the route that took the request: its refusals are in that format's shape.
 DIALECT = web.RequestKey("dialect", Dialect) if hasattr(web, "RequestKey") else "mockllm.dialect"

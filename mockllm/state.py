@@ -12,6 +12,7 @@ from aiohttp import web
 
 from . import guard, metrics, stores
 from .faults.chaos import Chaos
+from .intake import Intake
 from .journal import DEFAULT_SIZE
 from .library import Library, LiveLibrary
 from .metrics import Metrics
@@ -69,6 +70,7 @@ class State:
     control_open: bool  # control routes without a token (bound to loopback)
     guard: guard.Guard
     exchanges: Exchanges = field(default_factory=Exchanges)
+    intake: Intake = field(default_factory=Intake)
     store: Store = field(init=False)
     metrics: Metrics | None = field(init=False)  # None: the optional extra is not installed, or turned off
 

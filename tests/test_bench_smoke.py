@@ -71,3 +71,29 @@ def test_the_quick_benchmark_runs_and_reports_every_figure(tmp_path):
     cost = result["metrics"]["cpu_us_per_event"]
     assert cost["metrics"] > 0 and cost["no_metrics"] > 0
     assert result["metrics"]["ratio"] < 2
+
+
+def test_the_quick_sweep_measures_every_size_fresh_and_warmed_beside_the_floor(tmp_path):
+    out = tmp_path / "sweep.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--sweep", "--quick", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "fresh servers" in done.stdout and "warmed servers" in done.stdout and "targets met:" in done.stdout
+    report = json.loads(out.read_text())
+    sizes = [str(size) for size in report["sizes"]["sizes"]]
+    one = report["sweep"]["workers"]["1"]
+    for phase in ("cold", "warm"):
+        assert list(one[phase]) == sizes
+        for streams, pair in one[phase].items():
+            for server in ("floor", "mockllm"):
+                assert pair[server]["events"] == int(streams) * 53  # role, 50 tokens, finish, [DONE]
+                assert pair[server]["cpu_us_per_event"] > 0
+        summary = report["sweep"]["summary"][f"1/{phase}"]
+        # Generous bounds, to catch a gross regression; the targets are judged by the full sweep.
+        for ratios in summary["ratios"].values():
+            assert 0 < ratios["cpu"] < 3 and 0 < ratios["ttft"] < 3 and ratios["p99"] > 0
+        assert 1 <= summary["flat"]["mockllm"] < 3
+        assert set(summary["met"]) == {"p99", "ttft", "cpu", "flat"}
+    assert report["sweep"]["summary"]["1/events_per_second"] > 0

@@ -287,6 +287,16 @@ ERRORS = [
         "name: x\nreply:\n\ttext: hi\n",
         [f"{PATH}:3: invalid YAML: found character '\\t' that cannot start any token"],
     ),
+    # libyaml accepts these two (mockllm parses with it where PyYAML has it):
+    # a file must load, or fail, the same with it or without.
+    (
+        "name: x\nreply:\n  text: hi\ttoo\n",
+        [f"{PATH}:3: invalid YAML: found character '\\t' that cannot start any token"],
+    ),
+    (
+        "name: x\ndescription: >-#\n  hi\nreply: {text: hi}\n",
+        [f"{PATH}:2: invalid YAML: expected chomping or indentation indicators, but found '#'"],
+    ),
     (
         'name: x\nreply:\n  text: "a\x07b"\n',
         [f"{PATH}:3: invalid YAML: unacceptable character #x0007: special characters are not allowed"],
@@ -327,6 +337,8 @@ ERROR_IDS = [
     "python-tag-key",
     "yaml-syntax-error",
     "yaml-tab-indent",
+    "yaml-tab-between-words",
+    "yaml-comment-glued-to-a-block-scalar",
     "control-character-on-its-line",
     "empty-file",
     "comment-only-file",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mockllm import pipeline
+from mockllm import pipeline, yamlsource
 from mockllm.dialects import Ask
 from mockllm.dialects.openai_chat import DIALECT as openai_chat
 from mockllm.errors import ScenarioErrors
@@ -126,3 +126,21 @@ def test_mutated_and_hostile_scenarios_are_parsed_or_refused_with_located_proble
     # The mutations reach both outcomes, so neither half of the check is idle.
     assert seen["ok"] > 50 and seen["refused"] > 300, seen
 
+
+
+def parsed(text: str) -> object:
+    """The scenario ``text`` gives, or the problems it is refused with."""
+    try:
+        return parse_text(text, "fuzz.yaml", default_name="fuzz")
+    except ScenarioErrors as exc:
+        return [str(problem) for problem in exc.problems]
+
+
+def test_every_case_parses_the_same_with_libyaml_as_without(monkeypatch):
+    """yamlsource parses with libyaml's C parser where PyYAML has it: no file
+    may load, or fail, differently for it."""
+    with_libyaml = [parsed(text) for _, text in cases()]
+    monkeypatch.setattr(yamlsource, "_FastLoader", None)
+    without = [parsed(text) for _, text in cases()]
+    for (name, text), fast, pure in zip(cases(), with_libyaml, without, strict=True):
+        assert fast == pure, f"{name}: {text[:300]!r}"

@@ -87,6 +87,8 @@ BEYOND_SCHEMA = {
     "parse:python-tag-key": YAML,
     "parse:yaml-syntax-error": YAML,
     "parse:yaml-tab-indent": YAML,
+    "parse:yaml-tab-between-words": YAML,
+    "parse:yaml-comment-glued-to-a-block-scalar": YAML,
     "parse:control-character-on-its-line": YAML,
     # All but the last, whose bad finish_reason the schema refuses.
     **{f"lone-surrogate:{i}": SURROGATE for i in range(len(test_parse.LONE_SURROGATES) - 1)},

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
+from pathlib import Path
 
 import aiohttp
 
@@ -120,3 +122,52 @@ async def test_client_disconnect_cancels_a_waiting_stream(start_server, write_sc
         status, body = await asyncio.wait_for(ask_again(), timeout=5)
     assert status == 200
     assert body.endswith(b"data: [DONE]\n\n")
+
+
+BURST = 400  # requests at once: their start-ups take the loop for 50-200 ms in all
+OBSERVED = """\
+reply: {text: "%s"}
+timing: {first_token: 0, per_token: 10ms}
+""" % " ".join(["word"] * 300)
+
+
+async def test_a_burst_of_new_requests_does_not_hold_up_a_stream_already_playing(start_server, write_scenario):
+    """Started all in one turn of the loop, a burst's start-ups hold a
+    playing stream for as long as the whole burst takes to start (measured:
+    0.99-1.15 of it). Taken up a few per turn (intake.py), the stream's
+    longest gap is what aiohttp's own reading of the burst takes (0.45-0.5
+    of it). An ordering against the burst's own time, so that a slow machine
+    slows both sides."""
+    write_scenario("observed", OBSERVED)
+    write_scenario("burst", 'reply: {text: "hi"}\ntiming: {first_token: 0}\n')
+    server = await start_server([write_scenario.folder], speed=1)
+    burst = await asyncio.create_subprocess_exec(
+        sys.executable, str(Path(__file__).with_name("burst_client.py")), str(server.port), str(BURST), "burst",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )
+    assert burst.stdin is not None and burst.stdout is not None
+    assert (await burst.stdout.readline()).strip() == b"ready"
+    arrivals: list[float] = []
+    loop = asyncio.get_running_loop()
+    playing = asyncio.Event()
+
+    async def observe() -> None:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(server.url + CHAT, json={**STREAM_BODY, "model": "observed"}) as response:
+                async for _ in response.content.iter_any():
+                    arrivals.append(loop.time())
+                    if len(arrivals) == 20:
+                        playing.set()
+
+    observer = asyncio.create_task(observe())
+    await playing.wait()
+    began = loop.time()
+    burst.stdin.write(b"go\n")
+    await burst.stdin.drain()
+    seconds = float(await burst.stdout.readline())
+    ended = loop.time()
+    await burst.wait()
+    await observer
+    during = [t for t in arrivals if began - 0.05 <= t <= ended + 0.05]
+    held = max(later - earlier for earlier, later in zip(during, during[1:], strict=False))
+    assert held < seconds * 0.75, (held, seconds)
