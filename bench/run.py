@@ -614,11 +614,16 @@ def main(argv=None) -> int:
         for loop in loops:
             report["loops"][loop] = run(sizes, loop, folder)
     report["startup"] = startup(sizes["startup_files"])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(report))
-    print(f"\nfigures written to {args.out}")
+    write_report(args.out, report, table(report))
     return 0
+
+
+def write_report(out: Path, report: dict, text: str) -> None:
+    """The figures as JSON in ``out``, and the table on standard output."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(text)
+    print(f"\nfigures written to {out}")
 
 
 if __name__ == "__main__":

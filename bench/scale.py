@@ -13,7 +13,6 @@ loopback port and stops it at the end.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import statistics
@@ -27,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from bench import scenarios  # noqa: E402
-from bench.run import Server, client  # noqa: E402
+from bench.run import Server, client, write_report  # noqa: E402
 
 FULL = {"streams": 200, "repeats": 3, "burst": (4, 8, 16, 32), "burst_seconds": 3.0}
 QUICK = {"streams": 10, "repeats": 1, "burst": (2,), "burst_seconds": 0.5}
@@ -89,22 +88,10 @@ class Redis:
         self.process.wait(timeout=10)
 
 
-class Workers(Server):
-    """``serve --workers N``: its CPU time is its workers' (the supervisor only waits)."""
-
-    def cpu_seconds(self) -> float:
-        pids = [self.process.pid, *_children(self.process.pid)]
-        return sum(int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9 for pid in pids
-                   if Path(f"/proc/{pid}/schedstat").exists())
-
-
-def _children(pid: int) -> list[int]:
-    found = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in found.read_text().split()] if found.exists() else []
-
-
-def serve(folder: Path, *extra: str, kind: type[Server] = Server) -> Server:
-    return kind([sys.executable, "-m", "mockllm", "serve", "--port", "0", "--quiet", "--loop", "asyncio",
+def serve(folder: Path, *extra: str) -> Server:
+    """``mockllm serve``; its CPU time is its process tree's (Server), so with
+    ``--workers`` it is the workers' and the private redis-server's too."""
+    return Server([sys.executable, "-m", "mockllm", "serve", "--port", "0", "--quiet", "--loop", "asyncio",
                  "--scenarios", str(folder), *extra])
 
 
@@ -139,8 +126,7 @@ def worker_scaling(folder: Path, redis: Redis, counts: tuple[int, ...], seconds:
     only the worker count differs), each at the burst size that saturates it."""
     results = {}
     for workers in (1, 2):
-        server = serve(folder, "--workers", str(workers), "--state", redis.url(f"bench-workers-{workers}"),
-                       kind=Workers)
+        server = serve(folder, "--workers", str(workers), "--state", redis.url(f"bench-workers-{workers}"))
         try:
             client("paced", server.url, "--streams", "20")  # warm up
             best = 0.0
@@ -186,10 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                       "workers": worker_scaling(folder, redis, sizes["burst"], sizes["burst_seconds"])}
     finally:
         redis.stop()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(report))
-    print(f"\nfigures written to {args.out}")
+    write_report(args.out, report, table(report))
     return 0
 
 
