@@ -121,7 +121,6 @@ async def record_exchange(request: web.Request, handler: Handler) -> web.StreamR
     arrived = time.time()
     exchange: dict[str, Any] = {}  # journal fields by name (Journal.record's keywords), and the Played
     request[EXCHANGE] = exchange
-    request[ARRIVED] = start
     exchanges = request.app[STATE].exchanges
     exchanges.begin(request)
     response = None

@@ -23,9 +23,11 @@ bound beyond loopback with no token configured.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hmac
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
@@ -178,11 +180,17 @@ async def remove_scenario(request: web.Request) -> web.Response:
 
 async def _changed(state: State, change: Change) -> None:
     """Make ``change`` on every server that shares the store (this one included)."""
-    try:
+    with _needs_store("The scenarios were not changed"):
         await state.store.change(change)
+
+
+@contextlib.contextmanager
+def _needs_store(refusal: str) -> Iterator[None]:
+    """A control route's 503, saying ``refusal``, while the shared store is away."""
+    try:
+        yield
     except StoreUnavailable as exc:
-        raise RequestError(503, f"The scenarios were not changed: {exc}.", type="server_error",
-                           code="state_unavailable") from None
+        raise RequestError(503, f"{refusal}: {exc}.", type="server_error", code="state_unavailable") from None
 
 
 async def apply_change(scenarios: LiveLibrary, change: Change) -> None:
@@ -197,11 +205,8 @@ async def apply_change(scenarios: LiveLibrary, change: Change) -> None:
 
 
 async def _entries(state: State) -> list[Entry]:
-    try:
+    with _needs_store("The journal cannot be read"):
         return await state.store.entries()
-    except StoreUnavailable as exc:
-        raise RequestError(503, f"The journal cannot be read: {exc}.", type="server_error",
-                           code="state_unavailable") from None
 
 
 async def journal(request: web.Request) -> web.Response:
@@ -242,8 +247,6 @@ def _query_number(request: web.Request, name: str, kind: type[int] | type[float]
 
 async def reset(request: web.Request) -> web.Response:
     state = _authorized(request)
-    try:
+    with _needs_store("Nothing was reset"):
         await state.store.reset()
-    except StoreUnavailable as exc:
-        raise RequestError(503, f"Nothing was reset: {exc}.", type="server_error", code="state_unavailable") from None
     return web.Response(status=204)

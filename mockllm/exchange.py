@@ -13,7 +13,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -26,7 +26,7 @@ from .quota import Budget
 from .scenario import Scenario
 from .script import Script, completion_tokens, is_large
 from .sessions import session_key
-from .state import STATE, State
+from .state import STATE
 from .stores import Admission, StoreUnavailable
 
 # When the request was taken up (loop time; intake.py): every delay of its script counts from here.
@@ -55,7 +55,7 @@ async def respond(
     session = asker["session"] or ""
     # A request over its quota never reaches the scenario: no attempt, no plan.
     cost = ask.prompt_tokens + (completion_tokens(scenario.reply) if dialect.streams else 0)
-    admission = await admit(state, scenario, cost, session, request.headers, dialect)
+    admission = await admitted(state.admit(scenario, cost, session, request.headers), dialect)
     budget = admission.budget
     if admission.attempt is None:
         assert budget is not None
@@ -101,20 +101,15 @@ async def respond(
         request[EXCHANGE].update(played.noted())  # the task has ended, even when cancelled
 
 
-async def admit(state: State, scenario: Scenario, cost: int, session: str, headers: Mapping[str, str],
-                dialect: Dialect) -> Admission:
-    """The request's attempt and budget; the format's 503 when the shared store is away."""
+async def admitted(asked: Awaitable[Admission], dialect: Dialect) -> Admission:
+    """The request's attempt and budget, once the store has ``asked``; the
+    format's own 503 when the shared store is away."""
     try:
-        return await state.admit(scenario, cost, session, headers)
-    except StoreUnavailable as exc:
-        raise unavailable(dialect, exc) from None
-
-
-def unavailable(dialect: Dialect, problem: StoreUnavailable) -> RequestError:
-    """The format's own 503, for a request that needs the shared store while it is away."""
-    usual = dialect.status_error(503)
-    return RequestError(503, f"mockllm cannot answer this request: {problem}. Retry it once the store is back.",
-                        type=usual.type, code="state_unavailable", headers=usual.headers)
+        return await asked
+    except StoreUnavailable as problem:
+        usual = dialect.status_error(503)
+        raise RequestError(503, f"mockllm cannot answer this request: {problem}. Retry it once the store is back.",
+                           type=usual.type, code="state_unavailable", headers=usual.headers) from None
 
 
 async def json_body(request: web.Request) -> object:

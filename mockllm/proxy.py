@@ -28,7 +28,7 @@ from aiohttp import web
 from . import pipeline, player, router
 from .dialects import DIALECTS, Ask, Call, Dialect, Response, Route, dialect_for
 from .errors import RequestError, ScenarioErrors
-from .exchange import ARRIVED, DIALECT, EXCHANGE, asked_by, json_body, unavailable
+from .exchange import ARRIVED, DIALECT, EXCHANGE, admitted, asked_by, json_body
 from .faults import FAULTS, FaultSpec, chaos
 from .faults.live import Ending, LiveFaults
 from .guard import is_control
@@ -37,7 +37,6 @@ from .parse import parse_faults
 from .scenario import Reply, Scenario
 from .script import PADDING_BYTES, Beat, End, Script, framed_as
 from .state import STATE
-from .stores import StoreUnavailable
 from .upstream import CLIENT, UPSTREAM_ERRORS, failure, forwarded, is_stream, relayed
 
 log = logging.getLogger("mockllm")
@@ -84,10 +83,7 @@ async def forward(request: web.Request, *, dialect: Dialect | None, route: Route
     request[EXCHANGE].update(asked_by(request))
     rule = _rule(state.library, ask, request, dialect.name)
     session = request[EXCHANGE]["session"] or ""
-    try:
-        attempt = (await state.store.admit(session, rule.key, None)).attempt
-    except StoreUnavailable as exc:
-        raise unavailable(dialect, exc) from None
+    attempt = (await admitted(state.store.admit(session, rule.key, None), dialect)).attempt
     assert attempt is not None, "with no quota to refuse it, every request is admitted"
     rng = pipeline.response_rng(state.settings.seed, rule, session, attempt)
     specs = _faults(request, rule, attempt, state.settings.chaos, rng)

@@ -47,6 +47,7 @@ ATTEMPT_TTL = 86_400  # seconds an unused attempt counter is kept (memory keeps 
 CHANGES_KEPT = 10_000  # entries of the changes stream kept for replicas that fall behind
 TIMEOUT = 5.0  # seconds a command may take before the request that waits on it gets a 503
 RETRY = 0.5  # seconds between tries to write the journal, or to read changes, while Redis is away
+UNREACHABLE = (RedisError, OSError, asyncio.TimeoutError)  # what a command raises when Redis is away
 CONNECTIONS = 8  # to Redis, besides the changes reader's own
 BLOCK_MS = 10_000  # how long one read of the changes stream waits for news
 
@@ -239,7 +240,7 @@ class RedisStore:
         if self._pending:
             try:
                 await asyncio.wait_for(self._write(list(self._pending)), TIMEOUT)
-            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            except UNREACHABLE as exc:
                 log.warning("state: %d journal entries not written to %s: %s", len(self._pending), self.description, exc)
         await self._client.aclose()
         await self._reader.aclose()
@@ -284,8 +285,8 @@ class RedisStore:
     async def change(self, change: Change) -> None:
         self._ensure_caught_up()
         present = change.text is not None
-        made = (await self._call(self._script(CHANGE, 
-            [self._prefix, change.name, change.text or "", "1" if present else "0", CHANGES_KEPT]))).decode()
+        args = [self._prefix, change.name, change.text or "", "1" if present else "0", CHANGES_KEPT]
+        made = (await self._call(self._script(CHANGE, args))).decode()
         if change.scenario is not None:
             self._parsed[made] = change.scenario  # the reader applies it without a second parse
         async with self._changed:
@@ -324,9 +325,11 @@ class RedisStore:
     async def _call(self, awaitable: Any) -> Any:
         try:
             return await awaitable
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
-            raise StoreUnavailable(f"the state store {self.description} is unavailable: "
-                                   f"{exc or type(exc).__name__}") from exc
+        except UNREACHABLE as exc:
+            raise self._unreachable(exc) from exc
+
+    def _unreachable(self, error: BaseException) -> StoreUnavailable:
+        return StoreUnavailable(f"the state store {self.description} is unavailable: {error or type(error).__name__}")
 
     async def _write(self, entries: list[Entry]) -> None:
         await self._script(JOURNAL, [self._prefix, self._journal_size, *(json.dumps(e.to_json()) for e in entries)])
@@ -349,10 +352,8 @@ class RedisStore:
             batch, self._asked = self._asked, []
             try:
                 results = await self._pipelined(ADMIT, [args for args, _ in batch])
-            except (RedisError, OSError, asyncio.TimeoutError) as exc:
-                failure: BaseException = StoreUnavailable(
-                    f"the state store {self.description} is unavailable: {exc or type(exc).__name__}")
-                results = [failure] * len(batch)
+            except UNREACHABLE as exc:
+                results = [self._unreachable(exc)] * len(batch)
             for (_, asked), result in zip(batch, results):
                 if asked.done():  # its request was cancelled meanwhile
                     continue
@@ -389,7 +390,7 @@ class RedisStore:
                 batch = list(self._pending)
                 try:
                     await self._write(batch)
-                except (RedisError, OSError, asyncio.TimeoutError) as exc:
+                except UNREACHABLE as exc:
                     if self._closing:
                         return  # close() writes what is left
                     log.warning("state: journal not written to %s (%s); trying again", self.description, exc)
@@ -422,7 +423,7 @@ class RedisStore:
         while not self._closing:
             try:
                 found: Any = await self._reader.xread({stream: self._applied or "0-0"}, block=BLOCK_MS)
-            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            except UNREACHABLE as exc:
                 if self._closing:
                     return
                 log.warning("state: cannot read scenario changes from %s (%s); trying again", self.description, exc)

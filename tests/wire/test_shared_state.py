@@ -24,6 +24,7 @@ from mockllm.journal import Entry, Outcome
 from ..redis_server import RedisServer
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
+FAILS = "{faults: [{status: {code: 503, headers: {retry-after-ms: 10}}}]}"  # an attempt that fails, retried soon
 
 
 class RoundRobin(httpx.AsyncBaseTransport):
@@ -63,10 +64,7 @@ def round_robin(servers, **options) -> tuple[openai.AsyncOpenAI, RoundRobin]:
 
 
 async def test_fail_twice_then_succeed_holds_when_each_retry_lands_on_the_other_replica(replicas, write_scenario):
-    write_scenario("flaky", "reply: {text: Got there.}\nattempts:\n"
-                            "  - {faults: [{status: {code: 503, headers: {retry-after-ms: 10}}}]}\n"
-                            "  - {faults: [{status: {code: 503, headers: {retry-after-ms: 10}}}]}\n"
-                            "  - {faults: []}\n")
+    write_scenario("flaky", f"reply: {{text: Got there.}}\nattempts:\n  - {FAILS}\n  - {FAILS}\n  - {{faults: []}}\n")
     servers = await replicas(speed=100)
     client, transport = round_robin(servers, max_retries=2)
     async with client:
@@ -94,7 +92,7 @@ async def test_a_two_turn_conversation_stays_exact_across_replicas(replicas, wri
     write_scenario("agent", "turns:\n"
                             "  - reply: {text: First answer.}\n"
                             "  - attempts:\n"
-                            "      - {faults: [{status: {code: 503, headers: {retry-after-ms: 10}}}]}\n"
+                            f"      - {FAILS}\n"
                             "      - {faults: []}\n"
                             "    reply: {text: Second answer.}\n")
     servers = await replicas(speed=100)
