@@ -1,6 +1,7 @@
-"""The floor: a bare aiohttp server that writes the same pre-encoded chunks at
-the same deadlines as mockllm, and nothing else (no parsing, routing, compiling,
-faults or journal). Every mockllm figure is also given as a ratio to it.
+"""The floor: a bare aiohttp server that writes the same bytes as mockllm (the
+same response headers, the same pre-encoded chunks) at the same deadlines, and
+nothing else (no parsing, routing, compiling, faults or journal). Every mockllm
+figure is also given as a ratio to it.
 
     python bench/floor.py SCENARIO_DIR [--loop asyncio|uvloop] [--workers N]
 
@@ -24,27 +25,33 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mockllm import pipeline  # noqa: E402
+from mockllm.app import EXPOSE_HEADERS  # noqa: E402
 from mockllm.dialects import Ask  # noqa: E402
 from mockllm.dialects.openai_chat import DIALECT as openai_chat  # noqa: E402
 from mockllm.library import load_library  # noqa: E402
 from mockllm.script import End  # noqa: E402
 
+Play = tuple[tuple[tuple[str, str], ...], tuple[tuple[float, bytes], ...], bool]
 
-def prepare(folder: str) -> dict[str, tuple[tuple[float, bytes], ...] | None]:
-    """Each scenario's beats as (offset, bytes), compiled once; None for a stall."""
+
+def prepare(folder: str) -> dict[str, Play]:
+    """Each scenario's headers, beats as (offset, bytes) and whether it hangs, compiled once."""
     plays = {}
     for scenario in load_library([folder]).scenarios.values():
         script = pipeline.plan(scenario, Ask(model=scenario.name, stream=True), openai_chat, created=1)
-        plays[scenario.name] = (tuple((b.at, b.data) for b in script.beats), script.end is End.HANG)
+        # The headers mockllm sends: the format's, its labels and the CORS grant.
+        headers = (*script.headers, ("X-Mockllm-Scenario", scenario.name), ("X-Mockllm-Attempt", "1"),
+                   ("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", EXPOSE_HEADERS))
+        plays[scenario.name] = (headers, tuple((b.at, b.data) for b in script.beats), script.end is End.HANG)
     return plays
 
 
-def make_app(plays) -> web.Application:
+def make_app(plays: dict[str, Play]) -> web.Application:
     async def stream(request: web.Request) -> web.StreamResponse:
         start = asyncio.get_running_loop().time()
         body = await request.json()
-        beats, hang = plays[body["model"]]
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
+        headers, beats, hang = plays[body["model"]]
+        response = web.StreamResponse(headers=headers)
         await response.prepare(request)
         loop = asyncio.get_running_loop()
         for at, data in beats:

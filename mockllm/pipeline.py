@@ -57,8 +57,10 @@ def plan(
         compiled = reshape(compiled, run)
     chaos_seed = rng.getrandbits(64)  # drawn always, so chaos never shifts other draws
     chaos = chaos + scenario.chaos
-    tokens = sum(beat.tokens for beat in compiled.beats)
-    drawn = faults.chaos.draw(chaos, tokens, faults.FAULTS, random.Random(chaos_seed)) if chaos else []
+    drawn = []
+    if chaos:
+        tokens = sum(beat.tokens for beat in compiled.beats)
+        drawn = faults.chaos.draw(chaos, tokens, faults.FAULTS, random.Random(chaos_seed))
     final = faults.apply(compiled, [*run.faults_for(attempt), *(spec.at_speed(speed) for spec in drawn)], rng)
     if not framed:
         final = final.materialized()

@@ -6,6 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
 
 from mockllm import pipeline
 from mockllm.dialects import Call
@@ -88,3 +94,50 @@ async def test_a_client_that_reads_late_still_gets_every_byte_of_a_long_stream(s
     expected = planned(load_library([str(write_scenario.folder)]), "long", body)
     assert len(expected) > 8_000_000
     assert CREATED.sub(b"", b"".join(dechunk(chunked))) == expected
+
+
+
+@pytest.fixture
+def served(tmp_path):
+    """``mockllm serve`` in a process of its own: a client here reads the
+    segments it writes as they come, not after the server's turn of one loop."""
+    started: list[subprocess.Popen[str]] = []
+
+    def serve(name: str, scenario: str) -> int:
+        (tmp_path / f"{name}.yaml").write_text(scenario, encoding="utf-8")
+        process = subprocess.Popen([sys.executable, "-m", "mockllm", "serve", "--port", "0", "--quiet",
+                                    "--scenarios", str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        started.append(process)
+        line = process.stdout.readline() if process.stdout else ""
+        assert "listening on " in line, line
+        return int(line.rsplit(":", 1)[1])
+
+    yield serve
+    for process in started:
+        process.terminate()
+        process.communicate(timeout=30)  # and its pipe closed
+
+
+def first_read(port: int, model: str) -> tuple[bytes, float]:
+    """The bytes of the first read a client makes, and how long it waited for them."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(raw_request("HTTP/1.1", {**REQUEST, "model": model}, port))
+        sent = time.monotonic()
+        data = client.recv(65536)
+        return data, time.monotonic() - sent
+
+
+def test_the_headers_and_an_event_due_with_them_arrive_in_one_read(served):
+    # One segment, as a real server writes them: a client reading at once
+    # finds the first event beside the headers, every time.
+    port = served("now", "name: now\nreply: {text: 'one two'}\ntiming: {first_token: 0ms, per_token: 50ms}\n")
+    for _ in range(10):
+        head, _, body = first_read(port, "now")[0].partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and b"data: " in body
+
+
+def test_the_headers_do_not_wait_for_a_first_event_that_is_not_due(served):
+    port = served("later", "name: later\nsteps:\n  - sleep: 2s\n  - start\n  - text: one\n")
+    data, waited = first_read(port, "later")
+    assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"\r\n\r\n")  # the headers alone
+    assert waited < 1.5  # long before the first event's 2 s
