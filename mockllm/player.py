@@ -147,6 +147,9 @@ async def play(
             played.written, first = 1, 1
             played.bytes += len(data)
         send = await _chunk_sender(request, response)
+        # A body that ends right after its last beat ends with it, in one write.
+        last = len(beats) - 1 if script.end is End.EOF and script.end_at is None else -1
+        tail: bytes | None = None
         due = 0  # beats written in a row without a sleep
         for index, beat in enumerate(itertools.islice(beats, first, None), first):
             delay = start + beat.at - time()
@@ -162,12 +165,19 @@ async def play(
             else:
                 due += 1
             data = beat.data if frame is None else frame(index, beat.data, beat.event)
+            if index == last:
+                tail = data
+                break
             if send is None:
                 await write(data)
             elif send(data):
                 await request.writer.drain()
             played.written += 1
             played.bytes += len(data)
+        if tail is not None:
+            await response.write_eof(tail)  # the chunk and the terminator; ``_close``'s own is then none
+            played.written += 1
+            played.bytes += len(tail)
         await _close(request, response, script, played, start)
     return response
 

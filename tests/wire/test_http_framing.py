@@ -141,3 +141,15 @@ def test_the_headers_do_not_wait_for_a_first_event_that_is_not_due(served):
     data, waited = first_read(port, "later")
     assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"\r\n\r\n")  # the headers alone
     assert waited < 1.5  # long before the first event's 2 s
+
+
+def test_the_last_event_and_the_end_of_the_body_arrive_in_one_read(served):
+    port = served("paced", "name: paced\nreply: {text: 'one two'}\ntiming: {first_token: 0ms, per_token: 30ms}\n")
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(raw_request("HTTP/1.1", {**REQUEST, "model": "paced"}, port))
+            read = b""
+            while b"[DONE]" not in read:  # the events come 30 ms apart: one read each
+                read = client.recv(65536)
+                assert read, "the stream ended before its [DONE]"
+        assert read.endswith(b"data: [DONE]\n\n\r\n0\r\n\r\n")
