@@ -56,18 +56,8 @@ def parse(body: object) -> Ask:
         raise RequestError(400, "The request body must be a JSON object.", code="invalid_type")
     model = fields.string(body, "model", required=True)
     messages = _messages(body)
-    _choices(body)
-    fields.integer(body, "max_tokens", minimum=1)
-    fields.integer(body, "max_completion_tokens", minimum=1)
-    fields.decimal(body, "temperature", minimum=0, maximum=2)
-    fields.decimal(body, "top_p", minimum=0, maximum=1)
-    fields.decimal(body, "presence_penalty", minimum=-2, maximum=2)
-    fields.decimal(body, "frequency_penalty", minimum=-2, maximum=2)
-    fields.integer(body, "seed")
-    fields.string(body, "user")
-    check_stop(body)
-    _logprobs(body)
-    _tools(body)
+    if not _OPTIONS.isdisjoint(body):  # most requests send none of them
+        _options(body)
     stream = fields.boolean(body, "stream")
     options = fields.obj(body, "stream_options") or {}
     if options and not stream:
@@ -92,6 +82,27 @@ def parse(body: object) -> Ask:
         tools=conversation.tool_names(body.get("tools"), "function", "custom"),
         metadata=conversation.metadata(body.get("metadata"), body.get("user")),
     )
+
+
+def _options(body: dict[str, object]) -> None:
+    """The optional fields that only need checking (``_OPTIONS``), in the API's order."""
+    _choices(body)
+    fields.integer(body, "max_tokens", minimum=1)
+    fields.integer(body, "max_completion_tokens", minimum=1)
+    fields.decimal(body, "temperature", minimum=0, maximum=2)
+    fields.decimal(body, "top_p", minimum=0, maximum=1)
+    fields.decimal(body, "presence_penalty", minimum=-2, maximum=2)
+    fields.decimal(body, "frequency_penalty", minimum=-2, maximum=2)
+    fields.integer(body, "seed")
+    fields.string(body, "user")
+    check_stop(body)
+    _logprobs(body)
+    _tools(body)
+
+
+_OPTIONS = frozenset({"n", "max_tokens", "max_completion_tokens", "temperature", "top_p", "presence_penalty",
+                      "frequency_penalty", "seed", "user", "stop", "logprobs", "top_logprobs", "tools",
+                      "tool_choice"})
 
 
 # The roles of the conversation that older or newer names stand for.

@@ -44,6 +44,15 @@ BAD_BODIES = [
     (good(stream=True, stream_options=[]), "stream_options"),
     (good(stream=True, stream_options="include_usage"), "stream_options"),
     (good(stream=True, stream_options={"include_usage": "yes"}), "stream_options.include_usage"),
+    # Each optional field wrong on its own: the server checks those a body sends.
+    *((good(**{name: "many"}), name) for name in (
+        "n", "max_tokens", "max_completion_tokens", "temperature", "top_p", "presence_penalty",
+        "frequency_penalty", "seed", "top_logprobs")),
+    (good(user=7), "user"),
+    (good(stop=7), "stop"),
+    (good(logprobs="yes"), "logprobs"),
+    (good(tools="search"), "tools"),
+    (good(tool_choice="sometimes"), "tool_choice"),
 ]
 BAD_IDS = [
     "malformed-json",
@@ -69,6 +78,14 @@ BAD_IDS = [
     "stream-options-a-list",
     "stream-options-a-string",
     "include-usage-a-string",
+    *(f"{name}-a-string" for name in (
+        "n", "max-tokens", "max-completion-tokens", "temperature", "top-p", "presence-penalty",
+        "frequency-penalty", "seed", "top-logprobs")),
+    "user-a-number",
+    "stop-a-number",
+    "logprobs-a-string",
+    "tools-a-string",
+    "tool-choice-unknown",
 ]
 
 
