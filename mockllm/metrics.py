@@ -12,6 +12,7 @@ exchange is one ``observe``, after it has ended.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from .journal import Entry
@@ -53,13 +54,17 @@ class Metrics:
                                            "body byte written", buckets=DURATION_BUCKETS, registry=self.registry)
         gauge = client.Gauge("mockllm_open_streams", "Exchanges in progress", registry=self.registry)
         gauge.set_function(open_streams)
+        # Each label set's counter, found once: the client's own lookup takes a lock and checks every value.
+        self._request_count = functools.lru_cache(maxsize=None)(self.requests.labels)
+        self._outcome_count = functools.lru_cache(maxsize=None)(self.outcomes.labels)
+        self._fault_count = functools.lru_cache(maxsize=None)(self.faults.labels)
 
     def observe(self, entry: Entry, route: str, format: str, first_byte: float | None) -> None:
         """One ended exchange; ``first_byte``: seconds after the request, None when no body went out."""
-        self.requests.labels(route, format, entry.scenario or "", str(entry.status or 0)).inc()
-        self.outcomes.labels(entry.outcome.value).inc()
+        self._request_count(route, format, entry.scenario or "", str(entry.status or 0)).inc()
+        self._outcome_count(entry.outcome.value).inc()
         for label in entry.faults:
-            self.faults.labels(label.partition("(")[0]).inc()
+            self._fault_count(label.partition("(")[0]).inc()
         if entry.client_retry_count:
             self.retries.inc()
         self.duration.observe(entry.duration)
