@@ -2,8 +2,8 @@
 that names the same Redis and group shares one set of attempt counters, quota
 buckets, one journal and one history of run-time scenario changes.
 
-    admit ──▶ asked ──admissions task: one pipeline of ADMIT (Lua: quota buckets, then the
-              attempt counter) for every request asked since the last──▶ one round trip per request
+    admit ──ADMIT (Lua: quota buckets, then the attempt counter), on a connection of its own
+            (conveyor.py): one write a turn of the loop, answers in order──▶ one round trip per request
     record ──▶ pending ──writer task, JOURNAL (Lua: ids, XADD MAXLEN)──▶ {group}:journal
     change ──CHANGE (Lua: HSET the latest, XADD)──▶ {group}:changes ──reader task (XREAD)──▶ apply, in stream order
 
@@ -34,13 +34,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as redis
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from ..journal import DEFAULT_SIZE, Entry
 from ..quota import WINDOW, Bucket, budget_of
 from ..scenario import Scenario
 from .base import Admission, Apply, Change, Charge, StoreUnavailable
-from .conveyor import Conveyor
+from .conveyor import UNREACHABLE, Conveyor
 
 log = logging.getLogger("mockllm")
 
@@ -48,8 +48,7 @@ ATTEMPT_TTL = 86_400  # seconds an unused attempt counter is kept (memory keeps 
 CHANGES_KEPT = 10_000  # entries of the changes stream kept for replicas that fall behind
 TIMEOUT = 5.0  # seconds a command may take before the request that waits on it gets a 503
 RETRY = 0.5  # seconds between tries to write the journal, or to read changes, while Redis is away
-UNREACHABLE = (RedisError, OSError, asyncio.TimeoutError)  # what a command raises when Redis is away
-CONNECTIONS = 8  # to Redis, besides the changes reader's own
+CONNECTIONS = 8  # to Redis, besides the changes reader's and the admissions' own
 BLOCK_MS = 10_000  # how long one read of the changes stream waits for news
 
 @dataclass(frozen=True)
@@ -204,7 +203,7 @@ class RedisStore:
         client_url, self._prefix, self.description = parse_url(url)
         self._speed = speed
         self._journal_size = journal_size
-        # Few connections: admissions go in batches (one pipeline per loop turn), the journal too.
+        # The journal, the control routes and the scripts' loading: a few connections do.
         pool = redis.BlockingConnectionPool.from_url(client_url, max_connections=CONNECTIONS, timeout=TIMEOUT,
                                                      socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
         self._client = redis.Redis.from_pool(pool)  # owns it: closing the client closes its connections
@@ -323,6 +322,10 @@ class RedisStore:
             raise StoreUnavailable(f"the state store {self.description} has not been reached yet")
 
     async def _ready(self) -> None:
+        """Before the server listens: every script loaded, and the connections a
+        burst uses open. A fresh worker's first requests otherwise paid for
+        both (a handshake's round trip, a NOSCRIPT's two more) while the rest
+        of its first burst queued behind them."""
         loads = [self._client.script_load(script.text) for script in SCRIPTS]
         await self._call(asyncio.gather(*loads, self._reader.ping(), self._admissions.connect()))
 
