@@ -56,6 +56,11 @@ async def respond(
     # A request over its quota never reaches the scenario: no attempt, no plan.
     cost = ask.prompt_tokens + (completion_tokens(scenario.reply) if dialect.streams else 0)
     admission = await admitted(state.admit(scenario, cost, session, request.headers), dialect)
+    if state.store.remote:
+        # A shared store answered a round trip later (and the intake let the request go
+        # on, state.py): that was a wait before the start, like the intake's. Counted from
+        # the take-up, the first events would be overdue and go out together.
+        start = asyncio.get_running_loop().time()
     budget = admission.budget
     if admission.attempt is None:
         assert budget is not None

@@ -86,7 +86,10 @@ class State:
         the quota refuses it. Raises stores.StoreUnavailable."""
         quota = scenario.quota or self.settings.quota
         charge = None if quota is None else Charge(scenario.name, client_of(quota, session, headers), quota, cost)
-        return await self.store.admit(session, scenario.key, charge)
+        admission = await self.store.admit(session, scenario.key, charge)
+        if self.store.remote:  # answered with a batch: its start-ups go on a few per turn, as they began
+            await self.intake.turn(resumed=True)
+        return admission
 
     @property
     def library(self) -> Library:

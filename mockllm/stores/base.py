@@ -71,6 +71,9 @@ class Store(Protocol):
 
     # How messages name it: ``memory``, or the store's URL without its password.
     description: str
+    # Whether ``admit`` answers a round trip later, a batch at a time: the
+    # request then goes on through the intake again (intake.py).
+    remote: bool
 
     async def start(self, apply: Apply) -> None:
         """Connect, and apply every change made so far, then each new one as it comes."""

@@ -15,6 +15,7 @@ from .base import Admission, Apply, Change, Charge
 
 class MemoryStore:
     description = "memory"
+    remote = False
 
     def __init__(self, *, speed: float = 1.0, journal_size: int = DEFAULT_SIZE,
                  clock: Callable[[], float] = time.monotonic) -> None:

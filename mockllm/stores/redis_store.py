@@ -2,8 +2,8 @@
 that names the same Redis and group shares one set of attempt counters, quota
 buckets, one journal and one history of run-time scenario changes.
 
-    admit ──▶ asked ──admissions task: one pipeline of ADMIT (Lua: quota buckets, then the
-              attempt counter) for every request asked since the last──▶ one round trip per request
+    admit ──ADMIT (Lua: quota buckets, then the attempt counter), on a connection of its own
+            (conveyor.py): one write a turn of the loop, answers in order──▶ one round trip per request
     record ──▶ pending ──writer task, JOURNAL (Lua: ids, XADD MAXLEN)──▶ {group}:journal
     change ──CHANGE (Lua: HSET the latest, XADD)──▶ {group}:changes ──reader task (XREAD)──▶ apply, in stream order
 
@@ -34,12 +34,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, ResponseError
 
 from ..journal import DEFAULT_SIZE, Entry
 from ..quota import WINDOW, Bucket, budget_of
 from ..scenario import Scenario
 from .base import Admission, Apply, Change, Charge, StoreUnavailable
+from .conveyor import UNREACHABLE, Conveyor
 
 log = logging.getLogger("mockllm")
 
@@ -47,8 +48,7 @@ ATTEMPT_TTL = 86_400  # seconds an unused attempt counter is kept (memory keeps 
 CHANGES_KEPT = 10_000  # entries of the changes stream kept for replicas that fall behind
 TIMEOUT = 5.0  # seconds a command may take before the request that waits on it gets a 503
 RETRY = 0.5  # seconds between tries to write the journal, or to read changes, while Redis is away
-UNREACHABLE = (RedisError, OSError, asyncio.TimeoutError)  # what a command raises when Redis is away
-CONNECTIONS = 8  # to Redis, besides the changes reader's own
+CONNECTIONS = 8  # to Redis, besides the changes reader's and the admissions' own
 BLOCK_MS = 10_000  # how long one read of the changes stream waits for news
 
 @dataclass(frozen=True)
@@ -176,6 +176,8 @@ redis.call('DEL', ARGV[1] .. ':journal')
 return 1
 """)
 
+SCRIPTS = (ADMIT, JOURNAL, CHANGE, SNAPSHOT, RESET)
+
 
 def parse_url(url: str) -> tuple[str, str, str]:
     """``redis://HOST:PORT/DB?group=NAME`` as (URL for the client, key
@@ -195,20 +197,24 @@ def parse_url(url: str) -> tuple[str, str, str]:
 
 
 class RedisStore:
+    remote = True
+
     def __init__(self, url: str, *, speed: float = 1.0, journal_size: int = DEFAULT_SIZE) -> None:
         client_url, self._prefix, self.description = parse_url(url)
         self._speed = speed
         self._journal_size = journal_size
-        # Few connections: admissions go in batches (one pipeline per loop turn), the journal too.
+        # The journal, the control routes and the scripts' loading: a few connections do.
         pool = redis.BlockingConnectionPool.from_url(client_url, max_connections=CONNECTIONS, timeout=TIMEOUT,
                                                      socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
         self._client = redis.Redis.from_pool(pool)  # owns it: closing the client closes its connections
         # The changes reader blocks for seconds at a time: a connection of its own, with no timeout shorter than that.
         self._reader = redis.Redis.from_url(client_url, socket_timeout=BLOCK_MS / 1000 + TIMEOUT,
                                             socket_connect_timeout=TIMEOUT)
-        self._asked: list[tuple[list[Any], asyncio.Future[Any]]] = []  # admissions for the next batch
-        self._asking = asyncio.Event()
-        self._pending: deque[Entry] = deque(maxlen=journal_size)  # kept while Redis is away, the newest
+        # Admissions: on a connection of their own, each sent as it is asked (conveyor.py).
+        self._admissions = Conveyor(client_url, connect_timeout=TIMEOUT, description=self.description)
+        # Entries as JSON, encoded as each exchange ends: encoded in the writer's batch, the 50
+        # exchanges a burst ends at once would hold the loop 5-10 ms. Kept while Redis is away, the newest.
+        self._pending: deque[str] = deque(maxlen=journal_size)
         self._wake = asyncio.Event()
         self._flushed = asyncio.Condition()
         self._applied: str | None = None  # the id of the last change applied here (None: none read yet)
@@ -223,11 +229,11 @@ class RedisStore:
     async def start(self, apply: Apply) -> None:
         self._apply = apply
         try:
+            await self._ready()
             await self._catch_up()
         except StoreUnavailable as exc:  # a replica may start before its Redis: it answers 503s until then
             log.warning("%s; requests get a 503 until it is back", exc)
-        self._tasks = [asyncio.create_task(loop()) for loop in (self._send_admissions, self._write_journal,
-                                                                self._read_changes)]
+        self._tasks = [asyncio.create_task(loop()) for loop in (self._write_journal, self._read_changes)]
 
     async def close(self) -> None:
         self._closing = True  # redis-py may turn a cancelled read into a connection error: the loops must not retry
@@ -237,6 +243,7 @@ class RedisStore:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._admissions.close()
         if self._pending:
             try:
                 await asyncio.wait_for(self._write(list(self._pending)), TIMEOUT)
@@ -253,13 +260,14 @@ class RedisStore:
             args += [_key(charge.scenario, charge.client, f"{q.rpm}/{q.tpm}/{q.per}"),
                      "" if q.rpm is None else q.rpm, "" if q.tpm is None else q.tpm, charge.cost,
                      repr(self._speed), math.ceil(WINDOW / self._speed) + 60]
-        asked = asyncio.get_running_loop().create_future()
-        self._asked.append((args, asked))
-        self._asking.set()
-        try:  # the batch's pipeline has its socket timeout; this bounds the wait for a batch to go
-            attempt, refused, wait, requests, tokens = await asyncio.wait_for(asked, 2 * TIMEOUT)
-        except asyncio.TimeoutError:
-            raise StoreUnavailable(f"the state store {self.description} did not answer in time") from None
+        command = ("EVALSHA", ADMIT.sha, 0, *args)
+        answer = await self._admissions.ask(command, 2 * TIMEOUT)
+        if isinstance(answer, NoScriptError):  # a Redis restarted or flushed since start: nothing ran
+            await self._call(self._client.script_load(ADMIT.text))
+            answer = await self._admissions.ask(command, 2 * TIMEOUT)
+        if isinstance(answer, ResponseError):
+            raise StoreUnavailable(f"the state store {self.description} refused a script: {answer}")
+        attempt, refused, wait, requests, tokens = answer
         budget = None
         if charge is not None:
             budget = budget_of(_bucket(charge.quota.rpm, requests), _bucket(charge.quota.tpm, tokens),
@@ -269,7 +277,7 @@ class RedisStore:
     def record(self, fields: dict[str, Any]) -> Entry:
         self._local_ids += 1  # this server's own numbering, for its log; the journal's ids are Redis's
         entry = Entry(id=self._local_ids, **fields)
-        self._pending.append(entry)
+        self._pending.append(json.dumps(entry.to_json()))
         self._wake.set()
         return entry
 
@@ -313,6 +321,14 @@ class RedisStore:
         if self._applied is None:
             raise StoreUnavailable(f"the state store {self.description} has not been reached yet")
 
+    async def _ready(self) -> None:
+        """Before the server listens: every script loaded, and the connections a
+        burst uses open. A fresh worker's first requests otherwise paid for
+        both (a handshake's round trip, a NOSCRIPT's two more) while the rest
+        of its first burst queued behind them."""
+        loads = [self._client.script_load(script.text) for script in SCRIPTS]
+        await self._call(asyncio.gather(*loads, self._reader.ping(), self._admissions.connect()))
+
     async def _catch_up(self) -> None:
         """Apply the latest change of every name, in match order, and note where the stream stood."""
         assert self._apply is not None
@@ -331,8 +347,8 @@ class RedisStore:
     def _unreachable(self, error: BaseException) -> StoreUnavailable:
         return StoreUnavailable(f"the state store {self.description} is unavailable: {error or type(error).__name__}")
 
-    async def _write(self, entries: list[Entry]) -> None:
-        await self._script(JOURNAL, [self._prefix, self._journal_size, *(json.dumps(e.to_json()) for e in entries)])
+    async def _write(self, entries: list[str]) -> None:
+        await self._script(JOURNAL, [self._prefix, self._journal_size, *entries])
 
     async def _script(self, script: Script, args: list[Any]) -> Any:
         """Run ``script`` by its digest; a Redis that has not seen it (restarted, or new) is sent it first."""
@@ -341,45 +357,6 @@ class RedisStore:
         except NoScriptError:
             await self._client.script_load(script.text)
             return await self._client.evalsha(script.sha, 0, *args)
-
-    async def _send_admissions(self) -> None:
-        """Every admission asked for since the last batch, in one pipeline: one
-        round trip for all the requests that arrived meanwhile, and so one
-        connection, however many clients there are."""
-        while not self._closing:
-            await self._asking.wait()
-            self._asking.clear()
-            batch, self._asked = self._asked, []
-            try:
-                results = await self._pipelined(ADMIT, [args for args, _ in batch])
-            except UNREACHABLE as exc:
-                results = [self._unreachable(exc)] * len(batch)
-            for (_, asked), result in zip(batch, results):
-                if asked.done():  # its request was cancelled meanwhile
-                    continue
-                if isinstance(result, BaseException):
-                    asked.set_exception(result if isinstance(result, StoreUnavailable) else StoreUnavailable(
-                        f"the state store {self.description} refused a script: {result}"))
-                else:
-                    asked.set_result(result)
-
-    async def _pipelined(self, script: Script, argsets: list[list[Any]]) -> list[Any]:
-        """``script`` once per argument list, in one pipeline; the lists a Redis
-        without the script refused (NOSCRIPT: nothing ran) are sent again after it."""
-        results: list[Any] = [None] * len(argsets)
-        todo = list(range(len(argsets)))
-        for _ in range(2):
-            pipe = self._client.pipeline(transaction=False)
-            for index in todo:
-                pipe.evalsha(script.sha, 0, *argsets[index])
-            answers = await pipe.execute(raise_on_error=False)
-            for index, answer in zip(todo, answers):
-                results[index] = answer
-            todo = [index for index, answer in zip(todo, answers) if isinstance(answer, NoScriptError)]
-            if not todo:
-                break
-            await self._client.script_load(script.text)
-        return results
 
     async def _write_journal(self) -> None:
         """Write what is pending, in order, and keep it through an outage."""

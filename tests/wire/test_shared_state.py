@@ -10,6 +10,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
+import signal
+import sys
+from pathlib import Path
 
 import aiohttp
 import httpx
@@ -263,3 +267,95 @@ async def test_two_hundred_clients_at_once_are_all_admitted_over_a_few_redis_con
             attempts = sorted(e["attempt"] for e in (await response.json())["entries"])
     assert statuses == [200] * 200  # redis-py's own pool refused the 101st connection before batching
     assert attempts == list(range(1, 201))  # one session (the client's address): each counted once
+
+
+async def test_a_stream_whose_attempt_redis_was_slow_to_count_keeps_its_pace(start_server, write_scenario):
+    """The script's clock starts once the store has answered: counted from
+    when the request came, a round trip longer than the first token's delay
+    would make the first events overdue, to go out together. The same holds
+    for the 20-30 ms a fresh worker's first burst once waited on Redis."""
+    redis = RedisServer()  # its own, to pause
+    redis.start()
+    assert redis.process is not None
+    write_scenario("paced", "reply: {text: one two three four five six}\ntiming: {first_token: 50ms, per_token: 50ms}\n")
+    try:
+        server = await start_server([write_scenario.folder], state=redis.url(), speed=1)
+        loop = asyncio.get_running_loop()
+        arrivals: list[float] = []  # one per event, when the read that brought it came
+        async with aiohttp.ClientSession() as http:
+            async def read() -> None:
+                async with http.post(server.base_url + "/chat/completions",
+                                     json={"model": "paced", "messages": MESSAGES, "stream": True}) as response:
+                    async for data in response.content.iter_any():
+                        arrivals.extend([loop.time()] * data.count(b"data: "))
+
+            os.kill(redis.process.pid, signal.SIGSTOP)  # the admission waits on a Redis that does not answer
+            try:
+                reading = asyncio.create_task(read())
+                await asyncio.sleep(0.5)  # longer than the whole reply's 300 ms
+            finally:
+                os.kill(redis.process.pid, signal.SIGCONT)
+            await asyncio.wait_for(reading, 10)
+    finally:
+        redis.stop()
+    tokens = arrivals[1:-2]  # the opening chunk, the tokens, the finish chunk and [DONE]
+    assert len(tokens) >= 6
+    assert tokens[-1] - tokens[0] > 0.15, tokens  # 250 ms apart as planned; counted from the request, all at once
+
+
+BURST = 300
+
+
+async def test_a_burst_whose_attempts_redis_counts_at_once_does_not_hold_up_a_stream_already_playing(
+        start_server, write_scenario):
+    """Requests whose admissions come back together (here: Redis paused
+    while a burst arrives, then let go) go on a few per turn of the loop,
+    as they were taken up (intake.py), not all in one turn: a playing
+    stream's longest gap stays well under the time the burst takes to go
+    on. An ordering against the burst's own time, so a slow machine slows
+    both sides."""
+    redis = RedisServer()  # its own, to pause
+    redis.start()
+    assert redis.process is not None
+    write_scenario("observed", "reply: {text: \"%s\"}\ntiming: {first_token: 0, per_token: 10ms}\n"
+                   % " ".join(["word"] * 300))
+    write_scenario("burst", 'reply: {text: "hi"}\ntiming: {first_token: 0}\n')
+    loop = asyncio.get_running_loop()
+    arrivals: list[float] = []
+    playing = asyncio.Event()
+    try:
+        server = await start_server([write_scenario.folder], state=redis.url(), speed=1)
+        burst = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__).with_name("burst_client.py")), str(server.port), str(BURST), "burst",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        assert burst.stdin is not None and burst.stdout is not None
+        assert (await burst.stdout.readline()).strip() == b"ready"
+
+        async def observe() -> None:
+            async with aiohttp.ClientSession() as http:
+                async with http.post(server.base_url + "/chat/completions",
+                                     json={"model": "observed", "messages": MESSAGES, "stream": True}) as response:
+                    async for _ in response.content.iter_any():
+                        arrivals.append(loop.time())
+                        if len(arrivals) == 20:
+                            playing.set()
+
+        observer = asyncio.create_task(observe())
+        await playing.wait()
+        os.kill(redis.process.pid, signal.SIGSTOP)
+        try:
+            burst.stdin.write(b"go\n")
+            await burst.stdin.drain()
+            await asyncio.sleep(0.5)  # every request of the burst taken up, its admission waiting
+        finally:
+            os.kill(redis.process.pid, signal.SIGCONT)
+        resumed = loop.time()
+        await burst.stdout.readline()  # the burst has had its first bytes
+        ended = loop.time()
+        await burst.wait()
+        await observer
+    finally:
+        redis.stop()
+    during = [t for t in arrivals if resumed - 0.01 <= t <= ended + 0.01]
+    held = max(later - earlier for earlier, later in zip(during, during[1:], strict=False))
+    assert held < (ended - resumed) * 0.5, (held, ended - resumed)

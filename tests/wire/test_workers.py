@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from redis import Redis
+
+from ..redis_server import RedisServer
 
 FLAKY = ("name: flaky\nreply: {text: Got there.}\nattempts:\n"
          "  - {faults: [{status: {code: 503, headers: {retry-after-ms: 10}}}]}\n"
@@ -89,6 +92,41 @@ async def test_two_workers_share_one_port_and_count_the_attempts_of_a_retrying_c
     with urllib.request.urlopen(served.url + "/_mockllm/journal", timeout=10) as response:
         entries = json.load(response)["entries"]
     assert [(e["status"], e["attempt"]) for e in entries] == [(503, 1), (503, 2), (200, 3)]
+
+
+def redis_counters(redis: Redis) -> dict[str, int]:
+    """What Redis counted so far: scripts loaded, NOSCRIPT errors, connections, EVALSHA calls."""
+    commands, errors = redis.info("commandstats"), redis.info("errorstats")
+    return {"script loads": commands.get("cmdstat_script|load", {}).get("calls", 0),
+            "noscript": errors.get("errorstat_NOSCRIPT", {}).get("count", 0),
+            "connections": redis.info("stats")["total_connections_received"],
+            "evalsha": commands.get("cmdstat_evalsha", {}).get("calls", 0)}
+
+
+def test_once_it_listens_the_first_requests_neither_connect_to_redis_nor_load_a_script(serve, tmp_path):
+    """Every worker loads the scripts and opens its connections before the
+    listening line: its first requests cost a round trip each, not also a
+    connection's handshake and a NOSCRIPT's two more, which in a fresh
+    worker's first burst made the requests queue up behind the first one."""
+    redis_server = RedisServer()  # its own, so the counters move for this test only
+    redis_server.start()
+    try:
+        (tmp_path / "hello.yaml").write_text("reply: {text: Hello there.}\n", encoding="utf-8")
+        served = serve("--workers", "2", "--scenarios", str(tmp_path), "--state", redis_server.url())
+        with Redis(host="127.0.0.1", port=redis_server.port) as redis:
+            before = redis_counters(redis)
+            for _ in range(12):  # each on a fresh connection, which may land on either worker
+                reply = httpx.post(served.url + "/v1/chat/completions", timeout=10, json={
+                    "model": "hello", "stream": True, "messages": [{"role": "user", "content": "Hi"}]})
+                assert reply.status_code == 200 and reply.text.endswith("data: [DONE]\n\n")
+            time.sleep(0.5)  # the journal is written behind
+            after = redis_counters(redis)
+    finally:
+        served.stop()
+        redis_server.stop()
+    assert after["evalsha"] - before["evalsha"] >= 12  # every admission went to Redis
+    assert {key: after[key] - before[key] for key in ("script loads", "noscript", "connections")} == {
+        "script loads": 0, "noscript": 0, "connections": 0}
 
 
 def test_without_state_the_workers_share_a_private_redis_server_that_stops_with_them(serve, tmp_path):
