@@ -8,6 +8,7 @@ what it measured as one JSON object.
     python bench/client.py soak  URL --streams 20000 --concurrency 500
     python bench/client.py format URL --streams 200 --path /v1/messages --body '{...}' --frame-end nl
     python bench/client.py stamped URL --streams 100   (bench/upstream.py's streams, direct or proxied)
+    python bench/client.py sequential URL --streams 400   (the same, one request after another)
 """
 
 from __future__ import annotations
@@ -167,6 +168,18 @@ async def stamped(host: str, port: int, streams: int, spread: float = 0.0) -> di
             "first_event_ms": ms([s.first_event for s in runs]), "first_byte_ms": ms([s.first_byte for s in runs])}
 
 
+async def sequential(host: str, port: int, requests: int) -> dict:
+    """bench/upstream.py's streams one after another, each read to its end:
+    what a relay spends per request, with no other stream to share the loop."""
+    payload = request_bytes(host, "bench-stamped")
+    events = 0
+    for _ in range(requests):
+        s = Stamped(host, port, payload)
+        await s.run()
+        events += len(s.delays)
+    return {"requests": requests, "events": events}
+
+
 async def one_format(host: str, port: int, streams: int, path: str, body: str, frame_end: bytes) -> dict:
     """Concurrent paced streams of one wire format: the frames they received."""
     payload = request_bytes(host, "", path, body)
@@ -235,7 +248,8 @@ async def soak(host: str, port: int, streams: int, concurrency: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("paced", "burst", "stall", "soak", "format", "stamped"))
+    parser.add_argument("mode", choices=("paced", "burst", "stall", "soak", "format", "stamped",
+                                                     "sequential"))
     parser.add_argument("url")
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=500)
@@ -255,6 +269,8 @@ def main() -> None:
         result = asyncio.run(paced(host, port, args.streams, args.gap))
     elif args.mode == "stamped":
         result = asyncio.run(stamped(host, port, args.streams, args.spread))
+    elif args.mode == "sequential":
+        result = asyncio.run(sequential(host, port, args.streams))
     elif args.mode == "burst":
         result = asyncio.run(burst(host, port, args.streams, args.seconds))
     elif args.mode == "format":

@@ -38,9 +38,9 @@ from bench import scenarios  # noqa: E402
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
-FULL = {"proxy_streams": 100, "metrics_streams": 200, "metrics_rounds": 7, "formats": 200, "warm_up": 600, "fidelity": (100, 200, 500, 1000), "repeats": 3, "burst": (1, 2, 4, 8, 16), "burst_seconds": 4.0,
+FULL = {"proxy_streams": 100, "proxy_requests": 400, "metrics_streams": 200, "metrics_rounds": 7, "formats": 200, "warm_up": 600, "fidelity": (100, 200, 500, 1000), "repeats": 3, "burst": (1, 2, 4, 8, 16), "burst_seconds": 4.0,
         "stalled": 5000, "startup_files": 1000, "soak": 20000, "soak_rounds": 4, "soak_concurrency": 500}
-QUICK = {"proxy_streams": 10, "metrics_streams": 10, "metrics_rounds": 1, "formats": 10, "warm_up": 10, "fidelity": (10,), "repeats": 1, "burst": (1, 2), "burst_seconds": 0.5,
+QUICK = {"proxy_streams": 10, "proxy_requests": 20, "metrics_streams": 10, "metrics_rounds": 1, "formats": 10, "warm_up": 10, "fidelity": (10,), "repeats": 1, "burst": (1, 2), "burst_seconds": 0.5,
          "stalled": 100, "startup_files": 50, "soak": 200, "soak_rounds": 2, "soak_concurrency": 50}
 TARGETS = {
     "p99 gap error at 200 streams": "<= 1.5x floor",
@@ -268,7 +268,10 @@ def proxy_delay(loop: str, streams: int, repeats: int, spread: float = 0.0) -> d
         runs: dict[str, list[dict]] = {name: [] for name in routes}
         for _ in range(repeats):
             for name, server in routes.items():
-                runs[name].append(client("stamped", server.url, "--streams", str(streams), *layout))
+                before = server.cpu_seconds()
+                figures = client("stamped", server.url, "--streams", str(streams), *layout)
+                figures["cpu_us_per_event"] = round((server.cpu_seconds() - before) / figures["events"] * 1e6, 2)
+                runs[name].append(figures)
     finally:
         for server in reversed(started):
             server.stop()
@@ -289,6 +292,42 @@ def proxy_delay(loop: str, streams: int, repeats: int, spread: float = 0.0) -> d
     return result
 
 
+def proxy_requests(loop: str, requests: int, repeats: int) -> dict:
+    """Server CPU per request, one request after another (no other stream
+    shares the loop), each a stream of one stamped event, its finish and
+    ``[DONE]``: read directly (the upstream's own CPU), through the bare relay
+    and through ``mockllm proxy``, taking turns; ``repeats`` rounds."""
+    upstream = Server([sys.executable, str(HERE / "upstream.py"), "--loop", loop, "--tokens", "1"])
+    started = [upstream]
+    try:
+        started.append(Server([sys.executable, str(HERE / "relay.py"), upstream.url, "--loop", loop]))
+        started.append(Server([sys.executable, "-m", "mockllm", "proxy", "--upstream", upstream.url, "--port", "0",
+                               "--quiet", "--loop", loop]))
+        routes = dict(zip(("direct", "floor", "mockllm"), started, strict=True))
+        for server in routes.values():
+            client("sequential", server.url, "--streams", "50")  # warm up
+        runs: dict[str, list[float]] = {name: [] for name in routes}
+        for _ in range(repeats):
+            for name, server in routes.items():
+                before = server.cpu_seconds()
+                client("sequential", server.url, "--streams", str(requests))
+                runs[name].append(round((server.cpu_seconds() - before) / requests * 1e6, 1))
+    finally:
+        for server in reversed(started):
+            server.stop()
+    return {"requests": requests, "runs": runs,
+            "cpu_us_per_request": {name: statistics.median(r) for name, r in runs.items()}}
+
+
+def proxy_requests_table(figures: dict) -> str:
+    rows = [f"proxy: server CPU per request, {figures['requests']} sequential 1-event streams, "
+            f"us, median of {len(figures['runs']['direct'])} rounds (each round's in brackets)"]
+    for name, runs in figures["runs"].items():
+        rows.append(f"  {name:<8} {figures['cpu_us_per_request'][name]:>8.1f}  ({', '.join(f'{r:.1f}' for r in runs)})")
+    rows.append("  direct: the upstream's own CPU; floor and mockllm: the relay's alone")
+    return "\n".join(rows)
+
+
 def proxy_table(figures: dict) -> str:
     layout = (f"starts spread over {figures['spread_ms']:g} ms" if figures["spread_ms"]
               else "all started at once (events due together)")
@@ -296,7 +335,7 @@ def proxy_table(figures: dict) -> str:
             f"{scenarios.GAP * 1000:g} ms apart, {layout}; ms, medians of {len(figures['runs']['direct'])} rounds",
             f"  {'read':<8} | {'delay p50':>9} {'p99':>7} {'max':>7} | {'added p99':>9} | "
             f"{'first byte p50':>14} | {'first event p50/p99':>19} | {'added first event p50':>21} | "
-            f"{'steady p99':>10} {'added':>7}"]
+            f"{'steady p99':>10} {'added':>7} | {'CPU us/event':>12}"]
     for name in ("direct", "floor", "mockllm"):
         f = figures[name]
         delay, first = f["delay_ms"], f["first_event_ms"]
@@ -306,13 +345,14 @@ def proxy_table(figures: dict) -> str:
         more_steady = f"{added['steady_p99']:+.3f}" if added else ""
         rows.append(f"  {name:<8} | {delay['p50']:>9.3f} {delay['p99']:>7.3f} {delay['max']:>7.3f} | {more_p99:>9} | "
                     f"{f['first_byte_ms']['p50']:>14.1f} | {first['p50']:>9.1f}/{first['p99']:<9.1f} | {more_first:>21} | "
-                    f"{f['steady_delay_ms']['p99']:>10.3f} {more_steady:>7}")
+                    f"{f['steady_delay_ms']['p99']:>10.3f} {more_steady:>7} | {f['cpu_us_per_event']:>12.1f}")
     for name, runs in figures["runs"].items():
         rows.append(f"  each round, {name}: delay p99 " + ", ".join(f"{r['delay_ms']['p99']:.3f}" for r in runs)
                     + "; steady p99 " + ", ".join(f"{r['steady_delay_ms']['p99']:.3f}" for r in runs)
                     + "; first event p50 " + ", ".join(f"{r['first_event_ms']['p50']:.1f}" for r in runs))
     rows.append("  steady: the events after every stream's first one, when no stream is starting "
-                "(the per-event cost, apart from the per-request one)")
+                "(the per-event cost, apart from the per-request one); CPU: the server read's "
+                "(direct: the upstream's), start included")
     return "\n".join(rows)
 
 
@@ -505,6 +545,7 @@ def run(sizes: dict, loop: str, folder: Path) -> dict:
         result["formats"] = formats(pair["mockllm"], sizes["formats"], sizes["repeats"])
     result["proxy"] = proxy_delay(loop, sizes["proxy_streams"], sizes["repeats"])
     result["proxy_spread"] = proxy_delay(loop, sizes["proxy_streams"], sizes["repeats"], scenarios.GAP)
+    result["proxy_requests"] = proxy_requests(loop, sizes["proxy_requests"], sizes["repeats"])
     result["metrics"] = metrics_cost(folder, loop, sizes["metrics_streams"], sizes["metrics_rounds"])
     return result
 
@@ -542,6 +583,7 @@ def table(report: dict) -> str:
                      f"({s['rss_growth_pct']:+.1f}%)")
         lines.append(proxy_table(result["proxy"]))
         lines.append(proxy_table(result["proxy_spread"]))
+        lines.append(proxy_requests_table(result["proxy_requests"]))
         lines.append(metrics_table(result["metrics"]))
     st = report["startup"]
     lines.append(f"\nstart-up: {st['files']} scenario files loaded and validated in {st['seconds']:.3f} s")
@@ -575,6 +617,7 @@ def only(mode: str, sizes: dict, loops: list[str]) -> int:
             if mode == "proxy":
                 print(proxy_table(proxy_delay(loop, sizes["proxy_streams"], sizes["repeats"])))
                 print(proxy_table(proxy_delay(loop, sizes["proxy_streams"], sizes["repeats"], scenarios.GAP)))
+                print(proxy_requests_table(proxy_requests(loop, sizes["proxy_requests"], sizes["repeats"])))
             else:
                 print(metrics_table(metrics_cost(folder, loop, sizes["metrics_streams"], sizes["metrics_rounds"])))
     return 0

@@ -4,10 +4,11 @@ Completions chunks whose every content token is the time it was sent, in
 the machine, so the client subtracts it from the time it read the chunk: the
 delay of that event, whether it came straight from here or through the proxy.
 
-    python bench/upstream.py [--loop asyncio|uvloop]
+    python bench/upstream.py [--loop asyncio|uvloop] [--tokens N]
 
-Each stream is ``scenarios.TOKENS`` stamped chunks ``scenarios.GAP`` apart
-(the first one gap after the request), then the finish chunk and ``[DONE]``.
+Each stream is ``scenarios.TOKENS`` (or ``--tokens``) stamped chunks
+``scenarios.GAP`` apart (the first one gap after the request), then the
+finish chunk and ``[DONE]``.
 Prints ``upstream listening on http://127.0.0.1:PORT`` once ready.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import sys
 import time
 from pathlib import Path
@@ -31,14 +33,14 @@ FINISH = b"data: " + CHUNK + b'"delta":{},"finish_reason":"stop"}]}\n\ndata: [DO
 HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
 
 
-async def stream(request: web.Request) -> web.StreamResponse:
+async def stream(request: web.Request, tokens: int) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     start = loop.time()
     await request.read()
     response = web.StreamResponse(headers=HEADERS)
     await response.prepare(request)
     head, tail = STAMPED
-    for i in range(1, scenarios.TOKENS + 1):
+    for i in range(1, tokens + 1):
         delay = start + i * scenarios.GAP - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -48,9 +50,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def serve() -> None:
+async def serve(tokens: int) -> None:
     app = web.Application()
-    app.router.add_post("/v1/chat/completions", stream)
+    app.router.add_post("/v1/chat/completions", functools.partial(stream, tokens=tokens))
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -62,13 +64,14 @@ async def serve() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument("--tokens", type=int, default=scenarios.TOKENS, help="stamped chunks per stream")
     args = parser.parse_args()
     if args.loop == "uvloop":
         import uvloop
 
-        uvloop.run(serve())
+        uvloop.run(serve(args.tokens))
     else:
-        asyncio.run(serve())
+        asyncio.run(serve(args.tokens))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import re
 import socket
 import struct
 import sys
-from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from aiohttp import web
@@ -183,13 +183,16 @@ async def play(
 
 
 async def play_live(
-    request: web.Request, head: Script, beats: AsyncGenerator[Beat, None], ending: Callable[[], Ending | None],
-    start: float, played: Played, labels: tuple[tuple[str, str], ...] = (),
+    request: web.Request, head: Script, writes: AsyncGenerator[Sequence[Beat], None],
+    ending: Callable[[], Ending | None], start: float, played: Played, labels: tuple[tuple[str, str], ...] = (),
 ) -> web.StreamResponse:
     """Send a stream that is still arriving (the proxy's): ``head``'s status and
-    headers, then each beat of ``beats`` when it is due, then the end that
-    ``ending`` tells once ``beats`` is exhausted. Like ``play``, deadlines are
-    absolute; a beat that arrives after its time goes out at once."""
+    headers, then the beats of ``writes`` as they come, then the end that
+    ``ending`` tells once ``writes`` is exhausted. Each item of ``writes`` is
+    one write: beats that go out together when the first falls due (an
+    upstream read's frames, one send for them all, as a bare relay sends
+    them). Like ``play``, deadlines are absolute; a beat that arrives after
+    its time goes out at once."""
     loop = asyncio.get_running_loop()
     played.script = head
     sent: list[Beat] = []
@@ -199,27 +202,30 @@ async def play_live(
             await _sleep_until(loop, start + head.headers_at)
             await response.prepare(request)
             played.status = head.status
+            time = loop.time
             send = await _chunk_sender(request, response)
-            async for beat in beats:
-                await _sleep_until(loop, start + beat.at)
+            async for beats in writes:
+                delay = start + beats[0].at - time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                data = beats[0].data if len(beats) == 1 else b"".join(beat.data for beat in beats)
                 if send is None:
-                    await response.write(beat.data)
-                elif send(beat.data):
+                    await response.write(data)
+                elif send(data):
                     await request.writer.drain()
-                sent.append(beat)
-                played.written += 1
-                played.bytes += len(beat.data)
+                sent.extend(beats)
+                played.written += len(beats)
+                played.bytes += len(data)
             # The upstream's stream is over; closing this one, and the journal
             # and metrics after it, is work no other stream should wait for.
             # Upstream streams that tick together also end together, so
             # without this turn every stream's last frames queue behind the
             # ends of the streams read before them (bench/run.py --proxy).
             await asyncio.sleep(0)
-            script = (ending() or Ending()).of(replace(head, beats=tuple(sent)))
-            played.script = script
-            await _close(request, response, script, played, start)
+            played.script = (ending() or Ending()).of(head, tuple(sent))
+            await _close(request, response, played.script, played, start)
     finally:
-        await beats.aclose()  # its source is released now, not when the generator is collected
+        await writes.aclose()  # its source is released now, not when the generator is collected
         if played.script is head:
             played.script = replace(head, beats=tuple(sent))  # what went out, for the journal
     return response

@@ -19,7 +19,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from typing import Protocol
 
 import aiohttp
@@ -79,46 +79,82 @@ async def forward(request: web.Request, *, dialect: Dialect | None, route: Route
     state = request.app[STATE]
     start = request[ARRIVED]
     raw = await request.read()
-    ask = await _ask(request, dialect, route) if route is not None else None
+    asked = Asked(request, dialect, route, await _body(request, route))
     request[EXCHANGE].update(asked_by(request))
-    rule = _rule(state.library, ask, request, dialect.name)
+    rule = _rule(state.library, asked, request, dialect.name)
     session = request[EXCHANGE]["session"] or ""
     attempt = (await admitted(state.store.admit(session, rule.key, None), dialect)).attempt
     assert attempt is not None, "with no quota to refuse it, every request is admitted"
-    rng = pipeline.response_rng(state.settings.seed, rule, session, attempt)
-    specs = _faults(request, rule, attempt, state.settings.chaos, rng)
-    encoder = dialect.encoder(Response(ask or Ask(model=""), rng, int(time.time()), rule.name,
-                                       rng.randbytes(PADDING_BYTES)))
-    base = Script(200, dialect.headers(rng, streaming=True, first_token=0.0), (), dialect=dialect, encoder=encoder)
-    live = LiveFaults(specs, base, rng)
+    specs, odds = _faults(request, rule, attempt, state.settings.chaos)
     labels: tuple[tuple[str, str], ...] = (("X-Mockllm-Attempt", str(attempt)),)
     if rule is not UNRULED:
         labels = (("X-Mockllm-Scenario", rule.name), *labels)
-    if live.labels:
+    live = _live(state.settings.seed, dialect, rule, session, attempt, specs, odds, asked) if specs or odds else None
+    if live is not None and live.labels:
         labels += ((FAULTS_HEADER, "; ".join(live.labels)),)
     played = player.Played()
-    request[EXCHANGE].update(scenario=None if rule is UNRULED else rule.name, attempt=attempt, faults=live.labels,
-                             played=played)
-    head = live.head(base)
+    request[EXCHANGE].update(scenario=None if rule is UNRULED else rule.name, attempt=attempt,
+                             faults=live.labels if live is not None else (), played=played)
+    # With no faults at all, the upstream's answer goes as it is: nothing is drawn, no head is made.
+    head = live.head(live.base) if live is not None else None
     try:
-        if LiveFaults.answers(head):  # a status, a proxy page, a dead or hung connection: no upstream call
+        if head is not None and LiveFaults.answers(head):  # a status, a proxy page, a dead or hung connection
             return await player.play(request, head.materialized(), start, played, labels)
-        return await _relay(request, raw, dialect, route, ask, live, head, start, played, labels)
+        return await _relay(request, raw, dialect, route, asked, live, head, start, played, labels)
     finally:
         request[EXCHANGE].update(played.noted())
 
 
-async def _ask(request: web.Request, dialect: Dialect, route: Route) -> Ask | None:
-    """The request as its format reads it, for the rules; None for a body the
-    format refuses (the upstream answers it in its own words)."""
+def _live(seed: int, dialect: Dialect, rule: Scenario, session: str, attempt: int, specs: list[FaultSpec],
+          odds: chaos.Chaos, asked: Asked) -> LiveFaults:
+    """The response's faults, drawn from its seeded generator, over the head
+    that faults adding events or answering in the format's words work from."""
+    rng = pipeline.response_rng(seed, rule, session, attempt)
+    specs = specs + _chaos(odds, rng)
+    encoder = dialect.encoder(Response(asked() or Ask(model=""), rng, int(time.time()), rule.name,
+                                       rng.randbytes(PADDING_BYTES)))
+    base = Script(200, dialect.headers(rng, streaming=True, first_token=0.0), (), dialect=dialect, encoder=encoder)
+    return LiveFaults(specs, base, rng)
+
+
+class Asked:
+    """The request as its format reads it, for the rules, the faults and the
+    recording: parsed the first time one of them asks (a proxy with no rule
+    to match and no fault parses nothing); None for a listing and for a body
+    the format refuses (the upstream answers it in its own words)."""
+
+    def __init__(self, request: web.Request, dialect: Dialect, route: Route | None, body: object) -> None:
+        self.request, self.dialect, self.route, self.body = request, dialect, route, body
+        self.ask: Ask | None = None
+        self.read = route is None or body is _REFUSED
+
+    def __call__(self) -> Ask | None:
+        if not self.read:
+            self.read = True
+            request, route = self.request, self.route
+            assert route is not None, "a listing is never parsed"
+            try:
+                self.ask = self.dialect.parse(self.body, Call(route, dict(request.match_info), request.query,
+                                                              request.headers))
+            except RequestError:
+                pass
+        return self.ask
+
+
+_REFUSED = object()  # a body that is not JSON: no format reads it
+
+
+async def _body(request: web.Request, route: Route | None) -> object:
+    """The decoded body of an API request, which the journal keeps; ``_REFUSED`` for one that is not JSON."""
+    if route is None:
+        return _REFUSED
     try:
-        body = await json_body(request)
-        return dialect.parse(body, Call(route, dict(request.match_info), request.query, request.headers))
+        return await json_body(request)
     except RequestError:
-        return None
+        return _REFUSED
 
 
-def _rule(library: Library, ask: Ask | None, request: web.Request, format: str) -> Scenario:
+def _rule(library: Library, asked: Asked, request: web.Request, format: str) -> Scenario:
     """The rule for a request: named by ``X-Mockllm-Scenario``, or the first whose ``match`` holds."""
     named = request.headers.get("X-Mockllm-Scenario")
     if named is not None:
@@ -126,17 +162,15 @@ def _rule(library: Library, ask: Ask | None, request: web.Request, format: str) 
         if scenario is None:
             raise router.not_found(library, f"No proxy rule named {named!r}.")
         return scenario
-    if ask is not None:
-        for scenario in library.scenarios.values():
-            if scenario.match is not None and router.matches(scenario.match, ask, request.headers, format):
-                return router.turn_of(scenario, ask)
+    for scenario in library.scenarios.values():
+        if scenario.match is not None and (ask := asked()) is not None \
+                and router.matches(scenario.match, ask, request.headers, format):
+            return router.turn_of(scenario, ask)
     return UNRULED
 
 
-def _faults(
-    request: web.Request, rule: Scenario, attempt: int, odds: chaos.Chaos, rng: random.Random
-) -> list[FaultSpec]:
-    """The attempt's faults: the rule's, the request header's, then any chaos draws."""
+def _faults(request: web.Request, rule: Scenario, attempt: int, odds: chaos.Chaos) -> tuple[list[FaultSpec], chaos.Chaos]:
+    """The attempt's written faults, the rule's then the request header's, and the odds of chaos."""
     specs = list(rule.faults_for(attempt))
     written = request.headers.get(FAULTS_HEADER)
     if RECORDER in request.app:  # a recording is of the upstream as it is
@@ -146,19 +180,21 @@ def _faults(
             specs += parse_faults(written, FAULTS_HEADER)
         except ScenarioErrors as error:
             raise RequestError(400, f"{FAULTS_HEADER}: {error.problems[0].message}", param=FAULTS_HEADER) from None
-    odds = odds + rule.chaos
+    return specs, odds + rule.chaos
+
+
+def _chaos(odds: chaos.Chaos, rng: random.Random) -> list[FaultSpec]:
+    """The faults chaos draws for this response, if it has odds."""
     chaos_seed = rng.getrandbits(64)  # drawn always, so chaos never shifts other draws
-    if odds:
-        specs += chaos.draw(odds, chaos.LIVE_TOKENS, FAULTS, random.Random(chaos_seed))
-    return specs
+    return chaos.draw(odds, chaos.LIVE_TOKENS, FAULTS, random.Random(chaos_seed)) if odds else []
 
 
 async def _relay(
-    request: web.Request, raw: bytes, dialect: Dialect, route: Route | None, ask: Ask | None, live: LiveFaults,
-    head: Script,
-    start: float, played: player.Played, labels: tuple[tuple[str, str], ...],
+    request: web.Request, raw: bytes, dialect: Dialect, route: Route | None, asked: Asked, live: LiveFaults | None,
+    head: Script | None, start: float, played: player.Played, labels: tuple[tuple[str, str], ...],
 ) -> web.StreamResponse:
-    """Call the upstream and play its answer through the faults, as it arrives."""
+    """Call the upstream and play its answer through the faults (``head``: the
+    head they made; None with no faults), as it arrives."""
     upstream = request.app[STATE].settings.upstream
     assert upstream is not None, "the proxy's routes exist only with an upstream"
     url = upstream.target(request.path, request.query_string)
@@ -176,21 +212,31 @@ async def _relay(
         own = {name.lower() for name, _ in labels}
         headers = tuple((name, value) for name, value in relayed(answer.headers.items()) if name.lower() not in own)
         recorder = request.app.get(RECORDER) if route is not None else None  # API routes only, not listings
-        take = recorder.take(request, dialect, ask, answer.status, headers, loop.time() - start) if recorder else None
-        if not streamed and live.streamed:
+        take = recorder.take(request, dialect, asked(), answer.status, headers, loop.time() - start) if recorder else None
+        if not streamed and live is not None and live.streamed:
             request[EXCHANGE]["ignored_faults"] = tuple(spec.describe() for spec in live.streamed)
-        faults = live if streamed else None
-        upstream_head = dataclasses.replace(head, status=answer.status, headers=headers, streaming=streamed)
-        relay = _Relay(answer, dialect, faults, head.headers_at, start, take)
-        return await player.play_live(request, upstream_head, relay.beats(), relay.ending, start, played, labels)
+        if head is None:
+            head = Script(answer.status, headers, (), streaming=streamed, dialect=dialect)
+        else:
+            head = dataclasses.replace(head, status=answer.status, headers=headers, streaming=streamed)
+        relay = _Relay(answer, dialect, streamed, live if streamed else None, head.headers_at, start, take)
+        return await player.play_live(request, head, relay.writes(), relay.ending, start, played, labels)
 
 
 class _Relay:
-    """The upstream's body as beats: cut into frames, understood, through the faults."""
+    """The upstream's body as beats: cut into frames, understood, through the faults.
 
-    def __init__(self, answer: aiohttp.ClientResponse, dialect: Dialect, live: LiveFaults | None, shift: float,
-                 start: float, take: Take | None) -> None:
-        self.answer, self.dialect, self.live, self.shift, self.start, self.take = answer, dialect, live, shift, start, take
+    A stream with no fault on its frames (most proxied streams) skips the
+    stages: each read's frames go out as they came, in one write, as a bare
+    relay writes them. They are still understood, one by one as they pass:
+    the journal counts their tokens, and work spread over the stream keeps
+    no other stream waiting at its end."""
+
+    def __init__(self, answer: aiohttp.ClientResponse, dialect: Dialect, streamed: bool, live: LiveFaults | None,
+                 shift: float, start: float, take: Take | None) -> None:
+        self.answer, self.dialect, self.streamed, self.start, self.take = answer, dialect, streamed, start, take
+        self.shift = shift
+        self.live = live if live is not None and live.stages else None  # None: nothing acts on the frames
         self.cut: Ending | None = None  # how the stream ended when the upstream broke it
 
     def ending(self) -> Ending | None:
@@ -198,9 +244,10 @@ class _Relay:
             return self.cut
         return self.live.ending if self.live is not None else Ending()
 
-    async def beats(self) -> AsyncGenerator[Beat, None]:
+    async def writes(self) -> AsyncGenerator[Sequence[Beat], None]:
+        """The beats to send, grouped as they may go out together (``player.play_live``)."""
         loop = asyncio.get_running_loop()
-        framing, understand, live, take = self.dialect.framing, self.dialect.understand, self.live, self.take
+        framing, understand, live, take, shift = self.dialect.framing, self.dialect.understand, self.live, self.take, self.shift
         pending = b""
         complete = False
         try:
@@ -208,15 +255,19 @@ class _Relay:
                 at = loop.time() - self.start
                 if take is not None:
                     take.frame(at, chunk)
-                if live is None:
-                    yield Beat(at + self.shift, chunk)
+                if not self.streamed:
+                    yield (Beat(at + shift, chunk),)
                     continue
                 frames, pending = framing.frames(pending + chunk)
                 if len(pending) > MAX_FRAME:  # not the format's frames at all: pass them on as they are
                     frames, pending = [*frames, pending], b""
+                if live is None:
+                    if frames:
+                        yield [framed_as(at + shift, frame, understand(frame)) for frame in frames]
+                    continue
                 for frame in frames:
-                    for beat in live.feed(framed_as(at + self.shift, frame, understand(frame))):
-                        yield beat
+                    for beat in live.feed(framed_as(at + shift, frame, understand(frame))):
+                        yield (beat,)  # a fault's beats each go as their own write: ``fragment`` cuts them so
                     if live.finished:
                         return  # a fault ended the stream: the upstream's answer is closed unread
             complete = True
@@ -227,11 +278,17 @@ class _Relay:
         finally:
             if take is not None:
                 take.finish(complete)
-        if live is not None and self.cut is None:
-            at = loop.time() - self.start + self.shift
-            if pending:  # the last frame may lack its end (a CR-only stream's held ``\r``)
-                for beat in live.feed(framed_as(at, pending, understand(pending))):
-                    yield beat
-            if not live.finished:
-                for beat in live.close():
-                    yield beat
+        if self.cut is not None:
+            return
+        at = loop.time() - self.start + shift
+        # The last frame may lack its end (a CR-only stream's held ``\r``).
+        last = framed_as(at, pending, understand(pending)) if pending else None
+        if live is None:
+            if last is not None:
+                yield (last,)
+            return
+        out = live.feed(last) if last is not None else []
+        if not live.finished:
+            out += live.close()
+        for beat in out:
+            yield (beat,)

@@ -65,6 +65,9 @@ def test_the_quick_benchmark_runs_and_reports_every_figure(tmp_path):
         assert 0 < figures["delay_ms"]["p50"] <= figures["delay_ms"]["p99"] <= figures["delay_ms"]["max"] < 1000
         assert 20 <= figures["first_event_ms"]["p50"] < 1000  # the upstream sends its first event 20 ms in
     assert proxy["mockllm"]["added_ms"]["p99"] < 100
+    assert all(proxy[road]["cpu_us_per_event"] > 0 for road in ("direct", "floor", "mockllm"))
+    # And what each relay costs per request, one after another.
+    assert all(cost > 0 for cost in result["proxy_requests"]["cpu_us_per_request"].values())
 
     # Metrics cost CPU per event, with and without, on the same load: the
     # target is 3%; one small round only says it is not grossly more.

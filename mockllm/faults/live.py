@@ -58,8 +58,11 @@ class Ending:
     at: float | None = None
     keepalive: tuple[float, bytes] | None = None
 
-    def of(self, script: Script) -> Script:
-        return dataclasses.replace(script, end=self.end, end_at=self.at, keepalive=self.keepalive)
+    def of(self, script: Script, beats: tuple[Beat, ...] | None = None) -> Script:
+        """``script`` ending so (with ``beats`` in place of its own, when given): one copy of it."""
+        if beats is None:
+            beats = script.beats
+        return dataclasses.replace(script, beats=beats, end=self.end, end_at=self.at, keepalive=self.keepalive)
 
     @classmethod
     def taken_from(cls, script: Script) -> Ending:
@@ -91,7 +94,7 @@ class Rolling:
         self.done = False  # ``once``: the fault has acted (``bom``: on the first beat only)
 
     def _apply(self, beats: tuple[Beat, ...], ending: Ending) -> Script:
-        script = ending.of(dataclasses.replace(self.base, beats=self.prior + beats))
+        script = ending.of(self.base, self.prior + beats)
         return self.fault.apply(script, Cut(0, script.headers_at), self.ctx)
 
     def feed(self, beat: Beat) -> list[Beat]:
@@ -196,7 +199,7 @@ class AtCut:
         # The trigger never fell: the fault acts right after the last content
         # (before the beats held since), else where the stream ends.
         at = self.held[0].at if self.held else self.last_at
-        rest = ending.of(dataclasses.replace(self.base, beats=tuple(self.held)))
+        rest = ending.of(self.base, tuple(self.held))
         script = self.fault.apply(rest, Cut(0, at), self.ctx)
         return list(script.beats), Ending.taken_from(script)
 

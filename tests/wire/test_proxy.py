@@ -58,6 +58,37 @@ async def test_the_proxy_relays_the_upstreams_stream_byte_for_byte_as_it_arrives
     assert entry["upstream_status"] == 200 and entry["outcome"] == "completed" and entry["tokens"] == len(WORDS)
 
 
+async def test_frames_the_upstream_sends_together_go_on_in_one_write_and_are_each_counted(start_server):
+    # One send for what one read brought, as a bare relay makes it, not one a
+    # frame: what a stream costs the proxy, and every other stream, per event.
+    async def answer(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(BODY)  # every frame at once
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        server = await start_server(upstream=Upstream(f"http://127.0.0.1:{runner.addresses[0][1]}"))
+        async with aiohttp.ClientSession() as session, \
+                session.post(server.base_url + "/chat/completions", json=ASK) as response:
+            writes, held = [], b""
+            async for data, ends in response.content.iter_chunks():  # one write is one chunk of the body
+                held += data
+                if ends:
+                    writes, held = [*writes, held], b""
+    finally:
+        await runner.cleanup()
+    assert writes == [BODY]
+    [entry] = await journal(server)
+    assert entry["tokens"] == len(WORDS) and entry["outcome"] == "completed"
+
+
 async def test_a_fault_in_the_request_header_hits_the_third_token_of_the_real_answer(sdk):
     got, error = await texts(sdk, **{"X-Mockllm-Faults": "drop(after=3)"})
     assert got == WORDS[:3] and isinstance(error, openai.APIConnectionError)
