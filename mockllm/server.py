@@ -18,7 +18,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aiohttp import web
+from aiohttp import web, web_app
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
@@ -87,10 +87,22 @@ class RunningServer:
         # open for the garbage collector. Every handler is closed here.
         for handler in list(self.handlers):
             handler.force_close()
+        forget_middleware_chains()
 
     def hurry(self) -> None:
         """End a ``close`` under way without waiting out the grace period."""
         self.runner.app[STATE].exchanges.hurry()
+
+
+def forget_middleware_chains() -> None:
+    """aiohttp keeps every app's built middleware chains in one process-wide
+    cache of 1024 entries, so a stopped server's app, with its whole library,
+    stays alive until a thousand others push it out: a suite that starts a
+    server per test grew to 1.8M objects, and its full collections took 1.5 s.
+    The cache is rebuilt on the next request of any app still serving."""
+    cache = getattr(web_app, "_cached_build_middleware", None)  # private to aiohttp
+    if cache is not None:
+        cache.cache_clear()
 
 
 async def start(settings: Settings, host: str = "127.0.0.1", port: int = 0, *,

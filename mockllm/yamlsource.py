@@ -42,6 +42,10 @@ _CORE = "tag:yaml.org,2002:"
 ALLOWED_TAGS = frozenset(
     _CORE + name for name in ("str", "int", "float", "bool", "null", "map", "seq")
 )
+# Scalar constructors by tag, called directly: SafeConstructor.construct_object
+# remembers every node it ever built, so one shared constructor would keep
+# every file a server ever parsed alive (and is not safe across threads).
+_SCALAR_BUILDERS = yaml.constructor.SafeConstructor.yaml_constructors
 _SCALARS = yaml.constructor.SafeConstructor()
 _NEUTRAL = {ScalarNode: _CORE + "str", SequenceNode: _CORE + "seq", MappingNode: _CORE + "map"}
 
@@ -257,4 +261,4 @@ def scalar_value(node: ScalarNode) -> object:
     A caller reading an int bounds its digits first (``NodeReader.value``):
     Python refuses to read more than 4300.
     """
-    return _SCALARS.construct_object(node)
+    return _SCALAR_BUILDERS[node.tag](_SCALARS, node)

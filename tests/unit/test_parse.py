@@ -4,9 +4,11 @@ every problem as ``path:line: keypath: message``."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import textwrap
 
 import pytest
+import yaml
 
 from mockllm.errors import ScenarioError, ScenarioErrors
 from mockllm.parse import parse_duration, parse_file, parse_text
@@ -482,3 +484,17 @@ def test_a_recorded_response_needs_steps_and_a_status_with_a_body():
 def test_a_format_rule_names_a_format_of_the_table():
     assert problems("name: x\nmatch: {format: openia}\nreply: {text: hi}\n") == [
         f"{PATH}:2: match.format: unknown value 'openia'; did you mean 'openai'?"]
+
+
+def test_parsing_keeps_nothing_of_the_yaml_once_the_scenario_is_built():
+    """A server parses on every reload and every scenario uploaded: what the
+    YAML was composed into must go when the scenario is built, or a long-lived
+    server grows by every file it ever read."""
+    def yaml_nodes() -> int:
+        gc.collect()
+        return sum(isinstance(o, yaml.Node) for o in gc.get_objects())
+
+    before = yaml_nodes()
+    scenarios = [parse_text(FULL, PATH, "weather") for _ in range(3)]
+    assert all(s.reply.text == "Hi there!" for s in scenarios)
+    assert yaml_nodes() == before

@@ -5,12 +5,16 @@ as ``server_shutdown``, not as clients that left."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import weakref
 
 import aiohttp
 import pytest
 
-from mockllm.state import STATE
+from mockllm import server
+from mockllm.library import load_library
+from mockllm.state import STATE, Settings
 
 from .fault_clients import CHAT, ask
 
@@ -101,3 +105,20 @@ async def test_a_client_that_leaves_during_the_grace_period_is_still_client_disc
     await asyncio.wait_for(closing, 10)  # nothing left to wait for: well before the grace ends
     (entry,) = journal(running)
     assert entry["outcome"] == "client_disconnected"
+
+
+async def test_a_stopped_server_leaves_nothing_of_itself_in_memory():
+    """A test suite starts a server per test (the pytest plugin does): each one
+    stopped must free its app and scenario library, or a suite's heap grows by
+    one library per test and its full garbage collections take seconds.
+    aiohttp's process-wide middleware cache held every app it served."""
+    running = await server.start(Settings(load_library([], None)), "127.0.0.1", 0)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(running.url + CHAT, json=ask("hello")) as response:
+            assert response.status == 200
+            await response.read()
+    app = weakref.ref(running.runner.app)
+    await running.close()
+    del running
+    gc.collect()
+    assert app() is None, [type(r).__name__ for r in gc.get_referrers(app())]
