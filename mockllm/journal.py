@@ -65,11 +65,15 @@ class Entry:
     upstream_status: int | None = None  # the proxy's: what the upstream answered (None: not called)
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        # Field by field, not dataclasses.asdict: that deep-copies the request
+        # body, and a shared store encodes an entry per request.
+        data = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         data["outcome"] = self.outcome.value
         for name in ("faults", "ignored_faults", "assistant_texts"):
             data[name] = list(data[name])
         data["retry_headers"] = dict(self.retry_headers)
+        if self.stall is not None:
+            data["stall"] = {"at": self.stall.at, "seconds": self.stall.seconds}
         return data
 
     @classmethod
