@@ -73,7 +73,7 @@ class Entry:
             data[name] = list(data[name])
         data["retry_headers"] = dict(self.retry_headers)
         if self.stall is not None:
-            data["stall"] = {"at": self.stall.at, "seconds": self.stall.seconds}
+            data["stall"] = dataclasses.asdict(self.stall)  # two floats: nothing to deep-copy
         return data
 
     @classmethod
