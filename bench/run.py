@@ -243,6 +243,23 @@ def startup(files: int) -> dict:
     return {"files": len(loaded), "seconds": round(statistics.median(times), 3)}
 
 
+@contextmanager
+def relays(loop: str, *upstream_args: str):
+    """bench/upstream.py, and two relays in front of it: the bare one (the
+    floor) and ``mockllm proxy``; all three started here and stopped here,
+    by route name (``direct`` is the upstream itself)."""
+    started = [Server([sys.executable, str(HERE / "upstream.py"), "--loop", loop, *upstream_args])]
+    try:
+        upstream = started[0].url
+        started.append(Server([sys.executable, str(HERE / "relay.py"), upstream, "--loop", loop]))
+        started.append(Server([sys.executable, "-m", "mockllm", "proxy", "--upstream", upstream, "--port", "0",
+                               "--quiet", "--loop", loop]))
+        yield dict(zip(("direct", "floor", "mockllm"), started, strict=True))
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
 def proxy_delay(loop: str, streams: int, repeats: int, spread: float = 0.0) -> dict:
     """Each event's delay from the upstream's send to the client, read
     directly, through a bare aiohttp relay (the floor) and through ``mockllm
@@ -255,13 +272,7 @@ def proxy_delay(loop: str, streams: int, repeats: int, spread: float = 0.0) -> d
     the same instants and a relay forwards them one after another (the worst
     case); ``scenarios.GAP`` spreads the starts over one token gap, as the
     streams of independent clients fall."""
-    upstream = Server([sys.executable, str(HERE / "upstream.py"), "--loop", loop])
-    started = [upstream]
-    try:
-        started.append(Server([sys.executable, str(HERE / "relay.py"), upstream.url, "--loop", loop]))
-        started.append(Server([sys.executable, "-m", "mockllm", "proxy", "--upstream", upstream.url, "--port", "0",
-                               "--quiet", "--loop", loop]))
-        routes = dict(zip(("direct", "floor", "mockllm"), started, strict=True))
+    with relays(loop) as routes:
         for server in routes.values():
             client("stamped", server.url, "--streams", str(streams))  # warm up: connections pooled, caches filled
         layout = ("--spread", str(spread))
@@ -272,9 +283,6 @@ def proxy_delay(loop: str, streams: int, repeats: int, spread: float = 0.0) -> d
                 figures = client("stamped", server.url, "--streams", str(streams), *layout)
                 figures["cpu_us_per_event"] = round((server.cpu_seconds() - before) / figures["events"] * 1e6, 2)
                 runs[name].append(figures)
-    finally:
-        for server in reversed(started):
-            server.stop()
     result = {name: medians(figures) for name, figures in runs.items()}
     direct = result["direct"]
     for name in ("floor", "mockllm"):
@@ -297,13 +305,7 @@ def proxy_requests(loop: str, requests: int, repeats: int) -> dict:
     shares the loop), each a stream of one stamped event, its finish and
     ``[DONE]``: read directly (the upstream's own CPU), through the bare relay
     and through ``mockllm proxy``, taking turns; ``repeats`` rounds."""
-    upstream = Server([sys.executable, str(HERE / "upstream.py"), "--loop", loop, "--tokens", "1"])
-    started = [upstream]
-    try:
-        started.append(Server([sys.executable, str(HERE / "relay.py"), upstream.url, "--loop", loop]))
-        started.append(Server([sys.executable, "-m", "mockllm", "proxy", "--upstream", upstream.url, "--port", "0",
-                               "--quiet", "--loop", loop]))
-        routes = dict(zip(("direct", "floor", "mockllm"), started, strict=True))
+    with relays(loop, "--tokens", "1") as routes:
         for server in routes.values():
             client("sequential", server.url, "--streams", "50")  # warm up
         runs: dict[str, list[float]] = {name: [] for name in routes}
@@ -312,9 +314,6 @@ def proxy_requests(loop: str, requests: int, repeats: int) -> dict:
                 before = server.cpu_seconds()
                 client("sequential", server.url, "--streams", str(requests))
                 runs[name].append(round((server.cpu_seconds() - before) / requests * 1e6, 1))
-    finally:
-        for server in reversed(started):
-            server.stop()
     return {"requests": requests, "runs": runs,
             "cpu_us_per_request": {name: statistics.median(r) for name, r in runs.items()}}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import anthropic
@@ -40,6 +41,32 @@ async def texts(sdk: openai.AsyncOpenAI, **headers: str) -> tuple[list[str], Bas
     return got, None
 
 
+@contextlib.asynccontextmanager
+async def upstream_sending_body_at_once(
+    before: Callable[[], Awaitable[None]] | None = None,
+) -> AsyncIterator[Upstream]:
+    """A bare upstream on loopback that answers with every frame of ``BODY``
+    in one write (after awaiting ``before``, if given); stopped on exit."""
+    async def answer(request: web.Request) -> web.StreamResponse:
+        if before is not None:
+            await before()
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(BODY)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield Upstream(f"http://127.0.0.1:{runner.addresses[0][1]}")
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 async def sdk(proxy):
     server = await proxy()
@@ -61,20 +88,8 @@ async def test_the_proxy_relays_the_upstreams_stream_byte_for_byte_as_it_arrives
 async def test_frames_the_upstream_sends_together_go_on_in_one_write_and_are_each_counted(start_server):
     # One send for what one read brought, as a bare relay makes it, not one a
     # frame: what a stream costs the proxy, and every other stream, per event.
-    async def answer(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        await response.write(BODY)  # every frame at once
-        await response.write_eof()
-        return response
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        server = await start_server(upstream=Upstream(f"http://127.0.0.1:{runner.addresses[0][1]}"))
+    async with upstream_sending_body_at_once() as upstream:
+        server = await start_server(upstream=upstream)
         async with aiohttp.ClientSession() as session, \
                 session.post(server.base_url + "/chat/completions", json=ASK) as response:
             writes, held = [], b""
@@ -82,8 +97,6 @@ async def test_frames_the_upstream_sends_together_go_on_in_one_write_and_are_eac
                 held += data
                 if ends:
                     writes, held = [*writes, held], b""
-    finally:
-        await runner.cleanup()
     assert writes == [BODY]
     [entry] = await journal(server)
     assert entry["tokens"] == len(WORDS) and entry["outcome"] == "completed"
@@ -287,27 +300,16 @@ async def test_150_concurrent_streams_all_reach_the_upstream_without_waiting_on_
     arrived = 0
     everyone = asyncio.Event()
 
-    async def answer(request: web.Request) -> web.StreamResponse:
+    async def everyone_in() -> None:
         nonlocal arrived
         arrived += 1
         if arrived == streams:
             everyone.set()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(everyone.wait(), 10)  # a capped pool: the first 100 answer late, the rest later
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        await response.write(BODY)
-        await response.write_eof()
-        return response
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        server = await start_server(upstream=Upstream(f"http://127.0.0.1:{runner.addresses[0][1]}"))
+    async with upstream_sending_body_at_once(before=everyone_in) as upstream:
+        server = await start_server(upstream=upstream)
         url = server.base_url + "/chat/completions"
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
@@ -319,7 +321,5 @@ async def test_150_concurrent_streams_all_reach_the_upstream_without_waiting_on_
             began = loop.time()
             bodies = await asyncio.gather(*(one() for _ in range(streams)))
             took = loop.time() - began
-    finally:
-        await runner.cleanup()
     assert bodies == [BODY] * streams
     assert everyone.is_set() and took < 10  # all 150 were open at the upstream at once

@@ -12,8 +12,6 @@ import itertools
 import json
 import os
 import signal
-import sys
-from pathlib import Path
 
 import aiohttp
 import httpx
@@ -26,6 +24,7 @@ from mockllm.errors import RequestError
 from mockllm.journal import Entry, Outcome
 
 from ..redis_server import RedisServer
+from .bursts import Observed, burst_client
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
 FAILS = "{faults: [{status: {code: 503, headers: {retry-after-ms: 10}}}]}"  # an attempt that fails, retried soon
@@ -321,27 +320,14 @@ async def test_a_burst_whose_attempts_redis_counts_at_once_does_not_hold_up_a_st
                    % " ".join(["word"] * 300))
     write_scenario("burst", 'reply: {text: "hi"}\ntiming: {first_token: 0}\n')
     loop = asyncio.get_running_loop()
-    arrivals: list[float] = []
-    playing = asyncio.Event()
+    observed = Observed()
     try:
         server = await start_server([write_scenario.folder], state=redis.url(), speed=1)
-        burst = await asyncio.create_subprocess_exec(
-            sys.executable, str(Path(__file__).with_name("burst_client.py")), str(server.port), str(BURST), "burst",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        burst = await burst_client(server.port, BURST, "burst")
         assert burst.stdin is not None and burst.stdout is not None
-        assert (await burst.stdout.readline()).strip() == b"ready"
-
-        async def observe() -> None:
-            async with aiohttp.ClientSession() as http:
-                async with http.post(server.base_url + "/chat/completions",
-                                     json={"model": "observed", "messages": MESSAGES, "stream": True}) as response:
-                    async for _ in response.content.iter_any():
-                        arrivals.append(loop.time())
-                        if len(arrivals) == 20:
-                            playing.set()
-
-        observer = asyncio.create_task(observe())
-        await playing.wait()
+        observer = asyncio.create_task(observed.read(
+            server.base_url + "/chat/completions", {"model": "observed", "messages": MESSAGES, "stream": True}))
+        await observed.playing.wait()
         os.kill(redis.process.pid, signal.SIGSTOP)
         try:
             burst.stdin.write(b"go\n")
@@ -356,6 +342,5 @@ async def test_a_burst_whose_attempts_redis_counts_at_once_does_not_hold_up_a_st
         await observer
     finally:
         redis.stop()
-    during = [t for t in arrivals if resumed - 0.01 <= t <= ended + 0.01]
-    held = max(later - earlier for earlier, later in zip(during, during[1:], strict=False))
+    held = observed.longest_gap(resumed, ended, margin=0.01)
     assert held < (ended - resumed) * 0.5, (held, ended - resumed)

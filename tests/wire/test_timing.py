@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
-from pathlib import Path
 
 import aiohttp
 
 from mockllm import player
+
+from .bursts import Observed, burst_client
 
 CHAT = "/v1/chat/completions"
 STREAM_BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": True}
@@ -141,26 +141,12 @@ async def test_a_burst_of_new_requests_does_not_hold_up_a_stream_already_playing
     write_scenario("observed", OBSERVED)
     write_scenario("burst", 'reply: {text: "hi"}\ntiming: {first_token: 0}\n')
     server = await start_server([write_scenario.folder], speed=1)
-    burst = await asyncio.create_subprocess_exec(
-        sys.executable, str(Path(__file__).with_name("burst_client.py")), str(server.port), str(BURST), "burst",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-    )
+    burst = await burst_client(server.port, BURST, "burst")
     assert burst.stdin is not None and burst.stdout is not None
-    assert (await burst.stdout.readline()).strip() == b"ready"
-    arrivals: list[float] = []
     loop = asyncio.get_running_loop()
-    playing = asyncio.Event()
-
-    async def observe() -> None:
-        async with aiohttp.ClientSession() as session:
-            async with session.post(server.url + CHAT, json={**STREAM_BODY, "model": "observed"}) as response:
-                async for _ in response.content.iter_any():
-                    arrivals.append(loop.time())
-                    if len(arrivals) == 20:
-                        playing.set()
-
-    observer = asyncio.create_task(observe())
-    await playing.wait()
+    observed = Observed()
+    observer = asyncio.create_task(observed.read(server.url + CHAT, {**STREAM_BODY, "model": "observed"}))
+    await observed.playing.wait()
     began = loop.time()
     burst.stdin.write(b"go\n")
     await burst.stdin.drain()
@@ -168,6 +154,5 @@ async def test_a_burst_of_new_requests_does_not_hold_up_a_stream_already_playing
     ended = loop.time()
     await burst.wait()
     await observer
-    during = [t for t in arrivals if began - 0.05 <= t <= ended + 0.05]
-    held = max(later - earlier for earlier, later in zip(during, during[1:], strict=False))
+    held = observed.longest_gap(began, ended, margin=0.05)
     assert held < seconds * 0.75, (held, seconds)
