@@ -37,7 +37,7 @@ from .parse import parse_faults
 from .scenario import Reply, Scenario
 from .script import PADDING_BYTES, Beat, End, Script, framed_as
 from .state import STATE
-from .upstream import CLIENT, UPSTREAM_ERRORS, failure, forwarded, is_stream, relayed
+from .upstream import CLIENT, UPSTREAM_ERRORS, QuietWatch, failure, forwarded, is_stream, relayed
 
 log = logging.getLogger("mockllm")
 
@@ -219,7 +219,8 @@ async def _relay(
             head = Script(answer.status, headers, (), streaming=streamed, dialect=dialect)
         else:
             head = dataclasses.replace(head, status=answer.status, headers=headers, streaming=streamed)
-        relay = _Relay(answer, dialect, streamed, live if streamed else None, head.headers_at, start, take)
+        relay = _Relay(answer, dialect, streamed, live if streamed else None, head.headers_at, start, take,
+                       upstream.read_timeout)
         return await player.play_live(request, head, relay.writes(), relay.ending, start, played, labels)
 
 
@@ -233,9 +234,9 @@ class _Relay:
     no other stream waiting at its end."""
 
     def __init__(self, answer: aiohttp.ClientResponse, dialect: Dialect, streamed: bool, live: LiveFaults | None,
-                 shift: float, start: float, take: Take | None) -> None:
+                 shift: float, start: float, take: Take | None, quiet_after: float) -> None:
         self.answer, self.dialect, self.streamed, self.start, self.take = answer, dialect, streamed, start, take
-        self.shift = shift
+        self.shift, self.quiet_after = shift, quiet_after
         self.live = live if live is not None and live.stages else None  # None: nothing acts on the frames
         self.cut: Ending | None = None  # how the stream ended when the upstream broke it
 
@@ -251,25 +252,27 @@ class _Relay:
         pending = b""
         complete = False
         try:
-            async for chunk in self.answer.content.iter_any():
-                at = loop.time() - self.start
-                if take is not None:
-                    take.frame(at, chunk)
-                if not self.streamed:
-                    yield (Beat(at + shift, chunk),)
-                    continue
-                frames, pending = framing.frames(pending + chunk)
-                if len(pending) > MAX_FRAME:  # not the format's frames at all: pass them on as they are
-                    frames, pending = [*frames, pending], b""
-                if live is None:
-                    if frames:
-                        yield [framed_as(at + shift, frame, understand(frame)) for frame in frames]
-                    continue
-                for frame in frames:
-                    for beat in live.feed(framed_as(at + shift, frame, understand(frame))):
-                        yield (beat,)  # a fault's beats each go as their own write: ``fragment`` cuts them so
-                    if live.finished:
-                        return  # a fault ended the stream: the upstream's answer is closed unread
+            with QuietWatch(self.answer, self.quiet_after) as quiet:
+                async for chunk in self.answer.content.iter_any():
+                    now = quiet.heard = loop.time()
+                    at = now - self.start
+                    if take is not None:
+                        take.frame(at, chunk)
+                    if not self.streamed:
+                        yield (Beat(at + shift, chunk),)
+                        continue
+                    frames, pending = framing.frames(pending + chunk)
+                    if len(pending) > MAX_FRAME:  # not the format's frames at all: pass them on as they are
+                        frames, pending = [*frames, pending], b""
+                    if live is None:
+                        if frames:
+                            yield [framed_as(at + shift, frame, understand(frame)) for frame in frames]
+                        continue
+                    for frame in frames:
+                        for beat in live.feed(framed_as(at + shift, frame, understand(frame))):
+                            yield (beat,)  # a fault's beats each go as their own write: ``fragment`` cuts them so
+                        if live.finished:
+                            return  # a fault ended the stream: the upstream's answer is closed unread
             complete = True
         except UPSTREAM_ERRORS as error:
             # The upstream broke its stream: the client sees it break the same way.

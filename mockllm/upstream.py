@@ -67,6 +67,40 @@ class Upstream:
             yield
 
 
+class QuietWatch:
+    """Gives up on an upstream's body once it has sent nothing for ``seconds``:
+    the read waiting on it raises ``aiohttp.ServerTimeoutError``.
+
+    The session's ``sock_read`` does the same by re-timing every chunk, a
+    timer made and cancelled per event: a good part of what relaying an event
+    costs, and all of it on asyncio's timer heap. Here one timer per response
+    re-arms from the last read (``heard``, which the reader sets) when it
+    fires. ``sock_read`` still times the wait for the headers (a 504)."""
+
+    def __init__(self, answer: aiohttp.ClientResponse, seconds: float) -> None:
+        self._answer, self._seconds = answer, seconds
+        self._loop = asyncio.get_running_loop()
+        self.heard = self._loop.time()
+        protocol = answer.connection.protocol if answer.connection is not None else None
+        if protocol is not None:
+            protocol.read_timeout = None  # as aiohttp's own websocket client does once its handshake is in
+        self._timer = self._loop.call_later(seconds, self._check)
+
+    def __enter__(self) -> QuietWatch:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+
+    def _check(self) -> None:
+        quiet = self._loop.time() - self.heard
+        if quiet < self._seconds:
+            self._timer = self._loop.call_later(self._seconds - quiet, self._check)
+        else:
+            self._answer.content.set_exception(
+                aiohttp.ServerTimeoutError(f"no byte from the upstream for {self._seconds:g} s"))
+
+
 def forwarded(headers: Mapping[str, str]) -> dict[str, str]:
     """The request headers the upstream gets: all but this hop's and mockllm's own."""
     out = {name: value for name, value in headers.items()

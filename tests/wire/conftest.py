@@ -19,6 +19,9 @@ async def upstream(start_server, write_scenario):
     write_scenario("real", yaml.safe_dump({"name": "real", "steps": steps}, allow_unicode=True))
     breaking = [{"sleep": GAP}, {"raw": FRAMES[0]}, {"raw": FRAMES[1]}, {"close": "reset"}]
     write_scenario("breaks", yaml.safe_dump({"name": "breaks", "match": {"prompt": "break"}, "steps": breaking}))
+    # Two frames, a read apart, then a silence far longer than the proxy's tests wait for it.
+    quiet = [{"raw": FRAMES[0]}, {"sleep": "50ms"}, {"raw": FRAMES[1]}, {"sleep": "30s"}, {"raw": FRAMES[2]}]
+    write_scenario("quiet", yaml.safe_dump({"name": "quiet", "match": {"prompt": "quiet"}, "steps": quiet}))
     write_scenario("hangs", "name: hangs\nmatch: {prompt: hang}\nreply: {text: late}\n"
                                  "faults: [{stall: {before: headers}}]\n")
     # A provider that refuses a key, echoing it, and sets a cookie (as Cloudflare does).

@@ -24,7 +24,7 @@ from mockllm.faults.chaos import Chaos, parse_spec
 from mockllm.upstream import Upstream
 from tests.docs import block_after
 
-from .proxied import ASK, BODY, WORDS, journal, post
+from .proxied import ASK, BODY, FRAMES, WORDS, journal, post
 
 
 async def texts(sdk: openai.AsyncOpenAI, **headers: str) -> tuple[list[str], BaseException | None]:
@@ -236,6 +236,23 @@ async def test_an_upstream_that_never_answers_is_a_504_and_the_proxy_stays_up(pr
     hang = {**ASK, "messages": [{"role": "user", "content": "hang"}]}
     status, _, reads = await post(server.base_url + "/chat/completions", hang)
     assert status == 504 and "did not answer in time" in json.loads(b"".join(reads))["error"]["message"]
+    status, _, reads = await post(server.base_url + "/chat/completions", ASK)
+    assert status == 200 and b"".join(reads) == BODY
+
+
+async def test_an_upstream_that_falls_silent_midway_is_given_up_after_the_timeout(proxy):
+    """No byte for the upstream timeout, mid-stream: the client's stream is
+    cut (the headers are gone, so no 504 can follow) and the proxy goes on."""
+    server = await proxy(upstream_options={"read_timeout": 0.3})
+    quiet = {**ASK, "messages": [{"role": "user", "content": "quiet"}]}
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    status, _, reads = await post(server.base_url + "/chat/completions", quiet)
+    took = loop.time() - began
+    assert status == 200 and b"".join(reads) == "".join(FRAMES[:2]).encode()
+    assert 0.3 <= took < 10, took  # given up once the silence reached the timeout, not when the upstream spoke again
+    [entry] = await journal(server)
+    assert entry["outcome"] == "dropped" and entry["upstream_status"] == 200
     status, _, reads = await post(server.base_url + "/chat/completions", ASK)
     assert status == 200 and b"".join(reads) == BODY
 
