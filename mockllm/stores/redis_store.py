@@ -183,7 +183,7 @@ def parse_url(url: str) -> tuple[str, str, str]:
     """``redis://HOST:PORT/DB?group=NAME`` as (URL for the client, key
     prefix, a description without the password); ValueError if it is not one."""
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("redis", "rediss", "unix"):
+    if parts.scheme not in ("redis", "rediss", "unix") or not url.lower().startswith(f"{parts.scheme}://"):
         raise ValueError(f"expected redis://HOST:PORT/DB, rediss://... or unix:///PATH, got {url!r}")
     query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
     groups = [value for key, value in query if key == "group"]
@@ -191,7 +191,8 @@ def parse_url(url: str) -> tuple[str, str, str]:
         raise ValueError(f"group: letters, digits, '-', '_' and '.' only, got {groups[-1]!r}")
     prefix = "mockllm" + (f":{groups[-1]}" if groups and groups[-1] else "")
     rest = urllib.parse.urlencode([(key, value) for key, value in query if key != "group"])
-    client_url = urllib.parse.urlunsplit(parts._replace(query=rest))
+    # Not urlunsplit: it writes unix:///PATH as unix:/PATH, which redis-py (8.2 on) refuses.
+    client_url = f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{rest}" if rest else "")
     shown = url if "@" not in parts.netloc else url.replace(parts.netloc, parts.netloc.rpartition("@")[2], 1)
     return client_url, prefix, shown
 

@@ -13,6 +13,7 @@ from mockllm.journal import Outcome, Stall
 from mockllm.parse import parse_text
 from mockllm.quota import Quota
 from mockllm.stores import Change, Charge
+from mockllm.workers import LocalRedis
 
 KINDS = sorted({opener.__name__.strip("_") for opener in stores.STORES.values()})
 
@@ -88,7 +89,28 @@ async def test_a_store_in_reach_has_no_problem(store):
 @pytest.mark.parametrize("url, problem", [
     ("memcached://127.0.0.1:11211", "expected redis://HOST:PORT/DB"),
     ("redis://127.0.0.1:6379/0?group=a b", "group: letters, digits"),
-], ids=["unknown scheme", "bad group"])
+    ("unix:/tmp/redis.sock", "or unix:///PATH"),
+], ids=["unknown scheme", "bad group", "no //"])
 def test_a_state_url_that_cannot_work_is_refused_with_the_reason(url, problem):
     with pytest.raises(ValueError, match=problem):
         stores.check(url)
+
+
+async def test_a_store_on_a_unix_socket_counts_attempts_there():
+    """``unix:///PATH``, as ``--workers`` uses for its private redis-server:
+    the URL reaches the client with its ``//``, which redis-py requires."""
+    local = LocalRedis()
+    try:
+        opened = stores.open_store(local.url + "?group=unix")
+
+        async def apply(change: Change) -> None:
+            pass
+
+        await opened.start(apply)
+        try:
+            assert [(await opened.admit("s", "x", None)).attempt for _ in range(2)] == [1, 2]
+            assert await opened.problem() is None
+        finally:
+            await opened.close()
+    finally:
+        local.stop()
