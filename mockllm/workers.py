@@ -69,9 +69,11 @@ def reserve(host: str, port: int) -> Place:
 
 def supervise(count: int, place: Place, worker: Worker, print_lines: Callable[[list[str]], None]) -> int:
     """Run ``count`` workers until SIGTERM or SIGINT, restarting any that dies
-    meanwhile; print the first worker's lines once every worker listens."""
+    meanwhile; print the first worker's lines once every worker listens.
+    A worker that ends before it first listens stops the start: 1, as a
+    single server that cannot start (restarting it would fail the same way, forever)."""
     children: dict[int, int] = {}  # pid -> worker number
-    stopping = False
+    stopping = failed = False
 
     def stop(number: int, _frame: object) -> None:
         nonlocal stopping
@@ -86,6 +88,12 @@ def supervise(count: int, place: Place, worker: Worker, print_lines: Callable[[l
         for index in range(count):
             pid, told = _fork(index, place, worker)
             children[pid] = index
+            if told is None and not stopping:
+                log.error("worker %d ended before it listened; stopping", index)
+                stopping = failed = True
+                for started in children:
+                    _signal(started, signal.SIGTERM)
+                break
             lines = lines or told
         if lines is not None and not stopping:
             print_lines(lines)
@@ -104,7 +112,7 @@ def supervise(count: int, place: Place, worker: Worker, print_lines: Callable[[l
             if not stopping:
                 new, _ = _fork(index, place, worker)
                 children[new] = index
-        return 0
+        return 1 if failed else 0
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
