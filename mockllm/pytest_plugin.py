@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import inspect
 import json
 import threading
 import urllib.error
@@ -251,29 +252,39 @@ class ServerThread:
         try:
             self._loop.run_forever()
         finally:
-            self._loop.run_until_complete(self._finish())
+            self._loop.run_until_complete(end_leftovers())
             self._loop.close()
-
-    async def _finish(self) -> None:
-        """Whatever outlived ``close`` (nothing, normally) is cancelled and awaited,
-        so no socket or task is left for the garbage collector to warn about."""
-        for _ in range(10):
-            # A connection accepted just before the stop starts its handler's
-            # task only now, from a callback already queued: a round each time
-            # lets such late tasks appear, be cancelled and close their sockets.
-            await asyncio.sleep(0)
-            leftovers = asyncio.all_tasks() - {asyncio.current_task()}
-            if not leftovers:
-                break
-            for task in leftovers:
-                task.cancel()
-            await asyncio.gather(*leftovers, return_exceptions=True)
-        await self._loop.shutdown_asyncgens()
-        await self._loop.shutdown_default_executor()
 
     def _halt(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(STOP_TIMEOUT)
+
+
+async def end_leftovers() -> None:
+    """Whatever outlived the server's ``close`` (nothing, normally) is cancelled
+    and awaited, so no socket or task is left for the garbage collector to warn about."""
+    loop = asyncio.get_running_loop()
+    for _ in range(10):
+        # A connection accepted just before the stop starts its handler's task
+        # only now, from a callback already queued: a round each time lets such
+        # late tasks appear. One is cancelled only once it has begun, since a
+        # coroutine cancelled before its first step never runs its ``finally``.
+        await asyncio.sleep(0)
+        leftovers = asyncio.all_tasks() - {asyncio.current_task()}
+        if not leftovers:
+            break
+        if any(map(_not_begun, leftovers)):
+            continue
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
+    await loop.shutdown_asyncgens()
+    await loop.shutdown_default_executor()
+
+
+def _not_begun(task: asyncio.Task[Any]) -> bool:
+    coroutine = task.get_coro()
+    return inspect.iscoroutine(coroutine) and inspect.getcoroutinestate(coroutine) == inspect.CORO_CREATED
 
 
 # -- what a test holds -----------------------------------------------------
