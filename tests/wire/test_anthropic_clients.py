@@ -21,6 +21,8 @@ from mockllm.dialects.anthropic import DIALECT
 from mockllm.library import load_library
 from mockllm.scenario import Scenario
 
+from . import anthropic_raises
+
 LIBRARY = load_library()
 CLEAN = [s for s in LIBRARY.scenarios.values() if not s.faults and not s.attempts and not s.chaos]
 each_clean = pytest.mark.parametrize("scenario", CLEAN, ids=[s.name for s in CLEAN])
@@ -121,12 +123,14 @@ async def test_without_retries_a_529_is_an_overloaded_error_in_the_apis_shape(st
     assert raised.value.response.headers["request-id"].startswith("req_")
 
 
-async def test_a_reset_mid_stream_is_the_transports_raw_read_error(start_server, sdk):
+async def test_a_reset_mid_stream_is_a_connection_error_around_the_transports_read_error(start_server, sdk):
     server = await start_server(speed=200)
-    with pytest.raises(httpx2.ReadError):
+    with pytest.raises(anthropic_raises.RESET) as raised:
         async with sdk(server).messages.stream(model="drop-reset", max_tokens=64, messages=MESSAGES) as stream:
             async for _ in stream.text_stream:
                 pass
+    if anthropic_raises.WRAPS_READS:
+        assert isinstance(raised.value.__cause__, httpx2.ReadError)
 
 
 async def test_a_malformed_event_is_a_json_error(start_server, sdk):
@@ -140,7 +144,7 @@ async def test_a_malformed_event_is_a_json_error(start_server, sdk):
 async def test_a_stall_is_the_clients_read_timeout(start_server, sdk):
     server = await start_server(speed=200)
     client = sdk(server, timeout=0.5, max_retries=0)
-    with pytest.raises((anthropic.APITimeoutError, httpx2.ReadTimeout)):
+    with pytest.raises(anthropic_raises.READ_TIMEOUT):
         async with client.messages.stream(model="stall-forever", max_tokens=64, messages=MESSAGES) as stream:
             async for _ in stream.text_stream:
                 pass

@@ -13,6 +13,7 @@ import pytest
 
 from mockllm.upstream import Upstream
 
+from . import anthropic_raises
 from .provider_clients import SDKS, SECRETS, raw_body
 from .upstream import RECORDINGS, STREAMS, body
 
@@ -20,7 +21,7 @@ each_recording = pytest.mark.parametrize(("provider", "prompt", "streamed"), lis
                                          ids=[f"{p}-{'stream' if s else 'whole'}-{q}" for p, q, s in RECORDINGS])
 # What each SDK raises when a stream it reads is reset after its first token
 # (wire-format.md §7.1, §5, §13.6, §14.5).
-RESET_RAISES = {"openai": openai.APIConnectionError, "anthropic": httpx2.ReadError, "gemini": httpx2.ReadError,
+RESET_RAISES = {"openai": openai.APIConnectionError, "anthropic": anthropic_raises.RESET, "gemini": httpx2.ReadError,
                 "ollama": httpx.ReadError}
 
 
