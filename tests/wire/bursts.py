@@ -1,15 +1,16 @@
 """What the burst tests share: a burst of requests from a process of its own
-(``burst_client.py``), and a stream already playing, read as it arrives,
-whose longest gap while the burst lands is what they judge."""
+(``burst_client.py``), and a stream already playing, read as it arrives in
+another (``observe_client.py``), whose longest gap while the burst lands is
+what they judge."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import aiohttp
 
 
 async def burst_client(port: int, count: int, model: str) -> asyncio.subprocess.Process:
@@ -25,18 +26,24 @@ async def burst_client(port: int, count: int, model: str) -> asyncio.subprocess.
 
 @dataclass
 class Observed:
-    """A stream read as it arrives: the loop time of each read."""
+    """A stream read as it arrives, by a client in its own process
+    (``observe_client.py``): the time of each read. ``time.monotonic()``
+    there is the loop's clock here (asyncio's ``loop.time()``)."""
 
     arrivals: list[float] = field(default_factory=list)
     playing: asyncio.Event = field(default_factory=asyncio.Event)  # set once 20 reads have come
 
     async def read(self, url: str, body: dict[str, object]) -> None:
-        loop = asyncio.get_running_loop()
-        async with aiohttp.ClientSession() as session, session.post(url, json=body) as response:
-            async for _ in response.content.iter_any():
-                self.arrivals.append(loop.time())
-                if len(self.arrivals) == 20:
-                    self.playing.set()
+        parts = urllib.parse.urlsplit(url)
+        reader = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__).with_name("observe_client.py")), str(parts.port), parts.path,
+            json.dumps(body), stdout=asyncio.subprocess.PIPE,
+        )
+        assert reader.stdout is not None
+        assert (await reader.stdout.readline()).strip() == b"playing"
+        self.playing.set()
+        self.arrivals = json.loads(await reader.stdout.readline())
+        assert await reader.wait() == 0
 
     def longest_gap(self, began: float, ended: float, margin: float) -> float:
         """The longest silence between reads from ``began`` to ``ended``, each widened by ``margin``."""

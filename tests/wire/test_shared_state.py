@@ -302,7 +302,7 @@ async def test_a_stream_whose_attempt_redis_was_slow_to_count_keeps_its_pace(sta
     assert tokens[-1] - tokens[0] > 0.15, tokens  # 250 ms apart as planned; counted from the request, all at once
 
 
-BURST = 300
+BURST = 600
 
 
 async def test_a_burst_whose_attempts_redis_counts_at_once_does_not_hold_up_a_stream_already_playing(
@@ -311,8 +311,8 @@ async def test_a_burst_whose_attempts_redis_counts_at_once_does_not_hold_up_a_st
     while a burst arrives, then let go) go on a few per turn of the loop,
     as they were taken up (intake.py), not all in one turn: a playing
     stream's longest gap stays well under the time the burst takes to go
-    on. An ordering against the burst's own time, so a slow machine slows
-    both sides."""
+    on (measured: 0.19-0.23 of it; all in one turn, 0.46-0.66). An ordering
+    against the burst's own time, so a slow machine slows both sides."""
     redis = RedisServer()  # its own, to pause
     redis.start()
     assert redis.process is not None
@@ -343,4 +343,4 @@ async def test_a_burst_whose_attempts_redis_counts_at_once_does_not_hold_up_a_st
     finally:
         redis.stop()
     held = observed.longest_gap(resumed, ended, margin=0.01)
-    assert held < (ended - resumed) * 0.5, (held, ended - resumed)
+    assert held < (ended - resumed) * 0.4, (held, ended - resumed)

@@ -133,9 +133,9 @@ timing: {first_token: 0, per_token: 10ms}
 
 async def test_a_burst_of_new_requests_does_not_hold_up_a_stream_already_playing(start_server, write_scenario):
     """Started all in one turn of the loop, a burst's start-ups hold a
-    playing stream for as long as the whole burst takes to start (measured:
-    0.99-1.15 of it). Taken up a few per turn (intake.py), the stream's
-    longest gap is what aiohttp's own reading of the burst takes (0.45-0.5
+    playing stream, read by a client of its own, for most of the time the
+    whole burst takes to start (measured: 0.49-0.67 of it). Taken up a few
+    per turn (intake.py), the stream's longest gap is a few turns (0.17-0.25
     of it). An ordering against the burst's own time, so that a slow machine
     slows both sides."""
     write_scenario("observed", OBSERVED)
@@ -155,4 +155,4 @@ async def test_a_burst_of_new_requests_does_not_hold_up_a_stream_already_playing
     await burst.wait()
     await observer
     held = observed.longest_gap(began, ended, margin=0.05)
-    assert held < seconds * 0.75, (held, seconds)
+    assert held < seconds * 0.4, (held, seconds)
