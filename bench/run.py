@@ -424,8 +424,11 @@ def warm_up(pair: dict, streams: int) -> None:
             client("paced", server.url, "--streams", str(streams))
 
 
-SWEEP = {"sizes": (100, 200, 500, 1000, 2000), "warm_up": 600, "burst": (1, 2, 4, 8, 16), "burst_seconds": 4.0}
-SWEEP_QUICK = {"sizes": (10, 20), "warm_up": 10, "burst": (1, 2), "burst_seconds": 0.5}
+# rounds: each figure of the sweep is its median over that many runs (fresh: a new pair each),
+# the servers' order alternating; one run's p99 and TTFT swing with how timers and start-ups fall.
+SWEEP = {"sizes": (100, 200, 500, 1000, 2000), "warm_up": 600, "burst": (1, 2, 4, 8, 16), "burst_seconds": 4.0,
+         "rounds": 5}
+SWEEP_QUICK = {"sizes": (10, 20), "warm_up": 10, "burst": (1, 2), "burst_seconds": 0.5, "rounds": 2}
 SWEEP_TARGETS = {  # issue 15, each judged in every run of the sweep, not in its best one
     "p99": "p99 gap error <= 1.5x the floor's at every size up to 1,000 streams",
     "ttft": "TTFT p50 <= 1.1x the floor's",
@@ -434,6 +437,17 @@ SWEEP_TARGETS = {  # issue 15, each judged in every run of the sweep, not in its
     "scale": "events per second on 2 workers >= 1.6x 1 worker's, at saturation",
 }
 SWEEP_P99_UP_TO = 1000
+
+
+def in_turn(pair: dict, round_: int) -> dict:
+    """The servers in this round's order: who goes first alternates."""
+    items = list(pair.items())
+    return dict(items if round_ % 2 == 0 else items[::-1])
+
+
+def median_run(runs: list[dict]) -> dict:
+    """Each server's figures, the median of each over ``runs``."""
+    return {name: medians([run[name] for run in runs]) for name in runs[0]}
 
 
 def paced_side_by_side(pair: dict, streams: int) -> dict:
@@ -448,18 +462,23 @@ def paced_side_by_side(pair: dict, streams: int) -> dict:
 
 def sweep(folder: Path, loop: str, sizes: dict, workers: list[int]) -> dict:
     """Fidelity and CPU per event at every size, for each worker count: first
-    from fresh servers, a new pair for each size, as a CI job meets its
-    fixture; then on one pair warmed as ``run`` warms it, then its throughput
-    at saturation."""
+    from fresh servers, a new pair for each size and round, as a CI job meets
+    its fixture; then on one pair warmed as ``run`` warms it, then its
+    throughput at saturation. Each figure: its median over the rounds."""
     result = {}
+    rounds = range(sizes["rounds"])
     for count in workers:
         cold = {}
         for streams in sizes["sizes"]:
-            with servers(folder, loop, count) as pair:
-                cold[str(streams)] = paced_side_by_side(pair, streams)
+            runs = []
+            for round_ in rounds:
+                with servers(folder, loop, count) as pair:
+                    runs.append(paced_side_by_side(in_turn(pair, round_), streams))
+            cold[str(streams)] = median_run(runs)
         with servers(folder, loop, count) as pair:
             warm_up(pair, sizes["warm_up"])
-            warm = {str(streams): paced_side_by_side(pair, streams) for streams in sizes["sizes"]}
+            warm = {str(streams): median_run([paced_side_by_side(in_turn(pair, round_), streams) for round_ in rounds])
+                    for streams in sizes["sizes"]}
             saturated = throughput(pair, sizes["burst"], sizes["burst_seconds"])
         result[str(count)] = {"cold": cold, "warm": warm, "throughput": saturated}
     return {"workers": result, "summary": sweep_summary(result)}
@@ -501,7 +520,8 @@ def sweep_table(report: dict) -> str:
         for phase in ("cold", "warm"):
             s = summary[f"{count}/{phase}"]
             lines.append(f"\n== sweep, {count} worker{'s' if count != '1' else ''}, "
-                         f"{'fresh servers (a new pair per size)' if phase == 'cold' else 'warmed servers'} ==")
+                         f"{'fresh servers (a new pair per size and round)' if phase == 'cold' else 'warmed servers'}, "
+                         f"medians of {report['sizes']['rounds']} rounds ==")
             lines.append(f"{'streams':>8} | {'gap err p99 ms f/m':>19} {'ratio':>6} | {'ttft p50 ms f/m':>15} {'ratio':>6} "
                          f"| {'CPU us/event f/m':>16} {'ratio':>6}")
             for streams, pair in phases[phase].items():

@@ -84,6 +84,7 @@ def test_the_quick_sweep_measures_every_size_fresh_and_warmed_beside_the_floor(t
     )
     assert done.returncode == 0, done.stderr
     assert "fresh servers" in done.stdout and "warmed servers" in done.stdout and "targets met:" in done.stdout
+    assert "medians of 2 rounds" in done.stdout
     report = json.loads(out.read_text())
     sizes = [str(size) for size in report["sizes"]["sizes"]]
     one = report["sweep"]["workers"]["1"]
