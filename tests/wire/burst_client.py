@@ -14,12 +14,13 @@ import socket
 import sys
 import time
 
+from raw_post import json_post  # beside this script
+
 
 def main() -> None:
     port, count, model = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     body = json.dumps({"model": model, "stream": True, "messages": [{"role": "user", "content": "hi"}]}).encode()
-    request = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    request = json_post("/v1/chat/completions", body)
     sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
     print("ready", flush=True)
     sys.stdin.readline()

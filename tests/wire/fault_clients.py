@@ -15,6 +15,8 @@ import openai
 from multidict import CIMultiDict
 from openai.types.chat import ChatCompletionChunk
 
+from .raw_post import json_post
+
 CHAT = "/v1/chat/completions"
 MESSAGES = [{"role": "user", "content": "hi"}]
 CHUNKED_END = b"0\r\n\r\n"
@@ -102,10 +104,7 @@ async def socket_read(server, model: str) -> SocketEnd:
     """Send one streaming request on a bare socket and read until it ends."""
     payload = json.dumps(ask(model)).encode()
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    writer.write(
-        b"POST " + CHAT.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        b"Content-Length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload
-    )
+    writer.write(json_post(CHAT, payload))
     received = b""
     try:
         while data := await reader.read(65536):

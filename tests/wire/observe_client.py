@@ -13,11 +13,12 @@ import socket
 import sys
 import time
 
+from raw_post import json_post  # beside this script
+
 
 def main() -> None:
     port, path, body = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode()
-    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+    request = json_post(path, body, close=True)
     arrivals: list[float] = []
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(request)
