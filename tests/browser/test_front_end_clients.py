@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
@@ -112,11 +113,22 @@ async def test_a_cross_origin_page_streams_chat_completions_with_fetch(page, ser
     assert result["requestId"].startswith("req_")  # an exposed header: readable across origins
     assert result["scenario"] == "clean"
     # The request's headers made the browser ask first, and mockllm said yes.
+    # DevTools' events come on a channel of their own, in no set order with
+    # ``evaluate``'s answer: the preflight's may still be on its way.
+    await _seen(lambda: any(request["method"] == "OPTIONS" for request in requests.values()))
     [preflight] = [key for key, request in requests.items() if request["method"] == "OPTIONS"]
+    await _seen(lambda: preflight in responses and preflight in sent_headers)
     assert requests[preflight]["url"] == server.url + "/v1/chat/completions"
     assert responses[preflight] == ("Preflight", 204)
     asked = sent_headers[preflight]["Access-Control-Request-Headers"].split(",")
     assert sorted(asked) == ["authorization", "content-type"]
+
+
+async def _seen(event: Callable[[], bool], within: float = 10.0) -> None:
+    """Return once ``event`` holds; ``within`` seconds bound the wait (the assertions after it then fail)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not event() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
 
 
 async def test_a_cross_origin_fetch_is_refused_where_cors_is_missing(page, other_origin, start_server):
